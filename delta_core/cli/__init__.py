@@ -1,0 +1,50 @@
+"""The ``delta`` command line: ``delta memory …``, ``delta tokenizer …``, ``delta train`` and more.
+
+Each group lives in its own module here; plugins add theirs through the
+``delta_register_commands`` hook. Errors a user can fix are printed as one line (no
+traceback) with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from delta_core import __version__
+from delta_core.config import ConfigError
+
+# module -> attribute: the command groups that ship with Delta
+BUILTIN_COMMANDS: dict[str, str] = {
+    "delta_core.cli.memory": "memory",
+    "delta_core.cli.config_cmd": "config",
+}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="delta")
+def cli() -> None:
+    """Delta: a learning memory for the shell."""
+
+
+def build_cli() -> click.Group:
+    """The full command line: built-in groups plus those plugins register."""
+    for module, attr in BUILTIN_COMMANDS.items():
+        cmd = getattr(importlib.import_module(module), attr)
+        if cmd.name not in cli.commands:
+            cli.add_command(cmd)
+    from delta_core.plugin_manager import make_plugin_manager
+
+    make_plugin_manager().hook.delta_register_commands(cli=cli)
+    return cli
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``delta`` console script."""
+    try:
+        group = build_cli()
+        group.main(args=argv, prog_name="delta", standalone_mode=True)
+    except ConfigError as exc:
+        click.echo(f"delta: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,132 @@
+"""The record codec and the store's key layout.
+
+Value layout (little-endian), schema version 1::
+
+    u8 version | u8 flags | i64 start_ns | i16 utc_offset | i32 exit | f64 duration
+    | u16 n_extra | (u32 len, bytes) for command, cwd, session, host, user, shell
+    | (u32 len, bytes, u32 len, bytes) per extra field | u32 crc32 of everything before
+
+``flags`` bit 0: exit known, bit 1: duration known. Strings are UTF-8; lone surrogates
+survive (``surrogatepass``) so no command is ever refused. The checksum lets ``verify`` find a
+flipped byte that LMDB itself would not notice. A reader keeps a decoder per version so old
+shards stay readable after the format changes.
+
+Keys are 16 bytes: the start time as big-endian nanoseconds, then the 8-byte record id, so a
+cursor walk is a walk in time and the same record always lands on the same key.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+from delta_core.record import Record
+
+SCHEMA_VERSION = 1
+_HEAD = struct.Struct("<BBqhidH")
+_LEN = struct.Struct("<I")
+_CRC = struct.Struct("<I")
+_KEY = struct.Struct(">Q8s")
+_ENC = "utf-8"
+_ERR = "surrogatepass"
+
+
+class CodecError(ValueError):
+    """A stored value is not a valid record (corrupted or from an unknown future version)."""
+
+
+def record_key(rec: Record) -> bytes:
+    """The 16-byte, time-ordered key of a record."""
+    return _KEY.pack(max(rec.start_ns, 0), bytes.fromhex(rec.ensure_id()))
+
+
+def key_time_ns(key: bytes) -> int:
+    """The start time (ns) held in a key, without decoding the value."""
+    return _KEY.unpack(key)[0]
+
+
+def time_key(ns: int) -> bytes:
+    """The smallest key at or after ``ns``: where a time-range scan starts."""
+    return _KEY.pack(max(ns, 0), b"\x00" * 8)
+
+
+def encode(rec: Record) -> bytes:
+    flags = (rec.exit is not None) | ((rec.duration is not None) << 1)
+    parts = [
+        _HEAD.pack(
+            SCHEMA_VERSION,
+            flags,
+            rec.start_ns,
+            rec.utc_offset,
+            rec.exit if rec.exit is not None else 0,
+            rec.duration if rec.duration is not None else 0.0,
+            len(rec.extra),
+        )
+    ]
+    strings = [rec.command, rec.cwd, rec.session, rec.host, rec.user, rec.shell]
+    for k, v in rec.extra.items():
+        strings.append(k)
+        strings.append(v)
+    for s in strings:
+        b = s.encode(_ENC, _ERR)
+        parts.append(_LEN.pack(len(b)))
+        parts.append(b)
+    body = b"".join(parts)
+    return body + _CRC.pack(zlib.crc32(body))
+
+
+def _decode_v1(data: bytes, key: bytes | None) -> Record:
+    if len(data) < _HEAD.size + _CRC.size:
+        raise CodecError("record too short")
+    body, (crc,) = data[:-4], _CRC.unpack_from(data, len(data) - 4)
+    if zlib.crc32(body) != crc:
+        raise CodecError("record checksum mismatch")
+    _, flags, start_ns, offset, exit_, duration, n_extra = _HEAD.unpack_from(body)
+    pos = _HEAD.size
+    strings = []
+    end = len(body)
+    for _ in range(6 + 2 * n_extra):
+        if pos + 4 > end:
+            raise CodecError("record truncated")
+        (n,) = _LEN.unpack_from(body, pos)
+        pos += 4
+        if pos + n > end:
+            raise CodecError("record truncated")
+        strings.append(body[pos : pos + n].decode(_ENC, _ERR))
+        pos += n
+    if pos != end:
+        raise CodecError("trailing bytes in record")
+    extra = {strings[i]: strings[i + 1] for i in range(6, len(strings), 2)}
+    rid = key[8:16].hex() if key is not None else ""
+    return Record(
+        command=strings[0],
+        start_ns=start_ns,
+        cwd=strings[1],
+        exit=exit_ if flags & 1 else None,
+        duration=duration if flags & 2 else None,
+        session=strings[2],
+        host=strings[3],
+        user=strings[4],
+        shell=strings[5],
+        utc_offset=offset,
+        extra=extra,
+        id=rid,
+    )
+
+
+_DECODERS = {1: _decode_v1}
+
+
+def decode(data: bytes, key: bytes | None = None) -> Record:
+    """Decode a stored value (its key supplies the record id); raise :class:`CodecError`."""
+    if not data:
+        raise CodecError("empty record")
+    decoder = _DECODERS.get(data[0])
+    if decoder is None:
+        raise CodecError(f"unknown record schema version {data[0]}")
+    try:
+        return decoder(bytes(data), key)
+    except struct.error as exc:
+        raise CodecError(f"malformed record: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CodecError(f"malformed text in record: {exc.reason}") from None

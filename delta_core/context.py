@@ -1,0 +1,58 @@
+"""The Delta context: configuration, plugins and store of one Delta root, loaded lazily.
+
+The CLI, the recorder and the xontrib all start from a :class:`DeltaContext`, so they see the
+same settings and the same components.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from delta_core.config import Config
+from delta_core.plugin_manager import Components, make_plugin_manager
+from delta_core.store import Store
+
+
+class DeltaContext:
+    """Everything Delta knows about one root; each part is built on first use."""
+
+    def __init__(self, root: Path | str | None = None, env: dict[str, str] | None = None):
+        self.env = dict(os.environ if env is None else env)
+        self.config = Config.load(Path(root) if root is not None else None, self.env)
+
+    @property
+    def layout(self):
+        return self.config.layout
+
+    @cached_property
+    def plugin_manager(self):
+        return make_plugin_manager(self.env)
+
+    @cached_property
+    def components(self) -> Components:
+        cfg = self.config
+        return Components.from_manager(
+            self.plugin_manager,
+            disabled={
+                "collectors": cfg["collectors.disabled"],
+                "filters": cfg["filters.disabled"],
+            },
+        )
+
+    @property
+    def filters(self) -> list:
+        return list(self.components.privacy_filters.values())
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.config.root, map_size_mb=self.config["memory.map_size_mb"])
+
+    def recording(self) -> bool:
+        """Whether commands are being recorded (config, and `delta memory off`)."""
+        return self.config["memory.record"] and not self.layout.paused_flag.exists()
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()

@@ -1,0 +1,131 @@
+"""Delta's export format: JSON Lines, one object per record. A stable, documented contract.
+
+Keys: ``id``, ``command``, ``cwd``, ``exit`` (int or null), ``duration`` (seconds, float or
+null), ``timestamp`` (ISO 8601 with offset), ``session``, ``host``, ``user``, ``shell`` and
+``extra`` (object of collector fields, string values). On import only ``command`` is required;
+a missing timestamp is given at import time (see :mod:`delta_core.importing`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from delta_core.components import ImportProblem
+from delta_core.record import Record
+
+FIELDS = ("id", "command", "cwd", "exit", "duration", "timestamp", "session", "host", "user",
+          "shell", "extra")
+
+
+def to_json(rec: Record) -> dict[str, Any]:
+    """The export object of a record."""
+    return {
+        "id": rec.ensure_id(),
+        "command": rec.command,
+        "cwd": rec.cwd,
+        "exit": rec.exit,
+        "duration": rec.duration,
+        "timestamp": rec.timestamp.isoformat(timespec="microseconds"),
+        "session": rec.session,
+        "host": rec.host,
+        "user": rec.user,
+        "shell": rec.shell,
+        "extra": rec.extra,
+    }
+
+
+def dumps(rec: Record) -> str:
+    return json.dumps(to_json(rec), ensure_ascii=False)
+
+
+class RecordError(ValueError):
+    """An import object is not a valid record; the message names the field."""
+
+
+def _str(obj: dict, key: str) -> str:
+    v = obj.get(key)
+    if v is None:
+        return ""
+    if not isinstance(v, str):
+        raise RecordError(f"{key!r} must be a string")
+    return v
+
+
+def from_json(obj: Any) -> Record:
+    """A record from an import object (``start_ns`` 0 when it has no timestamp)."""
+    if not isinstance(obj, dict):
+        raise RecordError("a line must be a JSON object")
+    cmd = obj.get("command")
+    if not isinstance(cmd, str) or not cmd.strip():
+        raise RecordError("'command' is missing or not a non-empty string")
+    exit_ = obj.get("exit")
+    if exit_ is not None and (not isinstance(exit_, int) or isinstance(exit_, bool)):
+        raise RecordError("'exit' must be an integer or null")
+    if exit_ is not None and not -(2**31) <= exit_ < 2**31:
+        raise RecordError("'exit' is out of range")
+    dur = obj.get("duration")
+    if dur is not None and (not isinstance(dur, int | float) or isinstance(dur, bool)):
+        raise RecordError("'duration' must be a number or null")
+    start_ns, offset = 0, 0
+    ts = obj.get("timestamp")
+    if ts is not None:
+        if not isinstance(ts, str):
+            raise RecordError("'timestamp' must be an ISO 8601 string")
+        try:
+            dt = datetime.fromisoformat(ts)
+        except ValueError:
+            raise RecordError(f"'timestamp' is not ISO 8601: {ts[:40]!r}") from None
+        if dt.tzinfo is None:
+            dt = dt.astimezone()
+        start_ns = int(dt.timestamp()) * 1_000_000_000 + dt.microsecond * 1000
+        off = dt.utcoffset()
+        offset = int(off.total_seconds() // 60) if off is not None else 0
+    extra = obj.get("extra") or {}
+    if not isinstance(extra, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in extra.items()
+    ):
+        raise RecordError("'extra' must be an object of strings")
+    rec = Record(
+        command=cmd,
+        start_ns=start_ns,
+        cwd=_str(obj, "cwd"),
+        exit=exit_,
+        duration=float(dur) if dur is not None else None,
+        session=_str(obj, "session"),
+        host=_str(obj, "host"),
+        user=_str(obj, "user"),
+        shell=_str(obj, "shell"),
+        utc_offset=offset,
+        extra=dict(extra),
+    )
+    return rec
+
+
+def read_jsonl(stream: IO[bytes]) -> Iterator[Record | ImportProblem]:
+    """Parse a JSON Lines byte stream; each bad line becomes a problem with its number."""
+    for n, raw in enumerate(stream, 1):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield ImportProblem(n, f"not UTF-8 (byte {exc.start})")
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield ImportProblem(n, f"not JSON ({exc.msg})")
+            continue
+        try:
+            yield from_json(obj)
+        except RecordError as exc:
+            yield ImportProblem(n, str(exc))
+
+
+def read_jsonl_file(path: Path) -> Iterator[Record | ImportProblem]:
+    with open(path, "rb") as f:
+        yield from read_jsonl(f)

@@ -1,0 +1,145 @@
+"""Opening LMDB environments the way Delta needs them: private, growable, shared by processes.
+
+Many shells write the same environment at once (LMDB gives one writer at a time and never
+blocks readers). Writes are committed without fsync and flushed by a group fsync (see
+:mod:`delta_core.recorder`), so a killed process loses nothing it committed and an OS crash
+loses at most the last sync interval.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import lmdb
+
+from delta_core.paths import FILE_MODE, make_private, private_dir
+
+T = TypeVar("T")
+MAX_DBS = 16
+
+
+def open_env(path: Path, map_size: int, *, create: bool = True, max_dbs: int = 0) -> lmdb.Environment:
+    """Open (or create) the environment in directory ``path`` with private files."""
+    if create:
+        private_dir(path)
+    env = lmdb.open(
+        str(path),
+        map_size=map_size,
+        subdir=True,
+        create=create,
+        max_dbs=max_dbs,
+        sync=False,
+        metasync=False,
+        readahead=False,
+        mode=FILE_MODE,
+        max_readers=256,
+    )
+    for name in ("data.mdb", "lock.mdb"):
+        f = path / name
+        if f.exists():
+            make_private(f)
+    return env
+
+
+def write_txn(env: lmdb.Environment, fn: Callable[[lmdb.Transaction], T]) -> T:
+    """Run ``fn`` in a write transaction, growing the map when it is full.
+
+    A full map doubles and the transaction is retried, so nothing is lost. Another process
+    having grown the map is adopted the same way.
+    """
+    while True:
+        try:
+            with env.begin(write=True) as txn:
+                return fn(txn)
+        except lmdb.MapFullError:
+            env.set_mapsize(env.info()["map_size"] * 2)
+        except lmdb.MapResizedError:
+            env.set_mapsize(0)
+
+
+def read_txn(env: lmdb.Environment) -> lmdb.Transaction:
+    """Begin a read transaction, adopting a map another process has grown."""
+    try:
+        return env.begin(write=False, buffers=False)
+    except lmdb.MapResizedError:
+        env.set_mapsize(0)
+        return env.begin(write=False, buffers=False)
+
+
+class RootLock:
+    """A lock file that writers hold shared and a compaction or quarantine holds exclusive.
+
+    Rewriting an environment swaps its files; a process still holding the old ones would
+    write into a deleted file. Writers therefore take this lock shared and check that their
+    open environment is still the one on disk before writing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def _open(self) -> int:
+        if self._fd is None:
+            private_dir(self.path.parent)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        return self._fd
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        fd = self._open()
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        fd = self._open()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the data file, to notice an environment swapped on disk."""
+    try:
+        st = os.stat(path / "data.mdb")
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def compact_and_close(env: lmdb.Environment, path: Path) -> None:
+    """Rewrite the environment at ``path`` with only its live pages, then close ``env``.
+
+    LMDB keeps freed pages (and the bytes on them) until they are reused, so text removed by
+    ``forget`` would survive in the file. The compacted copy replaces the whole directory
+    (a fresh lock file included); other processes notice the new inode and reopen. The caller
+    holds the root lock exclusively.
+    """
+    tmp = path.with_name(path.name + ".compact")
+    old = path.with_name(path.name + ".old")
+    for leftover in (tmp, old):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    private_dir(tmp)
+    env.copy(str(tmp), compact=True)
+    env.close()
+    make_private(tmp / "data.mdb")
+    os.rename(path, old)
+    os.rename(tmp, path)
+    shutil.rmtree(old)

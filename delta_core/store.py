@@ -1,0 +1,455 @@
+"""The memory: one LMDB environment per local day of raw records, plus the index environment.
+
+This is the public storage API. The shell's prompt path uses :class:`delta_core.recorder.Recorder`,
+which wraps :meth:`Store.add` so that it never raises.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lmdb
+
+from delta_core import codec, log
+from delta_core.index import Index
+from delta_core.lmdb_env import (
+    MAX_DBS,
+    RootLock,
+    compact_and_close,
+    file_identity,
+    open_env,
+    read_txn,
+    write_txn,
+)
+from delta_core.paths import Layout, private_dir
+from delta_core.record import Record
+
+DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MB = 1024 * 1024
+INDEX_MAP_SIZE = 256 * MB
+
+
+@dataclass
+class AddResult:
+    added: int = 0
+    duplicates: int = 0
+
+
+@dataclass
+class VerifyReport:
+    """What ``verify`` found: healthy days with their counts, and damaged ones set aside."""
+
+    ok: dict[str, int] = field(default_factory=dict)
+    bad: dict[str, str] = field(default_factory=dict)
+    quarantined: dict[str, Path] = field(default_factory=dict)
+    index_rebuilt: bool = False
+    index_drift: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.bad and not self.index_drift
+
+
+def day_bounds_ns(day: str) -> tuple[int, int]:
+    """UTC nanosecond range that can hold records of local ``day`` in any time zone."""
+    t = time.mktime(time.strptime(day, "%Y-%m-%d"))
+    return int((t - 86400) * 1e9), int((t + 2 * 86400) * 1e9)
+
+
+class Store:
+    """The day-sharded record store and its index, under one Delta root."""
+
+    def __init__(self, root: Path | str | None = None, *, map_size_mb: int = 64) -> None:
+        self.layout = Layout(root)
+        self.map_size = map_size_mb * MB
+        self._lock = RootLock(self.layout.memory / ".lock")
+        self._shards: dict[str, tuple[lmdb.Environment, tuple[int, int] | None]] = {}
+        self._index: Index | None = None
+        self._index_id: tuple[int, int] | None = None
+        self._dirty: set[lmdb.Environment] = set()
+
+    # --- environments -------------------------------------------------------------------
+    def _shard_path(self, day: str) -> Path:
+        return self.layout.shards / day
+
+    def shard(self, day: str, *, create: bool) -> lmdb.Environment | None:
+        """The open environment of ``day``; reopened when another process swapped its files."""
+        path = self._shard_path(day)
+        ident = file_identity(path)
+        cached = self._shards.get(day)
+        if cached is not None:
+            if cached[1] == ident:
+                return cached[0]
+            self._close_env(cached[0])
+            del self._shards[day]
+        if ident is None and not create:
+            return None
+        private_dir(self.layout.shards)
+        env = open_env(path, self.map_size, create=create)
+        self._shards[day] = (env, file_identity(path))
+        return env
+
+    @property
+    def index(self) -> Index:
+        ident = file_identity(self.layout.index)
+        if self._index is not None and ident != self._index_id:
+            self._close_env(self._index.env)
+            self._index = None
+        if self._index is None:
+            private_dir(self.layout.memory)
+            env = open_env(self.layout.index, INDEX_MAP_SIZE, max_dbs=MAX_DBS)
+            self._index = Index(env)
+            self._index_id = file_identity(self.layout.index)
+        return self._index
+
+    def _close_env(self, env: lmdb.Environment) -> None:
+        self._dirty.discard(env)
+        env.close()
+
+    def days(self) -> list[str]:
+        """Days that have a shard, oldest first."""
+        if not self.layout.shards.is_dir():
+            return []
+        return sorted(p.name for p in self.layout.shards.iterdir() if DAY_RE.match(p.name))
+
+    # --- writing ------------------------------------------------------------------------
+    def add(self, rec: Record) -> bool:
+        """Store one record (committed before returning); False when it was already there."""
+        return self.add_many([rec]).added == 1
+
+    def add_many(
+        self,
+        records: Iterable[Record],
+        origins: dict[str, bytes] | None = None,
+    ) -> AddResult:
+        """Store records in as few transactions as possible; duplicates are skipped.
+
+        ``origins`` maps a record id to an import origin (a source and line) for records
+        that carried no timestamp: an origin seen before means the record is already here.
+        """
+        by_day: dict[str, list[tuple[bytes, bytes, Record]]] = {}
+        for rec in records:
+            key = codec.record_key(rec)
+            by_day.setdefault(rec.local_day, []).append((key, codec.encode(rec), rec))
+        result = AddResult()
+        with self._lock.shared():
+            index = self.index
+            for day, items in by_day.items():
+                if origins:
+                    items = self._drop_known_origins(index, items, origins, result)
+                env = self.shard(day, create=True)
+                assert env is not None
+                added = write_txn(env, lambda txn, items=items: _put_new(txn, items))
+                self._dirty.add(env)
+                result.added += len(added)
+                result.duplicates += len(items) - len(added)
+                if added:
+
+                    def index_txn(txn, added=added):
+                        index.add_records(txn, added)
+                        if origins:
+                            idb = index.db[b"imports"]
+                            for rec in added:
+                                if rec.id in origins:
+                                    txn.put(origins[rec.id], codec.record_key(rec), db=idb)
+
+                    write_txn(index.env, index_txn)
+                    self._dirty.add(index.env)
+        return result
+
+    def _drop_known_origins(self, index, items, origins, result):
+        with read_txn(index.env) as txn:
+            kept = [
+                it
+                for it in items
+                if it[2].id not in origins
+                or txn.get(origins[it[2].id], db=index.db[b"imports"]) is None
+            ]
+        result.duplicates += len(items) - len(kept)
+        return kept
+
+    def sync(self) -> None:
+        """Flush committed transactions to disk (the group fsync)."""
+        for env in list(self._dirty):
+            try:
+                env.sync(True)
+            except lmdb.Error as exc:
+                log.problem(f"fsync failed: {exc}", self.layout.log_file)
+        self._dirty.clear()
+
+    def close(self) -> None:
+        self.sync()
+        for env, _ in self._shards.values():
+            env.close()
+        self._shards.clear()
+        if self._index is not None:
+            self._index.env.close()
+            self._index = None
+        self._lock.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading ------------------------------------------------------------------------
+    def iter_records(
+        self,
+        since_ns: int | None = None,
+        until_ns: int | None = None,
+        *,
+        reverse: bool = False,
+    ) -> Iterator[Record]:
+        """Records in time order (or newest first), streamed one shard at a time.
+
+        A shard that cannot be read is reported in one line and skipped; the others stay
+        readable. Memory use does not grow with the number of records.
+        """
+        days = self.days()
+        if since_ns is not None:
+            days = [d for d in days if day_bounds_ns(d)[1] >= since_ns]
+        if until_ns is not None:
+            days = [d for d in days if day_bounds_ns(d)[0] <= until_ns]
+        for day in reversed(days) if reverse else days:
+            yield from self._iter_shard(day, since_ns, until_ns, reverse)
+
+    def _iter_shard(self, day, since_ns, until_ns, reverse) -> Iterator[Record]:
+        try:
+            env = self.shard(day, create=False)
+            if env is None:
+                return
+            with read_txn(env) as txn:
+                cur = txn.cursor()
+                if reverse:
+                    if until_ns is not None and cur.set_range(codec.time_key(until_ns + 1)):
+                        ok = cur.prev()
+                    else:
+                        ok = cur.last()
+                    step = cur.iterprev(keys=True, values=True) if ok else iter(())
+                else:
+                    ok = cur.set_range(codec.time_key(since_ns)) if since_ns else cur.first()
+                    step = cur.iternext(keys=True, values=True) if ok else iter(())
+                for key, value in step:
+                    t = codec.key_time_ns(key)
+                    if since_ns is not None and t < since_ns:
+                        if reverse:
+                            break
+                        continue
+                    if until_ns is not None and t > until_ns:
+                        if reverse:
+                            continue
+                        break
+                    yield codec.decode(value, key)
+        except (lmdb.Error, codec.CodecError) as exc:
+            log.problem(
+                f"shard {day} is damaged ({exc}); run `delta memory verify`", self.layout.log_file
+            )
+
+    def count(self) -> int:
+        """Total records over all readable shards (O(days), from LMDB's own counters)."""
+        total = 0
+        for day in self.days():
+            try:
+                env = self.shard(day, create=False)
+                if env is not None:
+                    total += env.stat()["entries"]
+            except lmdb.Error as exc:
+                log.problem(f"shard {day} is damaged ({exc})", self.layout.log_file)
+        return total
+
+    def day_counts(self) -> dict[str, int]:
+        out = {}
+        for day in self.days():
+            try:
+                env = self.shard(day, create=False)
+                if env is not None:
+                    out[day] = env.stat()["entries"]
+            except lmdb.Error as exc:
+                log.problem(f"shard {day} is damaged ({exc})", self.layout.log_file)
+        return out
+
+    # --- rewriting ----------------------------------------------------------------------
+    def rewrite(self, fn: Callable[[Record], Record | None]) -> tuple[int, int]:
+        """Apply ``fn`` to every record: ``None`` deletes it, a changed record replaces it.
+
+        Used by ``forget``, ``prune --filters`` and privacy re-filtering. Touched shards and
+        the index are compacted afterwards so removed text leaves the files. Returns
+        ``(changed, deleted)``.
+        """
+        changed = deleted = 0
+        with self._lock.exclusive():
+            for day in self.days():
+                env = self.shard(day, create=False)
+                if env is None:
+                    continue
+                c, d = write_txn(env, lambda txn: _rewrite_txn(txn, fn))
+                if c or d:
+                    changed += c
+                    deleted += d
+                    compact_and_close(env, self._shard_path(day))
+                    del self._shards[day]
+                    if d and not _has_records(self._shard_path(day)):
+                        shutil.rmtree(self._shard_path(day))
+            if changed or deleted:
+                self._reindex_locked()
+        return changed, deleted
+
+    def forget(self, match: Callable[[str], bool]) -> int:
+        """Remove every record whose command matches, everywhere; return how many."""
+        return self.rewrite(lambda r: None if match(r.command) else r)[1]
+
+    def prune_older_than(self, days: int) -> int:
+        """Delete whole day shards older than ``days`` days; return the records removed."""
+        cutoff = time.strftime("%Y-%m-%d", time.localtime(time.time() - days * 86400))
+        removed = 0
+        with self._lock.exclusive():
+            for day in self.days():
+                if day >= cutoff:
+                    continue
+                env = self.shard(day, create=False)
+                if env is not None:
+                    removed += env.stat()["entries"]
+                    self._close_env(env)
+                    self._shards.pop(day, None)
+                shutil.rmtree(self._shard_path(day))
+            if removed:
+                self._reindex_locked()
+        return removed
+
+    # --- maintenance --------------------------------------------------------------------
+    def reindex(self) -> int:
+        """Rebuild the derived index tables from the shards; return the records indexed."""
+        with self._lock.exclusive():
+            return self._reindex_locked()
+
+    def _reindex_locked(self) -> int:
+        index = self.index
+        write_txn(index.env, index.clear_derived)
+        n = 0
+        batch: list[Record] = []
+        for rec in self.iter_records():
+            batch.append(rec)
+            if len(batch) >= 50_000:
+                write_txn(index.env, lambda txn, b=batch: index.add_records(txn, b))
+                n += len(batch)
+                batch = []
+        if batch:
+            write_txn(index.env, lambda txn: index.add_records(txn, batch))
+            n += len(batch)
+        compact_and_close(index.env, self.layout.index)
+        self._index = None
+        return n
+
+    def verify(self, *, quarantine: bool = True, timeout: float = 300.0) -> VerifyReport:
+        """Check every shard in a child process; set damaged ones aside; repair the index."""
+        report = VerifyReport()
+        for day in self.days():
+            ok, n, why = check_shard_isolated(self._shard_path(day), timeout)
+            if ok:
+                report.ok[day] = n
+            else:
+                report.bad[day] = why
+        if report.bad and quarantine:
+            with self._lock.exclusive():
+                for day in report.bad:
+                    report.quarantined[day] = self._quarantine_locked(day)
+                self._reindex_locked()
+                report.index_rebuilt = True
+        if not report.index_rebuilt:
+            with read_txn(self.index.env) as txn:
+                indexed = self.index.day_counts(txn)
+            for day in sorted(set(indexed) | set(report.ok)):
+                if indexed.get(day, 0) != report.ok.get(day, 0) and day not in report.bad:
+                    report.index_drift[day] = (report.ok.get(day, 0), indexed.get(day, 0))
+            if report.index_drift:
+                self.reindex()
+                report.index_rebuilt = True
+        return report
+
+    def _quarantine_locked(self, day: str) -> Path:
+        cached = self._shards.pop(day, None)
+        if cached is not None:
+            self._close_env(cached[0])
+        dest = private_dir(self.layout.quarantine) / f"{day}-{time.strftime('%Y%m%dT%H%M%S')}"
+        shutil.move(str(self._shard_path(day)), dest)
+        log.problem(f"shard {day} is damaged; moved to {dest}", self.layout.log_file)
+        return dest
+
+    def disk_usage(self) -> dict[str, int]:
+        """Bytes on disk per area (shards, index, quarantine, other)."""
+
+        def size(p: Path) -> int:
+            if not p.exists():
+                return 0
+            return sum(f.stat().st_blocks * 512 for f in p.rglob("*") if f.is_file())
+
+        return {
+            "shards": size(self.layout.shards),
+            "index": size(self.layout.index),
+            "quarantine": size(self.layout.quarantine),
+            "total": size(self.layout.root),
+        }
+
+
+def _put_new(txn: lmdb.Transaction, items) -> list[Record]:
+    added = []
+    for key, value, rec in items:
+        if txn.put(key, value, overwrite=False):
+            added.append(rec)
+    return added
+
+
+def _rewrite_txn(txn: lmdb.Transaction, fn) -> tuple[int, int]:
+    changed = deleted = 0
+    cur = txn.cursor()
+    todo: list[tuple[bytes, bytes | None]] = []
+    for key, value in cur:
+        rec = codec.decode(value, key)
+        new = fn(rec)
+        if new is None:
+            todo.append((key, None))
+        elif new != rec:
+            todo.append((key, codec.encode(new)))
+    for key, value in todo:
+        if value is None:
+            txn.delete(key)
+            deleted += 1
+        else:
+            txn.put(key, value)
+            changed += 1
+    return changed, deleted
+
+
+def _has_records(path: Path) -> bool:
+    env = lmdb.open(str(path), readonly=True, lock=False, subdir=True)
+    try:
+        return env.stat()["entries"] > 0
+    finally:
+        env.close()
+
+
+def check_shard_isolated(path: Path, timeout: float = 300.0) -> tuple[bool, int, str]:
+    """Check one shard in a child process, so a crash on damaged bytes is just a finding."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "delta_core.shard_check", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return False, 0, "check timed out"
+    out = proc.stdout.strip()
+    if proc.returncode != 0:
+        return False, 0, f"reading it crashed the checker (exit {proc.returncode})"
+    if out.startswith("ok "):
+        return True, int(out.split()[1]), ""
+    return False, 0, out.removeprefix("bad ").strip() or "unreadable"

@@ -1,0 +1,26 @@
+"""Importer for Delta's own JSON Lines export format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from delta_core.components import ImportProblem
+from delta_core.hookspecs import hookimpl
+from delta_core.jsonl import read_jsonl_file
+from delta_core.record import Record
+
+
+class JsonlImporter:
+    name = "jsonl"
+
+    def default_paths(self, home: Path, env: Mapping[str, str]) -> Sequence[Path]:
+        return []
+
+    def read(self, path: Path) -> Iterator[Record | ImportProblem]:
+        return read_jsonl_file(path)
+
+
+@hookimpl
+def delta_register_importers(register):
+    register(JsonlImporter())

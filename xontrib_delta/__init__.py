@@ -1,0 +1,1 @@
+"""xonsh glue for Delta: event handlers, aliases and suggestion hooks (nothing heavy at import)."""
