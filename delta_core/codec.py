@@ -130,3 +130,17 @@ def decode(data: bytes, key: bytes | None = None) -> Record:
         raise CodecError(f"malformed record: {exc}") from None
     except UnicodeDecodeError as exc:
         raise CodecError(f"malformed text in record: {exc.reason}") from None
+
+
+def decode_brief(data: bytes) -> tuple[int, int, int | None, str]:
+    """Only ``(start_ns, utc_offset, exit, command)``: what statistics need, decoded fast.
+
+    Skips the checksum and the other fields; ``verify`` and :func:`decode` check everything.
+    """
+    if not data or data[0] != SCHEMA_VERSION:
+        raise CodecError("not a version 1 record")
+    _, flags, start_ns, offset, exit_, _, _ = _HEAD.unpack_from(data)
+    (n,) = _LEN.unpack_from(data, _HEAD.size)
+    start = _HEAD.size + 4
+    command = bytes(data[start : start + n]).decode(_ENC, _ERR)
+    return start_ns, offset, (exit_ if flags & 1 else None), command

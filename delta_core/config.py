@@ -36,7 +36,9 @@ SETTINGS: dict[str, Setting] = {
     "filters.disabled": Setting(list, [], "privacy filters to switch off"),
     "filters.secrets_action": Setting(str, "redact", "redact or drop commands with secrets"),
     "filters.ignore_commands": Setting(list, [], "regexes: matching commands are not stored"),
-    "filters.ignore_cwds": Setting(list, [], "regexes: commands run in matching dirs are not stored"),
+    "filters.ignore_cwds": Setting(
+        list, [], "regexes: commands run in matching dirs are not stored"
+    ),
     "tokenizer.name": Setting(str, "sentencepiece", "tokenizer plugin"),
     "tokenizer.vocab_size": Setting(int, 4096, "vocabulary size"),
     "train.trainer": Setting(str, "docker", "trainer plugin: docker or local"),

@@ -186,9 +186,7 @@ class Index:
         return None if value is None else CommandStats.decode(command_key(command), value)
 
     def day_counts(self, txn: lmdb.Transaction) -> dict[str, int]:
-        return {
-            k.decode(): _COUNT.unpack(v)[0] for k, v in txn.cursor(db=self.db[b"days"])
-        }
+        return {k.decode(): _COUNT.unpack(v)[0] for k, v in txn.cursor(db=self.db[b"days"])}
 
     def session_count(self, txn: lmdb.Transaction) -> int:
         return txn.stat(self.db[b"sessions"])["entries"]

@@ -17,8 +17,19 @@ from typing import IO, Any
 from delta_core.components import ImportProblem
 from delta_core.record import Record
 
-FIELDS = ("id", "command", "cwd", "exit", "duration", "timestamp", "session", "host", "user",
-          "shell", "extra")
+FIELDS = (
+    "id",
+    "command",
+    "cwd",
+    "exit",
+    "duration",
+    "timestamp",
+    "session",
+    "host",
+    "user",
+    "shell",
+    "extra",
+)
 
 
 def to_json(rec: Record) -> dict[str, Any]:

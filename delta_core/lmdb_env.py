@@ -24,7 +24,9 @@ T = TypeVar("T")
 MAX_DBS = 16
 
 
-def open_env(path: Path, map_size: int, *, create: bool = True, max_dbs: int = 0) -> lmdb.Environment:
+def open_env(
+    path: Path, map_size: int, *, create: bool = True, max_dbs: int = 0
+) -> lmdb.Environment:
     """Open (or create) the environment in directory ``path`` with private files."""
     if create:
         private_dir(path)

@@ -101,9 +101,7 @@ class Components:
         return cls(
             collectors=_collect(h.delta_register_collectors, disabled.get("collectors", ())),
             importers=_collect(h.delta_register_importers, disabled.get("importers", ())),
-            privacy_filters=_collect(
-                h.delta_register_privacy_filters, disabled.get("filters", ())
-            ),
+            privacy_filters=_collect(h.delta_register_privacy_filters, disabled.get("filters", ())),
             tokenizers=_collect(h.delta_register_tokenizers, disabled.get("tokenizers", ())),
             trainers=_collect(h.delta_register_trainers, disabled.get("trainers", ())),
             suggesters=_collect(h.delta_register_suggesters, disabled.get("suggesters", ())),

@@ -253,6 +253,28 @@ class Store:
                 f"shard {day} is damaged ({exc}); run `delta memory verify`", self.layout.log_file
             )
 
+    def iter_brief(self, since_ns: int | None = None) -> Iterator[tuple[int, int, int | None, str]]:
+        """``(start_ns, utc_offset, exit, command)`` of every record since ``since_ns``, fast."""
+        for day in self.days():
+            if since_ns is not None and day_bounds_ns(day)[1] < since_ns:
+                continue
+            try:
+                env = self.shard(day, create=False)
+                if env is None:
+                    continue
+                with read_txn(env) as txn:
+                    cur = txn.cursor()
+                    ok = cur.set_range(codec.time_key(since_ns)) if since_ns else cur.first()
+                    if not ok:
+                        continue
+                    for value in cur.iternext(keys=False, values=True):
+                        yield codec.decode_brief(value)
+            except (lmdb.Error, codec.CodecError) as exc:
+                log.problem(
+                    f"shard {day} is damaged ({exc}); run `delta memory verify`",
+                    self.layout.log_file,
+                )
+
     def count(self) -> int:
         """Total records over all readable shards (O(days), from LMDB's own counters)."""
         total = 0

@@ -1,0 +1,402 @@
+"""``delta memory …``: inspect, search, export, import, forget and repair the memory."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from delta_core.cli.common import json_option, load_context, parse_time
+from delta_core.cli.render import bar, console, format_time, progress
+from delta_core.history_search import MODES, search_commands
+from delta_core.jsonl import dumps, to_json
+from delta_core.paths import private_dir
+from delta_core.stats import PERIODS, compute_stats
+
+
+@click.group("memory")
+def memory() -> None:
+    """The memory: every command you ran, by day."""
+
+
+@memory.command()
+@json_option
+def status(as_json: bool) -> None:
+    """Where the memory is, whether it records, and how much it holds."""
+    ctx = load_context()
+    store = ctx.store
+    days = store.day_counts()
+    last = next(store.iter_records(reverse=True), None)
+    with store.index.env.begin() as txn:
+        sessions = store.index.session_count(txn)
+        distinct = txn.stat(store.index.db[b"commands"])["entries"]
+    info = {
+        "root": str(ctx.config.root),
+        "recording": ctx.recording(),
+        "records": sum(days.values()),
+        "distinct_commands": distinct,
+        "sessions": sessions,
+        "days": len(days),
+        "first_day": min(days) if days else None,
+        "last_command": dict(to_json(last)) if last else None,
+        "bytes": store.disk_usage()["total"],
+    }
+    if as_json:
+        click.echo(json.dumps(info))
+        return
+    state = "[green]on[/]" if info["recording"] else "[yellow]paused[/]"
+    console.print(f"Delta memory at [bold]{info['root']}[/] — recording {state}")
+    console.print(
+        f"{info['records']:,} records, {distinct:,} distinct commands, {sessions:,} sessions, "
+        f"{info['days']} days, {info['bytes'] / 1e6:.1f} MB"
+    )
+    if last:
+        console.print(f"last: [cyan]{last.command}[/] ({format_time(last.start_ns)})")
+
+
+@memory.command()
+@click.argument("period", type=click.Choice(list(PERIODS)), default="all")
+@click.option("--count", "-n", default=10, show_default=True, help="Top commands to show.")
+@json_option
+def stats(period: str, count: int, as_json: bool) -> None:
+    """Totals, top commands, success rate, busiest hours and days."""
+    st = compute_stats(load_context().store, period, count)
+    if as_json:
+        click.echo(json.dumps(st.to_json()))
+        return
+    from rich.table import Table
+
+    rate = f"{st.success_rate:.1%}" if st.success_rate is not None else "n/a"
+    console.print(
+        f"[bold]{period}[/]: {st.total:,} commands, {st.unique:,} unique, success rate {rate}"
+    )
+    if not st.total:
+        return
+    top = Table(title="Top commands", show_edge=False)
+    top.add_column("#", justify="right")
+    top.add_column("count", justify="right")
+    top.add_column("command")
+    top.add_column("")
+    peak = st.top[0][1] if st.top else 0
+    for i, (cmd, n) in enumerate(st.top, 1):
+        top.add_row(str(i), f"{n:,}", cmd[:80], f"[blue]{bar(n, peak, 20)}[/]")
+    console.print(top)
+    hours = Table(title="Busiest hours", show_edge=False)
+    hours.add_column("hour", justify="right")
+    hours.add_column("commands", justify="right")
+    hours.add_column("")
+    hpeak = max(st.per_hour)
+    for h, n in enumerate(st.per_hour):
+        if n:
+            hours.add_row(f"{h:02d}", f"{n:,}", f"[magenta]{bar(n, hpeak, 30)}[/]")
+    console.print(hours)
+    days = list(st.per_day.items())[-14:]
+    if days:
+        dt = Table(title="Per day (last 14)", show_edge=False)
+        dt.add_column("day")
+        dt.add_column("commands", justify="right")
+        dt.add_column("")
+        dpeak = max(n for _, n in days)
+        for d, n in days:
+            dt.add_row(d, f"{n:,}", f"[green]{bar(n, dpeak, 30)}[/]")
+        console.print(dt)
+
+
+@memory.command("list")
+@click.option("--limit", "-n", default=20, show_default=True, help="How many (newest first).")
+@click.option("--since", help="Only from this time (2026-01-31, 3d, 12h).")
+@click.option("--until", help="Only up to this time.")
+@click.option("--cwd", help="Only commands run in this directory.")
+@click.option("--session", help="Only this session id.")
+@click.option("--exit", "exit_", type=int, help="Only this exit status.")
+@json_option
+def list_(limit, since, until, cwd, session, exit_, as_json) -> None:
+    """The most recent commands, filtered."""
+    store = load_context().store
+    cwd = str(Path(cwd).expanduser().resolve()) if cwd else None
+    out = []
+    for rec in store.iter_records(parse_time(since), parse_time(until), reverse=True):
+        if cwd is not None and rec.cwd != cwd:
+            continue
+        if session is not None and rec.session != session:
+            continue
+        if exit_ is not None and rec.exit != exit_:
+            continue
+        out.append(rec)
+        if len(out) >= limit:
+            break
+    out.reverse()
+    if as_json:
+        click.echo(json.dumps([to_json(r) for r in out]))
+        return
+    for r in out:
+        status = "" if r.exit is None else ("[green]✓[/]" if r.exit == 0 else f"[red]{r.exit}[/]")
+        console.print(
+            f"[dim]{r.timestamp:%Y-%m-%d %H:%M}[/] {status:>3} {r.command}  [dim]{r.cwd}[/]",
+            highlight=False,
+            markup=True,
+        )
+
+
+@memory.command()
+@click.argument("text")
+@click.option("--mode", type=click.Choice(MODES), default="substring", show_default=True)
+@click.option("--limit", "-n", default=20, show_default=True)
+@json_option
+def search(text: str, mode: str, limit: int, as_json: bool) -> None:
+    """Distinct commands matching TEXT, most used and most recent first."""
+    hits = search_commands(load_context().store, text, mode, limit)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "command": h.stats.command,
+                        "count": h.stats.count,
+                        "last_used": format_time(h.stats.last_ns),
+                        "last_cwd": h.stats.last_cwd,
+                        "score": round(h.score, 4),
+                    }
+                    for h in hits
+                ]
+            )
+        )
+        return
+    for h in hits:
+        console.print(
+            f"{h.stats.count:>6,}× [cyan]{h.stats.command}[/]  "
+            f"[dim]{format_time(h.stats.last_ns)} {h.stats.last_cwd}[/]",
+            highlight=False,
+        )
+
+
+@memory.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl")
+@click.option("--since", help="Only from this time.")
+@click.option("--until", help="Only up to this time.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default stdout).")
+def export(fmt: str, since, until, output) -> None:
+    """Write records as JSON Lines (the documented export format), oldest first."""
+    store = load_context().store
+    out = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+    try:
+        with progress("exporting", store.count() or None) as advance:
+            for rec in store.iter_records(parse_time(since), parse_time(until)):
+                out.write(dumps(rec))
+                out.write("\n")
+                advance()
+    finally:
+        if output:
+            out.close()
+            Path(output).chmod(0o600)
+
+
+@memory.command("import")
+@click.option("--from", "source", required=True, help="Format: jsonl, bash, zsh, … or auto.")
+@click.argument("path", required=False, type=click.Path(dir_okay=True, exists=True))
+@json_option
+def import_(source: str, path: str | None, as_json: bool) -> None:
+    """Import a history file; filters apply, re-importing adds nothing."""
+    from delta_core.importing import import_records
+
+    ctx = load_context()
+    importers = ctx.components.importers
+    if source == "auto":
+        targets = _auto_sources(ctx, importers)
+        if not targets:
+            raise click.ClickException("no shell history found in the usual places")
+    elif source not in importers:
+        raise click.ClickException(
+            f"unknown format {source!r}; known: {', '.join(sorted(importers))}, auto"
+        )
+    elif path is None:
+        found = [p for p in importers[source].default_paths(Path.home(), ctx.env) if p.exists()]
+        if not found:
+            raise click.ClickException(f"no {source} history in its usual place; give a PATH")
+        targets = [(source, found[0])]
+    else:
+        targets = [(source, Path(path))]
+    results = []
+    skipped = 0
+    for name, p in targets:
+        with progress(f"importing {p.name} ({name})") as advance:
+            summary = import_records(
+                ctx.store,
+                importers[name].read(p),
+                ctx.filters,
+                source=f"{name}:{p.resolve()}",
+                progress=advance,
+            )
+        skipped += len(summary.problems)
+        results.append((name, p, summary))
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "from": n,
+                        "path": str(p),
+                        "read": s.read,
+                        "added": s.added,
+                        "duplicates": s.duplicates,
+                        "dropped": s.dropped,
+                        "redacted": s.redacted,
+                        "skipped": [{"line": q.line, "error": q.message} for q in s.problems],
+                        "seconds": round(s.seconds, 3),
+                    }
+                    for n, p, s in results
+                ]
+            )
+        )
+    else:
+        for n, p, s in results:
+            for q in s.problems[:20]:
+                click.echo(f"{p}:{q.line}: skipped: {q.message}", err=True)
+            if len(s.problems) > 20:
+                click.echo(f"{p}: … and {len(s.problems) - 20} more skipped lines", err=True)
+            click.echo(
+                f"{p} ({n}): {s.read:,} read, {s.added:,} added, {s.duplicates:,} already "
+                f"there, {s.redacted:,} redacted, {s.dropped:,} dropped, "
+                f"{len(s.problems):,} skipped ({s.rate:,.0f} commands/s)"
+            )
+    if skipped:
+        sys.exit(1)
+
+
+def _auto_sources(ctx, importers) -> list[tuple[str, Path]]:
+    try:
+        from delta_core.importing import detect_sources
+    except ImportError:
+        detect_sources = None
+    if detect_sources is not None:
+        return list(detect_sources(importers, Path.home(), ctx.env))
+    found = []
+    for name, imp in importers.items():
+        for p in imp.default_paths(Path.home(), ctx.env):
+            if p.exists():
+                found.append((name, p))
+                break
+    return found
+
+
+@memory.command()
+@click.argument("pattern")
+@click.option("--regex", is_flag=True, help="PATTERN is a regular expression.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def forget(pattern: str, regex: bool, yes: bool) -> None:
+    """Remove every record whose command contains PATTERN, everywhere (index included)."""
+    store = load_context().store
+    if regex:
+        try:
+            rx = re.compile(pattern)
+        except re.error as exc:
+            raise click.BadParameter(f"not a valid regex: {exc}") from None
+        match = lambda c: rx.search(c) is not None  # noqa: E731
+    else:
+        match = lambda c: pattern in c  # noqa: E731
+    n = sum(1 for r in store.iter_records() if match(r.command))
+    if not n:
+        click.echo("nothing matches")
+        return
+    if not yes and not click.confirm(f"Forget {n:,} records matching {pattern!r}?"):
+        click.echo("nothing forgotten")
+        return
+    removed = store.forget(match)
+    click.echo(f"forgot {removed:,} records")
+
+
+@memory.command()
+@click.option("--older-than", type=click.IntRange(min=1), help="Delete days older than DAYS.")
+@click.option("--filters", "refilter", is_flag=True, help="Re-apply the privacy filters.")
+def prune(older_than: int | None, refilter: bool) -> None:
+    """Delete old days, or re-apply the privacy filters to everything stored."""
+    if older_than is None and not refilter:
+        raise click.UsageError("give --older-than DAYS and/or --filters")
+    ctx = load_context()
+    if older_than is not None:
+        n = ctx.store.prune_older_than(older_than)
+        click.echo(f"pruned {n:,} records older than {older_than} days")
+    if refilter:
+        from delta_core.privacy import apply_filters
+
+        filters = ctx.filters
+
+        def refilter_one(rec):
+            v = apply_filters(filters, rec.command, rec.cwd)
+            if v.action == "drop":
+                return None
+            return rec.with_command(v.command) if v.action == "redact" else rec
+
+        changed, deleted = ctx.store.rewrite(refilter_one)
+        click.echo(f"re-filtered: {changed:,} redacted, {deleted:,} dropped")
+
+
+@memory.command()
+@click.option("--no-quarantine", is_flag=True, help="Only report; move nothing.")
+@json_option
+def verify(no_quarantine: bool, as_json: bool) -> None:
+    """Check every shard; move damaged ones to quarantine; repair the index."""
+    report = load_context().store.verify(quarantine=not no_quarantine)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "bad": report.bad,
+                    "quarantined": {d: str(p) for d, p in report.quarantined.items()},
+                    "index_rebuilt": report.index_rebuilt,
+                    "index_drift": report.index_drift,
+                }
+            )
+        )
+    else:
+        click.echo(f"{len(report.ok)} days healthy, {sum(report.ok.values()):,} records")
+        for day, why in report.bad.items():
+            where = report.quarantined.get(day)
+            moved = f"; moved to {where}" if where else ""
+            click.echo(f"{day}: damaged ({why}){moved}")
+        for day, (shard, idx) in report.index_drift.items():
+            click.echo(f"{day}: index had {idx:,} records, shard {shard:,}")
+        if report.index_rebuilt:
+            click.echo("index rebuilt from the shards")
+    if report.bad:
+        sys.exit(1)
+
+
+@memory.command()
+def reindex() -> None:
+    """Rebuild the index from the shards."""
+    n = load_context().store.reindex()
+    click.echo(f"indexed {n:,} records")
+
+
+@memory.command()
+@json_option
+def du(as_json: bool) -> None:
+    """Disk usage of the memory."""
+    usage = load_context().store.disk_usage()
+    if as_json:
+        click.echo(json.dumps(usage))
+        return
+    for k, v in usage.items():
+        click.echo(f"{k:<11} {v / 1e6:10.2f} MB")
+
+
+@memory.command()
+def on() -> None:
+    """Resume recording."""
+    ctx = load_context()
+    ctx.layout.paused_flag.unlink(missing_ok=True)
+    click.echo("recording on")
+
+
+@memory.command()
+def off() -> None:
+    """Pause recording (until `delta memory on`)."""
+    ctx = load_context()
+    private_dir(ctx.layout.memory)
+    ctx.layout.paused_flag.touch(mode=0o600)
+    click.echo("recording paused")
