@@ -25,10 +25,17 @@ def delta_root(env: dict[str, str] | None = None) -> Path:
 
 
 def private_dir(path: Path) -> Path:
-    """Create ``path`` (and missing parents below it) with mode 0700 and return it."""
+    """Create ``path`` and its missing parents with mode 0700 (umask aside) and return it."""
     path = Path(path)
     if not path.is_dir():
-        path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        missing = []
+        p = path
+        while not p.exists():
+            missing.append(p)
+            p = p.parent
+        for p in reversed(missing):
+            p.mkdir(mode=DIR_MODE, exist_ok=True)
+            p.chmod(DIR_MODE)
     if (path.stat().st_mode & 0o777) != DIR_MODE:
         path.chmod(DIR_MODE)
     return path

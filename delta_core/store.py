@@ -316,6 +316,7 @@ class Store:
                 if c or d:
                     changed += c
                     deleted += d
+                    self._dirty.discard(env)
                     compact_and_close(env, self._shard_path(day))
                     del self._shards[day]
                     if d and not _has_records(self._shard_path(day)):
@@ -366,6 +367,7 @@ class Store:
         if batch:
             write_txn(index.env, lambda txn: index.add_records(txn, batch))
             n += len(batch)
+        self._dirty.discard(index.env)
         compact_and_close(index.env, self.layout.index)
         self._index = None
         return n
