@@ -200,9 +200,7 @@ def test_streaming_a_large_store_uses_bounded_memory(tmp_path):
 
     def peak(limit: int) -> int:
         tracemalloc.start()
-        n = 0
-        for _ in store.iter_records():
-            n += 1
+        for n, _ in enumerate(store.iter_records(), 1):
             if n >= limit:
                 break
         p = tracemalloc.get_traced_memory()[1]
