@@ -145,3 +145,45 @@ def compact_and_close(env: lmdb.Environment, path: Path) -> None:
     os.rename(path, old)
     os.rename(tmp, path)
     shutil.rmtree(old)
+
+
+class EnvCache:
+    """The environments this process has open, one per directory.
+
+    LMDB allows an environment to be open only once per process, so every :class:`Store`
+    on the same root shares these. An environment whose files were swapped on disk (by a
+    compaction in another process) is closed and reopened on the next request.
+    """
+
+    def __init__(self) -> None:
+        self._envs: dict[str, tuple[lmdb.Environment, tuple[int, int] | None]] = {}
+
+    def get(
+        self, path: Path, map_size: int, *, create: bool, max_dbs: int = 0
+    ) -> lmdb.Environment | None:
+        key = os.path.abspath(path)
+        ident = file_identity(path)
+        cached = self._envs.get(key)
+        if cached is not None:
+            if cached[1] == ident:
+                return cached[0]
+            self.drop(path)
+        if ident is None and not create:
+            return None
+        env = open_env(path, map_size, create=create, max_dbs=max_dbs)
+        self._envs[key] = (env, file_identity(path))
+        return env
+
+    def drop(self, path: Path, *, close: bool = True) -> None:
+        """Forget the environment at ``path`` (closing it unless already closed)."""
+        cached = self._envs.pop(os.path.abspath(path), None)
+        if cached is not None and close:
+            cached[0].close()
+
+    def close_under(self, root: Path) -> None:
+        prefix = os.path.abspath(root) + os.sep
+        for key in [k for k in self._envs if k.startswith(prefix)]:
+            self._envs.pop(key)[0].close()
+
+
+ENVS = EnvCache()

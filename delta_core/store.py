@@ -14,17 +14,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import lmdb
 
 from delta_core import codec, log
 from delta_core.index import Index
 from delta_core.lmdb_env import (
+    ENVS,
     MAX_DBS,
     RootLock,
     compact_and_close,
-    file_identity,
-    open_env,
     read_txn,
     write_txn,
 )
@@ -66,14 +66,17 @@ def day_bounds_ns(day: str) -> tuple[int, int]:
 class Store:
     """The day-sharded record store and its index, under one Delta root."""
 
+    # Stores open per root in this process: environments close when the last one does.
+    _users: ClassVar[dict[Path, int]] = {}
+
     def __init__(self, root: Path | str | None = None, *, map_size_mb: int = 64) -> None:
         self.layout = Layout(root)
         self.map_size = map_size_mb * MB
         self._lock = RootLock(self.layout.memory / ".lock")
-        self._shards: dict[str, tuple[lmdb.Environment, tuple[int, int] | None]] = {}
-        self._index: Index | None = None
-        self._index_id: tuple[int, int] | None = None
-        self._dirty: set[lmdb.Environment] = set()
+        self._dirty: set[Path] = set()
+        self._root_key = self.layout.root.absolute()
+        Store._users[self._root_key] = Store._users.get(self._root_key, 0) + 1
+        self._closed = False
 
     # --- environments -------------------------------------------------------------------
     def _shard_path(self, day: str) -> Path:
@@ -81,37 +84,17 @@ class Store:
 
     def shard(self, day: str, *, create: bool) -> lmdb.Environment | None:
         """The open environment of ``day``; reopened when another process swapped its files."""
-        path = self._shard_path(day)
-        ident = file_identity(path)
-        cached = self._shards.get(day)
-        if cached is not None:
-            if cached[1] == ident:
-                return cached[0]
-            self._close_env(cached[0])
-            del self._shards[day]
-        if ident is None and not create:
-            return None
-        private_dir(self.layout.shards)
-        env = open_env(path, self.map_size, create=create)
-        self._shards[day] = (env, file_identity(path))
-        return env
+        if create:
+            private_dir(self.layout.shards)
+        return ENVS.get(self._shard_path(day), self.map_size, create=create)
 
     @property
     def index(self) -> Index:
-        ident = file_identity(self.layout.index)
-        if self._index is not None and ident != self._index_id:
-            self._close_env(self._index.env)
-            self._index = None
-        if self._index is None:
-            private_dir(self.layout.memory)
-            env = open_env(self.layout.index, INDEX_MAP_SIZE, max_dbs=MAX_DBS)
+        private_dir(self.layout.memory)
+        env = ENVS.get(self.layout.index, INDEX_MAP_SIZE, create=True, max_dbs=MAX_DBS)
+        if getattr(self, "_index", None) is None or self._index.env is not env:
             self._index = Index(env)
-            self._index_id = file_identity(self.layout.index)
         return self._index
-
-    def _close_env(self, env: lmdb.Environment) -> None:
-        self._dirty.discard(env)
-        env.close()
 
     def days(self) -> list[str]:
         """Days that have a shard, oldest first."""
@@ -147,7 +130,7 @@ class Store:
                 env = self.shard(day, create=True)
                 assert env is not None
                 added = write_txn(env, lambda txn, items=items: _put_new(txn, items))
-                self._dirty.add(env)
+                self._dirty.add(self._shard_path(day))
                 result.added += len(added)
                 result.duplicates += len(items) - len(added)
                 if added:
@@ -161,7 +144,7 @@ class Store:
                                     txn.put(origins[rec.id], codec.record_key(rec), db=idb)
 
                     write_txn(index.env, index_txn)
-                    self._dirty.add(index.env)
+                    self._dirty.add(self.layout.index)
         return result
 
     def _drop_known_origins(self, index, items, origins, result):
@@ -177,21 +160,28 @@ class Store:
 
     def sync(self) -> None:
         """Flush committed transactions to disk (the group fsync)."""
-        for env in list(self._dirty):
+        for path in list(self._dirty):
             try:
-                env.sync(True)
+                env = ENVS.get(path, self.map_size, create=False)
+                if env is not None:
+                    env.sync(True)
             except lmdb.Error as exc:
                 log.problem(f"fsync failed: {exc}", self.layout.log_file)
         self._dirty.clear()
 
     def close(self) -> None:
+        """Flush; the last store of this root in the process also closes its environments."""
+        if self._closed:
+            return
+        self._closed = True
         self.sync()
-        for env, _ in self._shards.values():
-            env.close()
-        self._shards.clear()
-        if self._index is not None:
-            self._index.env.close()
-            self._index = None
+        self._index = None
+        left = Store._users.get(self._root_key, 1) - 1
+        if left <= 0:
+            Store._users.pop(self._root_key, None)
+            ENVS.close_under(self.layout.root)
+        else:
+            Store._users[self._root_key] = left
         self._lock.close()
 
     def __enter__(self) -> Store:
@@ -316,9 +306,7 @@ class Store:
                 if c or d:
                     changed += c
                     deleted += d
-                    self._dirty.discard(env)
-                    compact_and_close(env, self._shard_path(day))
-                    del self._shards[day]
+                    self._compact(env, self._shard_path(day))
                     if d and not _has_records(self._shard_path(day)):
                         shutil.rmtree(self._shard_path(day))
             if changed or deleted:
@@ -340,8 +328,8 @@ class Store:
                 env = self.shard(day, create=False)
                 if env is not None:
                     removed += env.stat()["entries"]
-                    self._close_env(env)
-                    self._shards.pop(day, None)
+                ENVS.drop(self._shard_path(day))
+                self._dirty.discard(self._shard_path(day))
                 shutil.rmtree(self._shard_path(day))
             if removed:
                 self._reindex_locked()
@@ -367,10 +355,14 @@ class Store:
         if batch:
             write_txn(index.env, lambda txn: index.add_records(txn, batch))
             n += len(batch)
-        self._dirty.discard(index.env)
-        compact_and_close(index.env, self.layout.index)
+        self._compact(index.env, self.layout.index)
         self._index = None
         return n
+
+    def _compact(self, env: lmdb.Environment, path: Path) -> None:
+        self._dirty.discard(path)
+        ENVS.drop(path, close=False)
+        compact_and_close(env, path)
 
     def verify(self, *, quarantine: bool = True, timeout: float = 300.0) -> VerifyReport:
         """Check every shard in a child process; set damaged ones aside; repair the index."""
@@ -399,9 +391,8 @@ class Store:
         return report
 
     def _quarantine_locked(self, day: str) -> Path:
-        cached = self._shards.pop(day, None)
-        if cached is not None:
-            self._close_env(cached[0])
+        ENVS.drop(self._shard_path(day))
+        self._dirty.discard(self._shard_path(day))
         dest = private_dir(self.layout.quarantine) / f"{day}-{time.strftime('%Y%m%dT%H%M%S')}"
         shutil.move(str(self._shard_path(day)), dest)
         log.problem(f"shard {day} is damaged; moved to {dest}", self.layout.log_file)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import click
@@ -13,8 +15,26 @@ from delta_core.context import DeltaContext
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
+# Set by an in-process caller (the xontrib's `delta` alias) that already holds the memory
+# open: LMDB forbids opening the same environment twice in one process.
+_shared: DeltaContext | None = None
+
+
+@contextmanager
+def shared_context(ctx: DeltaContext | None) -> Iterator[None]:
+    """Make :func:`load_context` return ``ctx`` (when not None) for the duration."""
+    global _shared
+    saved, _shared = _shared, ctx
+    try:
+        yield
+    finally:
+        _shared = saved
+
+
 def load_context() -> DeltaContext:
     """The context for the current environment; a bad config becomes a one-line error."""
+    if _shared is not None:
+        return _shared
     try:
         return DeltaContext()
     except ConfigError as exc:

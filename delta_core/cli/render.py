@@ -35,7 +35,7 @@ def format_time(ns: int) -> str:
 
 
 @contextmanager
-def progress(description: str, total: int | None = None) -> Iterator[callable]:
+def progress(description: str, total: int | None = None) -> Iterator[Callable[..., None]]:
     """A progress bar on stderr; yields ``advance(n)``. Silent when stderr is not a terminal."""
     columns = [SpinnerColumn(), TextColumn("{task.description}")]
     if total:
@@ -43,6 +43,7 @@ def progress(description: str, total: int | None = None) -> Iterator[callable]:
     else:
         columns += [TextColumn("{task.completed:,} records")]
     columns.append(TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as p:
+    quiet = not err_console.is_terminal
+    with Progress(*columns, console=err_console, transient=True, disable=quiet) as p:
         task = p.add_task(description, total=total)
         yield lambda n=1: p.advance(task, n)
