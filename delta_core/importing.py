@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from delta_core.components import ImportProblem, PrivacyFilter
+from delta_core.components import Importer, ImportProblem, PrivacyFilter
 from delta_core.privacy import apply_filters
 from delta_core.record import Record, local_utc_offset_minutes
 from delta_core.store import Store
@@ -94,3 +95,37 @@ def import_records(
     store.sync()
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _has_content(path: Path) -> bool:
+    try:
+        if path.is_dir():
+            return any(True for _ in path.iterdir())
+        return path.is_file() and path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def detect_sources(
+    importers: Mapping[str, Importer], home: Path, env: Mapping[str, str]
+) -> list[tuple[str, Path]]:
+    """``(importer name, path)`` for every shell history that exists here (``--from auto``).
+
+    Each importer contributes the first of its usual places that holds something; a file two
+    importers could claim (one ``$HISTFILE``) goes to the first that names it.
+    """
+    found: list[tuple[str, Path]] = []
+    claimed: set[Path] = set()
+    for name in sorted(importers):
+        try:
+            paths = importers[name].default_paths(home, env)
+        except Exception:  # a third-party importer's bug must not stop the others
+            continue
+        for p in paths:
+            key = p.resolve() if p.exists() else p
+            if key in claimed or not _has_content(p):
+                continue
+            claimed.add(key)
+            found.append((name, p))
+            break
+    return found

@@ -29,6 +29,12 @@ from delta_core import hookspecs
 # name -> module: the built-in plugins, one module each (entry point names in pyproject match).
 BUILTIN_PLUGINS: dict[str, str] = {
     "import_jsonl": "delta_plugins.import_jsonl",
+    "import_bash": "delta_plugins.import_bash",
+    "import_zsh": "delta_plugins.import_zsh",
+    "import_fish": "delta_plugins.import_fish",
+    "import_xonsh_json": "delta_plugins.import_xonsh_json",
+    "import_xonsh_sqlite": "delta_plugins.import_xonsh_sqlite",
+    "import_atuin": "delta_plugins.import_atuin",
 }
 
 

@@ -1,0 +1,159 @@
+"""Importer for zsh's history file (``$HISTFILE``, usually ``~/.zsh_history``).
+
+zsh writes one entry per line, plain or, with ``EXTENDED_HISTORY``, as
+``: <start epoch>:<elapsed seconds>;<command>``. A newline inside a command is written as a
+backslash at the end of the line; a command that itself ends in a backslash (and spaces) gets
+one extra space so that it is not taken for a continuation. Bytes that zsh uses internally
+(0x83–0xA2, and NUL) are "metafied": written as 0x83 followed by the byte XOR 0x20. We undo
+exactly what zsh's ``readhistline``/``unmetafy`` undo, so entries come back as zsh sees them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from delta_core.components import ImportProblem
+from delta_core.history_input import (
+    LocalOffsets,
+    decode_entry,
+    env_path,
+    epoch_ns,
+    histfile_for,
+    is_truncated,
+    read_bytes,
+    split_lines,
+    truncated_problem,
+    unique_paths,
+)
+from delta_core.hookspecs import hookimpl
+from delta_core.record import Record
+
+SHELL = "zsh"
+META = 0x83
+
+
+def unmetafy(data: bytes) -> bytes:
+    """Undo zsh's metafication: every 0x83 byte marks the next byte as XOR 0x20."""
+    if b"\x83" not in data:
+        return data
+    parts = data.split(b"\x83")
+    out = [parts[0]]
+    for part in parts[1:]:
+        # Meta is never followed by a newline or another Meta in what zsh writes; leave such
+        # bytes alone so one stray 0x83 cannot swallow a line break.
+        if part and part[0] != 0x0A:
+            out.append(bytes((part[0] ^ 0x20,)))
+            out.append(part[1:])
+        else:
+            out.append(b"\x83")
+            out.append(part)
+    return b"".join(out)
+
+
+def _entries(lines, n: int, decoded: bool) -> Iterator[tuple[int, str | bytes]]:
+    """``(first line number, raw entry)`` with continuation lines joined as zsh does."""
+    bs, nl, sp = ("\\", "\n", " ") if decoded else (b"\\", b"\n", b" ")
+    i = 0
+    while i < n:
+        start = i
+        line = lines[i]
+        i += 1
+        if line.endswith(bs):
+            parts = [line[:-1]]
+            while i < n:
+                nxt = lines[i]
+                i += 1
+                if nxt.endswith(bs):
+                    parts.append(nxt[:-1])
+                else:
+                    parts.append(nxt)
+                    break
+            else:
+                parts.append(line[:0])  # a backslash on the last line: zsh keeps the newline
+            line = nl.join(parts)
+        if line.endswith(sp) and line.rstrip(sp).endswith(bs):
+            line = line[:-1]  # the space zsh added after a final backslash
+        yield start + 1, line
+
+
+def _extended(entry: str) -> tuple[int, float | None, str] | None:
+    """``(start seconds, elapsed seconds, command)`` of an extended-history entry.
+
+    zsh writes an elapsed time of 0 whenever it saves the entry before the command ends
+    (``INC_APPEND_HISTORY``, ``SHARE_HISTORY``), so 0 means "unknown", not "instant".
+    """
+    semi = entry.find(";")
+    if semi < 0:
+        return None
+    when, _, elapsed = entry[2:semi].partition(":")
+    when, elapsed = when.strip(), elapsed.strip()
+    if not (when.isdigit() and (elapsed.isdigit() or not elapsed)):
+        return None
+    secs = int(elapsed) if elapsed else 0
+    return int(when), float(secs) if secs else None, entry[semi + 1 :]
+
+
+def parse_zsh(data: bytes) -> Iterator[Record | ImportProblem]:
+    """Records (and problems) from the bytes of a zsh history file, in file order."""
+    truncated = is_truncated(data)
+    lines, decoded = split_lines(unmetafy(data))
+    n = len(lines) - truncated
+    offsets = LocalOffsets()
+    for lineno, raw in _entries(lines, n, decoded):
+        entry = raw if decoded else decode_entry(raw, lineno)
+        if isinstance(entry, ImportProblem):
+            yield entry
+            continue
+        if entry[:2] == ": ":
+            ext = _extended(entry)
+            if ext is not None:
+                when, elapsed, cmd = ext
+                if not cmd.strip():
+                    continue
+                start_ns = epoch_ns(when) or 0
+                if not start_ns:
+                    yield ImportProblem(lineno, "timestamp is not a valid time; kept without it")
+                    yield Record(cmd, 0, duration=elapsed, shell=SHELL)
+                    continue
+                yield Record(
+                    cmd, start_ns, duration=elapsed, shell=SHELL, utc_offset=offsets(start_ns)
+                )
+                continue
+        if entry.strip():
+            yield Record(entry, 0, shell=SHELL)
+    if truncated:
+        yield truncated_problem(len(lines))
+
+
+class ZshImporter:
+    """``delta memory import --from zsh``."""
+
+    name = "zsh"
+
+    def default_paths(self, home: Path, env: Mapping[str, str]) -> Sequence[Path]:
+        found = histfile_for(env, SHELL)
+        zdotdir = env_path(env, "ZDOTDIR") or home
+        return unique_paths(
+            [
+                *([found] if found else []),
+                zdotdir / ".zsh_history",
+                home / ".zsh_history",
+                zdotdir / ".zhistory",
+                home / ".zhistory",
+                # zsh-newuser-install's default
+                zdotdir / ".histfile",
+                home / ".histfile",
+            ]
+        )
+
+    def read(self, path: Path) -> Iterator[Record | ImportProblem]:
+        data = read_bytes(path)
+        if isinstance(data, ImportProblem):
+            return iter((data,))
+        return parse_zsh(data)
+
+
+@hookimpl
+def delta_register_importers(register):
+    register(ZshImporter())
