@@ -35,6 +35,13 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "import_xonsh_json": "delta_plugins.import_xonsh_json",
     "import_xonsh_sqlite": "delta_plugins.import_xonsh_sqlite",
     "import_atuin": "delta_plugins.import_atuin",
+    "ignorespace": "delta_plugins.ignorespace",
+    "xonsh_ignore": "delta_plugins.xonsh_ignore",
+    "patterns": "delta_plugins.patterns",
+    "secrets": "delta_plugins.secrets",
+    "collect_git": "delta_plugins.collect_git",
+    "collect_python_env": "delta_plugins.collect_python_env",
+    "collect_terminal": "delta_plugins.collect_terminal",
 }
 
 

@@ -1,0 +1,124 @@
+"""``xontrib load delta`` and ``xontrib unload delta``: what Delta adds to a shell, and takes away.
+
+Load adds, and remembers: handlers on ``on_precommand``, ``on_postcommand`` and ``on_exit``;
+the aliases ``delta`` and ``:memory``; the variable ``$DELTA_SESSION`` (this session's id, so
+that programs run from the shell can tell which session they belong to). Unload removes
+exactly those, puts back any alias or variable of the same name that was there before, and
+closes the memory. Loading twice is a no-op.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from delta_core import log
+from xontrib_delta.aliases import make_aliases
+from xontrib_delta.session import ShellRecorder
+
+SESSION_VAR = "DELTA_SESSION"
+_MISSING = object()
+
+
+@dataclass
+class _Loaded:
+    """Everything one load added, so unload can take exactly that away."""
+
+    recorder: ShellRecorder
+    handlers: list[tuple[Any, Callable[..., Any]]] = field(default_factory=list)
+    aliases: dict[str, Any] = field(default_factory=dict)
+    env_vars: dict[str, Any] = field(default_factory=dict)
+
+
+_active: _Loaded | None = None
+
+
+def _getcwd() -> str:
+    return os.getcwd()
+
+
+def _load_xontrib_(xsh: Any, **_: Any) -> dict[str, Any]:
+    """Called by ``xontrib load delta``; never raises into the shell."""
+    global _active
+    if _active is not None:
+        return {}
+    loaded: _Loaded | None = None
+    try:
+        env = xsh.env
+        recorder = ShellRecorder(env, get_cwd=_getcwd)
+        loaded = _Loaded(recorder)
+        events = xsh.builtins.events
+
+        # xonsh stores attributes on handlers, so they must be plain functions, not methods.
+        def _delta_precommand(cmd: str, **kw: Any) -> None:
+            recorder.on_precommand(cmd, **kw)
+
+        def _delta_postcommand(**kw: Any) -> None:
+            recorder.on_postcommand(**kw)
+
+        for event, handler in (
+            (events.on_precommand, _delta_precommand),
+            (events.on_postcommand, _delta_postcommand),
+            (events.on_exit, _on_exit),
+        ):
+            event(handler)
+            loaded.handlers.append((event, handler))
+        new_aliases = make_aliases(env.detype, recorder.using_memory)
+        # Not .get(): xonsh's Aliases.get expands and Env.get fills in registered defaults.
+        for name, fn in new_aliases.items():
+            loaded.aliases[name] = xsh.aliases[name] if name in xsh.aliases else _MISSING  # noqa: SIM401
+            xsh.aliases[name] = fn
+        loaded.env_vars[SESSION_VAR] = env[SESSION_VAR] if SESSION_VAR in env else _MISSING  # noqa: SIM401
+        env[SESSION_VAR] = recorder.session
+        _active = loaded
+        if env.get("XONSH_INTERACTIVE"):
+            recorder.start(dict(env.detype()))
+        else:
+            # Scripts fire no command events; build the recorder only if something needs it.
+            recorder.start_later(dict(env.detype()))
+    except Exception as exc:
+        log.problem(f"could not load the delta xontrib: {exc}")
+        if loaded is not None:
+            _active = loaded
+            _unload_xontrib_(xsh)
+    return {}
+
+
+def _unload_xontrib_(xsh: Any, **_: Any) -> None:
+    """Called by ``xontrib unload delta``: remove every handler, alias and variable added."""
+    global _active
+    loaded, _active = _active, None
+    if loaded is None:
+        return
+    for event, handler in loaded.handlers:
+        try:
+            event.discard(handler)
+        except Exception as exc:
+            log.problem(f"could not remove a handler: {exc}")
+    for name, previous in loaded.aliases.items():
+        try:
+            if previous is _MISSING:
+                if name in xsh.aliases:
+                    del xsh.aliases[name]
+            else:
+                xsh.aliases[name] = previous
+        except Exception as exc:
+            log.problem(f"could not remove the alias {name}: {exc}")
+    for name, previous in loaded.env_vars.items():
+        try:
+            if previous is _MISSING:
+                if name in xsh.env:
+                    del xsh.env[name]
+            else:
+                xsh.env[name] = previous
+        except Exception as exc:
+            log.problem(f"could not remove ${name}: {exc}")
+    loaded.recorder.close()
+
+
+def _on_exit(**_: Any) -> None:
+    """Flush the memory when the shell exits (the fsync thread is a daemon and dies with it)."""
+    if _active is not None:
+        _active.recorder.close()
