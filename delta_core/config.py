@@ -30,7 +30,7 @@ class Setting:
 # section.key -> Setting. Lists are comma-separated in environment variables.
 SETTINGS: dict[str, Setting] = {
     "memory.record": Setting(bool, True, "record commands (`delta memory off` pauses)"),
-    "memory.map_size_mb": Setting(int, 64, "initial LMDB map size of a day shard (grows)"),
+    "memory.map_size_mb": Setting(int, 8, "initial LMDB map size of a day shard (grows)"),
     "memory.sync_interval": Setting(float, 1.0, "seconds between group fsyncs"),
     "collectors.disabled": Setting(list, [], "collectors to switch off"),
     "filters.disabled": Setting(list, [], "privacy filters to switch off"),
@@ -43,6 +43,11 @@ SETTINGS: dict[str, Setting] = {
     "tokenizer.vocab_size": Setting(int, 4096, "vocabulary size"),
     "train.trainer": Setting(str, "docker", "trainer plugin: docker or local"),
     "train.model_size": Setting(str, "small", "model size: tiny, small or base"),
+    "train.docker_base_image": Setting(
+        str,
+        "pytorch/pytorch:2.7.1-cuda12.8-cudnn9-runtime",
+        "base image of the docker trainer (Python >= 3.11 with torch)",
+    ),
     "suggest.enabled": Setting(bool, True, "suggestions in the shell"),
     "search.embedder": Setting(str, "minilm", "embedder plugin for `delta search`"),
     "serve.listen": Setting(str, "", "HOST:PORT to serve a team over TCP (needs serve.token)"),

@@ -39,6 +39,7 @@ def open_env(
         sync=False,
         metasync=False,
         readahead=False,
+        writemap=True,
         mode=FILE_MODE,
         max_readers=256,
     )
@@ -110,6 +111,15 @@ class RootLock:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
+    def generation(self) -> int:
+        """A counter bumped whenever an environment under this root is swapped on disk."""
+        raw = os.pread(self._open(), 8, 0)
+        return int.from_bytes(raw, "little") if len(raw) == 8 else 0
+
+    def bump(self) -> None:
+        """Tell other processes that files were swapped (call while holding it exclusive)."""
+        os.pwrite(self._open(), (self.generation() + 1).to_bytes(8, "little"), 0)
+
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
@@ -159,22 +169,35 @@ class EnvCache:
         self._envs: dict[str, tuple[lmdb.Environment, tuple[int, int] | None]] = {}
 
     def get(
-        self, path: Path, map_size: int, *, create: bool, max_dbs: int = 0
+        self, path: str, map_size: int, *, create: bool, max_dbs: int = 0, check: bool = True
     ) -> lmdb.Environment | None:
-        key = os.path.abspath(path)
-        ident = file_identity(path)
-        cached = self._envs.get(key)
+        """The environment in directory ``path`` (an absolute path string).
+
+        ``check=False`` skips the on-disk identity check: the prompt path uses it after the
+        root lock's generation showed that nothing was swapped.
+        """
+        cached = self._envs.get(path)
+        if cached is not None and not check:
+            return cached[0]
+        ident = file_identity(Path(path))
         if cached is not None:
             if cached[1] == ident:
                 return cached[0]
             self.drop(path)
         if ident is None and not create:
             return None
-        env = open_env(path, map_size, create=create, max_dbs=max_dbs)
-        self._envs[key] = (env, file_identity(path))
+        env = open_env(Path(path), map_size, create=create, max_dbs=max_dbs)
+        self._envs[path] = (env, file_identity(Path(path)))
         return env
 
-    def drop(self, path: Path, *, close: bool = True) -> None:
+    def revalidate_under(self, root: Path) -> None:
+        """Close environments under ``root`` whose files were swapped by another process."""
+        prefix = os.path.abspath(root) + os.sep
+        for key, (_, ident) in list(self._envs.items()):
+            if key.startswith(prefix) and file_identity(Path(key)) != ident:
+                self.drop(key)
+
+    def drop(self, path: str | Path, *, close: bool = True) -> None:
         """Forget the environment at ``path`` (closing it unless already closed)."""
         cached = self._envs.pop(os.path.abspath(path), None)
         if cached is not None and close:

@@ -106,10 +106,14 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
+        """fsync what was committed since the last flush, without holding up the prompt path."""
         try:
+            if "store" not in self.ctx.__dict__:
+                return
             with self._lock:
-                if "store" in self.ctx.__dict__:
-                    self.ctx.store.sync()
+                dirty = self.ctx.store.take_dirty()
+            if dirty:
+                self.ctx.store.sync(dirty)
         except Exception as exc:
             log.problem(f"fsync failed: {exc}", self.ctx.layout.log_file)
 

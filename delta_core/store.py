@@ -6,6 +6,7 @@ which wraps :meth:`Store.add` so that it never raises.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -69,7 +70,7 @@ class Store:
     # Stores open per root in this process: environments close when the last one does.
     _users: ClassVar[dict[Path, int]] = {}
 
-    def __init__(self, root: Path | str | None = None, *, map_size_mb: int = 64) -> None:
+    def __init__(self, root: Path | str | None = None, *, map_size_mb: int = 8) -> None:
         self.layout = Layout(root)
         self.map_size = map_size_mb * MB
         self._lock = RootLock(self.layout.memory / ".lock")
@@ -77,24 +78,44 @@ class Store:
         self._root_key = self.layout.root.absolute()
         Store._users[self._root_key] = Store._users.get(self._root_key, 0) + 1
         self._closed = False
+        self._index: Index | None = None
+        self._index_path = os.path.abspath(self.layout.index)
+        self._shards_dir = os.path.abspath(self.layout.shards)
+        self._generation = -1
 
     # --- environments -------------------------------------------------------------------
     def _shard_path(self, day: str) -> Path:
         return self.layout.shards / day
 
-    def shard(self, day: str, *, create: bool) -> lmdb.Environment | None:
+    def shard(self, day: str, *, create: bool, check: bool = True) -> lmdb.Environment | None:
         """The open environment of ``day``; reopened when another process swapped its files."""
-        if create:
+        path = os.path.join(self._shards_dir, day)
+        env = ENVS.get(path, self.map_size, create=False, check=check)
+        if env is None and create:
             private_dir(self.layout.shards)
-        return ENVS.get(self._shard_path(day), self.map_size, create=create)
+            env = ENVS.get(path, self.map_size, create=True)
+        return env
+
+    def _index_env(self, check: bool) -> lmdb.Environment:
+        env = ENVS.get(self._index_path, INDEX_MAP_SIZE, create=False, max_dbs=MAX_DBS, check=check)
+        if env is None:
+            private_dir(self.layout.memory)
+            env = ENVS.get(self._index_path, INDEX_MAP_SIZE, create=True, max_dbs=MAX_DBS)
+        if self._index is None or self._index.env is not env:
+            self._index = Index(env)
+        return env
 
     @property
     def index(self) -> Index:
-        private_dir(self.layout.memory)
-        env = ENVS.get(self.layout.index, INDEX_MAP_SIZE, create=True, max_dbs=MAX_DBS)
-        if getattr(self, "_index", None) is None or self._index.env is not env:
-            self._index = Index(env)
+        self._index_env(check=True)
         return self._index
+
+    def _revalidate(self) -> None:
+        """Under the shared lock: reopen environments only if another process swapped files."""
+        gen = self._lock.generation()
+        if gen != self._generation:
+            ENVS.revalidate_under(self.layout.root)
+            self._generation = gen
 
     def days(self) -> list[str]:
         """Days that have a shard, oldest first."""
@@ -123,14 +144,16 @@ class Store:
             by_day.setdefault(rec.local_day, []).append((key, codec.encode(rec), rec))
         result = AddResult()
         with self._lock.shared():
-            index = self.index
+            self._revalidate()
+            self._index_env(check=False)
+            index = self._index
             for day, items in by_day.items():
                 if origins:
                     items = self._drop_known_origins(index, items, origins, result)
-                env = self.shard(day, create=True)
+                env = self.shard(day, create=True, check=False)
                 assert env is not None
                 added = write_txn(env, lambda txn, items=items: _put_new(txn, items))
-                self._dirty.add(self._shard_path(day))
+                self._dirty.add(os.path.join(self._shards_dir, day))
                 result.added += len(added)
                 result.duplicates += len(items) - len(added)
                 if added:
@@ -144,7 +167,7 @@ class Store:
                                     txn.put(origins[rec.id], codec.record_key(rec), db=idb)
 
                     write_txn(index.env, index_txn)
-                    self._dirty.add(self.layout.index)
+                    self._dirty.add(self._index_path)
         return result
 
     def _drop_known_origins(self, index, items, origins, result):
@@ -158,16 +181,22 @@ class Store:
         result.duplicates += len(items) - len(kept)
         return kept
 
-    def sync(self) -> None:
+    def take_dirty(self) -> set[str]:
+        """Environments written since the last sync (the caller syncs them with ``sync``)."""
+        dirty, self._dirty = self._dirty, set()
+        return dirty
+
+    def sync(self, paths: set[str] | None = None) -> None:
         """Flush committed transactions to disk (the group fsync)."""
-        for path in list(self._dirty):
+        for path in list(self._dirty if paths is None else paths):
             try:
-                env = ENVS.get(path, self.map_size, create=False)
+                env = ENVS.get(path, self.map_size, create=False, check=False)
                 if env is not None:
                     env.sync(True)
             except lmdb.Error as exc:
                 log.problem(f"fsync failed: {exc}", self.layout.log_file)
-        self._dirty.clear()
+        if paths is None:
+            self._dirty.clear()
 
     def close(self) -> None:
         """Flush; the last store of this root in the process also closes its environments."""
@@ -328,8 +357,7 @@ class Store:
                 env = self.shard(day, create=False)
                 if env is not None:
                     removed += env.stat()["entries"]
-                ENVS.drop(self._shard_path(day))
-                self._dirty.discard(self._shard_path(day))
+                self._forget_env(self._shard_path(day))
                 shutil.rmtree(self._shard_path(day))
             if removed:
                 self._reindex_locked()
@@ -360,9 +388,10 @@ class Store:
         return n
 
     def _compact(self, env: lmdb.Environment, path: Path) -> None:
-        self._dirty.discard(path)
+        self._dirty.discard(os.path.abspath(path))
         ENVS.drop(path, close=False)
         compact_and_close(env, path)
+        self._lock.bump()
 
     def verify(self, *, quarantine: bool = True, timeout: float = 300.0) -> VerifyReport:
         """Check every shard in a child process; set damaged ones aside; repair the index."""
@@ -390,9 +419,14 @@ class Store:
                 report.index_rebuilt = True
         return report
 
+    def _forget_env(self, path: Path) -> None:
+        """Close an environment whose directory is about to be moved or deleted."""
+        ENVS.drop(path)
+        self._dirty.discard(os.path.abspath(path))
+        self._lock.bump()
+
     def _quarantine_locked(self, day: str) -> Path:
-        ENVS.drop(self._shard_path(day))
-        self._dirty.discard(self._shard_path(day))
+        self._forget_env(self._shard_path(day))
         dest = private_dir(self.layout.quarantine) / f"{day}-{time.strftime('%Y%m%dT%H%M%S')}"
         shutil.move(str(self._shard_path(day)), dest)
         log.problem(f"shard {day} is damaged; moved to {dest}", self.layout.log_file)
