@@ -1,0 +1,76 @@
+"""``delta model``: the registered models (``list``, ``show``)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from delta_core.cli.common import json_option, load_context
+from delta_core.registry import RegistryError, get_model, list_models
+
+
+def _loss(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _params(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e5 else f"{n / 1e3:.0f}k"
+
+
+@click.group("model")
+def model() -> None:
+    """The models Delta trained on your history."""
+
+
+@model.command("list")
+@json_option
+def list_cmd(as_json: bool) -> None:
+    """Registered models, oldest first."""
+    ctx = load_context()
+    models = list_models(ctx.layout)
+    if as_json:
+        click.echo(json.dumps([m.to_dict() for m in models]))
+        return
+    if not models:
+        click.echo("no model is registered yet; train one with `delta-train`")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Models ({ctx.layout.models})")
+    for col in ("version", "size", "params", "val loss", "from", "steps", "tokenizer", "trainer"):
+        table.add_column(col, justify="right" if col in ("params", "val loss", "steps") else "left")
+    for m in models:
+        table.add_row(
+            m.version,
+            m.model_size,
+            _params(m.params),
+            _loss(m.val_loss),
+            _loss(m.initial_val_loss),
+            str(m.steps),
+            m.tokenizer_version,
+            m.trainer,
+        )
+    Console().print(table)
+
+
+@model.command("show")
+@click.argument("version", required=False, default="latest")
+@json_option
+def show_cmd(version: str, as_json: bool) -> None:
+    """One model's manifest and training metrics (default: the newest)."""
+    ctx = load_context()
+    try:
+        info = get_model(ctx.layout, version)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+    metrics = json.loads((info.path / "metrics.json").read_text(encoding="utf-8"))
+    data = {**info.to_dict(), "metrics": metrics}
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    for key in ("version", "path", "created", "model_size", "params", "tokenizer_version"):
+        click.echo(f"{key:18} {data[key]}")
+    for key in ("steps", "initial_val_loss", "val_loss", "tokens_per_s", "mfu", "device"):
+        click.echo(f"{key:18} {metrics.get(key)}")
