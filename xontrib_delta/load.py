@@ -16,7 +16,7 @@ from typing import Any
 
 from delta_core import log
 from xontrib_delta.aliases import make_aliases
-from xontrib_delta.session import ShellRecorder
+from xontrib_delta.session import ShellRecorder, config_env
 
 SESSION_VAR = "DELTA_SESSION"
 _MISSING = object()
@@ -74,10 +74,10 @@ def _load_xontrib_(xsh: Any, **_: Any) -> dict[str, Any]:
         env[SESSION_VAR] = recorder.session
         _active = loaded
         if env.get("XONSH_INTERACTIVE"):
-            recorder.start(dict(env.detype()))
+            recorder.start(config_env(env))
         else:
             # Scripts fire no command events; build the recorder only if something needs it.
-            recorder.start_later(dict(env.detype()))
+            recorder.start_later(config_env(env))
     except Exception as exc:
         log.problem(f"could not load the delta xontrib: {exc}")
         if loaded is not None:

@@ -21,6 +21,9 @@ from delta_core import log
 # How long the first command waits for the background start before going unrecorded; only a
 # hung filesystem gets near it.
 READY_TIMEOUT_S = 10.0
+# The background start waits this long (or until the first command, if sooner) so that it does
+# not compete with xonsh for the interpreter while xonsh is still drawing its first prompt.
+START_DELAY_S = 0.25
 
 
 class EnvView(Mapping):
@@ -57,6 +60,21 @@ class EnvView(Mapping):
         return len(self._env)
 
 
+def config_env(env: Any) -> dict[str, str]:
+    """The variables Delta's configuration reads: ``DELTA_*``, ``HOME``, ``XDG_CONFIG_HOME``.
+
+    Much cheaper at load than ``Env.detype()``, which converts every variable.
+    """
+    view = EnvView(env)
+    out = {}
+    for key in list(env):
+        if key.startswith("DELTA_") or key in ("HOME", "XDG_CONFIG_HOME"):
+            value = view.get(key)
+            if value is not None:
+                out[key] = value
+    return out
+
+
 class ShellRecorder:
     """Records the commands of one interactive xonsh session."""
 
@@ -71,6 +89,7 @@ class ShellRecorder:
         self.env = EnvView(env)
         self._get_cwd = get_cwd
         self._ready = threading.Event()
+        self._go = threading.Event()
         self._recorder: Any = None
         self._error: str | None = None
         self._pending: Any = None
@@ -83,13 +102,17 @@ class ShellRecorder:
         """Build the recorder in a background thread (``config_env``: the detyped environment)."""
         self._config_env = config_env
         self._thread = threading.Thread(
-            target=self._build, args=(config_env,), name="delta-start", daemon=True
+            target=self._build_later, args=(config_env,), name="delta-start", daemon=True
         )
         self._thread.start()
 
     def start_later(self, config_env: dict[str, str]) -> None:
         """Build the recorder on first use, in the calling thread (non-interactive shells)."""
         self._config_env = config_env
+
+    def _build_later(self, config_env: dict[str, str]) -> None:
+        self._go.wait(START_DELAY_S)
+        self._build(config_env)
 
     def _build(self, config_env: dict[str, str]) -> None:
         try:
@@ -110,6 +133,7 @@ class ShellRecorder:
         """The recorder once it is built; None (reported once) when it could not be."""
         if self._closed:
             return None
+        self._go.set()
         if self._thread is None and not self._ready.is_set() and self._config_env is not None:
             self._build(self._config_env)
         if not self._ready.wait(timeout):
@@ -176,6 +200,7 @@ class ShellRecorder:
         """Flush and close the memory and stop the threads; safe to call twice."""
         if self._closed:
             return
+        self._go.set()
         if self._thread is not None:
             self._thread.join(timeout)
         self._closed = True
