@@ -3,8 +3,8 @@
 Value layout (little-endian), schema version 1::
 
     u8 version | u8 flags | i64 start_ns | i16 utc_offset | i32 exit | f64 duration
-    | u16 n_extra | (u32 len, bytes) for command, cwd, session, host, user, shell
-    | (u32 len, bytes, u32 len, bytes) per extra field | u32 crc32 of everything before
+    | u16 n_extra | u32 lengths of command, cwd, session, host, user, shell, then of each
+    extra key and value | the bytes of those strings, in that order | u32 crc32 of all before
 
 ``flags`` bit 0: exit known, bit 1: duration known. Strings are UTF-8; lone surrogates
 survive (``surrogatepass``) so no command is ever refused. The checksum lets ``verify`` find a
@@ -17,6 +17,7 @@ cursor walk is a walk in time and the same record always lands on the same key.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import zlib
 
@@ -50,29 +51,38 @@ def time_key(ns: int) -> bytes:
     return _KEY.pack(max(ns, 0), b"\x00" * 8)
 
 
-def encode(rec: Record) -> bytes:
-    flags = (rec.exit is not None) | ((rec.duration is not None) << 1)
-    parts = [
-        _HEAD.pack(
-            SCHEMA_VERSION,
-            flags,
-            rec.start_ns,
-            rec.utc_offset,
-            rec.exit if rec.exit is not None else 0,
-            rec.duration if rec.duration is not None else 0.0,
-            len(rec.extra),
-        )
-    ]
+def _encode(rec: Record) -> tuple[bytes, list[bytes]]:
     strings = [rec.command, rec.cwd, rec.session, rec.host, rec.user, rec.shell]
     for k, v in rec.extra.items():
         strings.append(k)
         strings.append(v)
-    for s in strings:
-        b = s.encode(_ENC, _ERR)
-        parts.append(_LEN.pack(len(b)))
-        parts.append(b)
-    body = b"".join(parts)
-    return body + _CRC.pack(zlib.crc32(body))
+    raw = [s.encode(_ENC, _ERR) for s in strings]
+    flags = (rec.exit is not None) | ((rec.duration is not None) << 1)
+    head = _HEAD.pack(
+        SCHEMA_VERSION,
+        flags,
+        rec.start_ns,
+        rec.utc_offset,
+        rec.exit if rec.exit is not None else 0,
+        rec.duration if rec.duration is not None else 0.0,
+        len(rec.extra),
+    )
+    body = b"".join((head, struct.pack(f"<{len(raw)}I", *map(len, raw)), *raw))
+    return body + _CRC.pack(zlib.crc32(body)), raw
+
+
+def encode(rec: Record) -> bytes:
+    return _encode(rec)[0]
+
+
+def encode_with_key(rec: Record) -> tuple[bytes, bytes]:
+    """``(key, value)`` of a record, giving it its identity on the way (one pass of encoding)."""
+    value, raw = _encode(rec)
+    if not rec.id:
+        h = hashlib.blake2b(b"\x00".join((raw[0], raw[2], raw[3], raw[4])), digest_size=8)
+        h.update(rec.start_ns.to_bytes(8, "big", signed=True))
+        rec.id = h.hexdigest()
+    return _KEY.pack(max(rec.start_ns, 0), bytes.fromhex(rec.id)), value
 
 
 def _decode_v1(data: bytes, key: bytes | None) -> Record:
@@ -82,21 +92,18 @@ def _decode_v1(data: bytes, key: bytes | None) -> Record:
     if zlib.crc32(body) != crc:
         raise CodecError("record checksum mismatch")
     _, flags, start_ns, offset, exit_, duration, n_extra = _HEAD.unpack_from(body)
-    pos = _HEAD.size
+    count = 6 + 2 * n_extra
+    pos = _HEAD.size + 4 * count
+    if pos > len(body):
+        raise CodecError("record truncated")
+    lengths = struct.unpack_from(f"<{count}I", body, _HEAD.size)
+    if pos + sum(lengths) != len(body):
+        raise CodecError("record lengths do not match its size")
     strings = []
-    end = len(body)
-    for _ in range(6 + 2 * n_extra):
-        if pos + 4 > end:
-            raise CodecError("record truncated")
-        (n,) = _LEN.unpack_from(body, pos)
-        pos += 4
-        if pos + n > end:
-            raise CodecError("record truncated")
+    for n in lengths:
         strings.append(body[pos : pos + n].decode(_ENC, _ERR))
         pos += n
-    if pos != end:
-        raise CodecError("trailing bytes in record")
-    extra = {strings[i]: strings[i + 1] for i in range(6, len(strings), 2)}
+    extra = {strings[i]: strings[i + 1] for i in range(6, count, 2)}
     rid = key[8:16].hex() if key is not None else ""
     return Record(
         command=strings[0],
@@ -139,8 +146,8 @@ def decode_brief(data: bytes) -> tuple[int, int, int | None, str]:
     """
     if not data or data[0] != SCHEMA_VERSION:
         raise CodecError("not a version 1 record")
-    _, flags, start_ns, offset, exit_, _, _ = _HEAD.unpack_from(data)
+    _, flags, start_ns, offset, exit_, _, n_extra = _HEAD.unpack_from(data)
     (n,) = _LEN.unpack_from(data, _HEAD.size)
-    start = _HEAD.size + 4
+    start = _HEAD.size + 4 * (6 + 2 * n_extra)
     command = bytes(data[start : start + n]).decode(_ENC, _ERR)
     return start_ns, offset, (exit_ if flags & 1 else None), command

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import lmdb
 
-from delta_core.record import Record
+from delta_core.record import Record, day_name
 
 KEY_LIMIT = 480  # LMDB's default maximum key size is 511 bytes
 _STATS = struct.Struct("<IIIqqI")
@@ -119,7 +119,7 @@ class Index:
         """Fold newly stored records into the derived tables."""
         by_cmd: dict[bytes, CommandStats] = {}
         sessions: dict[str, list[int]] = {}
-        days: dict[str, int] = {}
+        days: dict[int, int] = {}
         for rec in records:
             key = command_key(rec.command)
             st = by_cmd.get(key)
@@ -134,9 +134,9 @@ class Index:
                     s[0] = min(s[0], rec.start_ns)
                     s[1] = max(s[1], rec.start_ns)
                     s[2] += 1
-            day = rec.local_day
+            day = rec.day_number
             days[day] = days.get(day, 0) + 1
-        self._merge(txn, by_cmd, sessions, days)
+        self._merge(txn, by_cmd, sessions, {day_name(d): n for d, n in days.items()})
 
     def _merge(self, txn, by_cmd, sessions, days) -> None:
         cdb, sdb, ddb = self.db[b"commands"], self.db[b"sessions"], self.db[b"days"]

@@ -6,7 +6,6 @@ rewrite ``command``, the store encodes it, importers and exporters convert it.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -48,6 +47,11 @@ class Record:
         return self.id
 
     @property
+    def day_number(self) -> int:
+        """Days since the epoch in the user's zone: cheaper to compare than ``local_day``."""
+        return (self.start_ns // 1_000_000_000 + self.utc_offset * 60) // 86400
+
+    @property
     def timestamp(self) -> datetime:
         """The start time as an aware datetime in the zone it ran in."""
         tz = timezone(timedelta(minutes=self.utc_offset))
@@ -56,8 +60,7 @@ class Record:
     @property
     def local_day(self) -> str:
         """The day (YYYY-MM-DD) the command ran, in the user's zone: its shard."""
-        secs = self.start_ns // 1_000_000_000 + self.utc_offset * 60
-        return time.strftime("%Y-%m-%d", time.gmtime(secs))
+        return day_name(self.day_number)
 
     def succeeded(self) -> bool | None:
         return None if self.exit is None else self.exit == 0
@@ -67,14 +70,22 @@ class Record:
         return replace(self, command=command)
 
 
+_DAY_NAMES: dict[int, str] = {}
+
+
+def day_name(day_number: int) -> str:
+    """``YYYY-MM-DD`` of a day number (days since the epoch, in the user's zone)."""
+    name = _DAY_NAMES.get(day_number)
+    if name is None:
+        name = _DAY_NAMES[day_number] = time.strftime("%Y-%m-%d", time.gmtime(day_number * 86400))
+    return name
+
+
 def record_id(rec: Record) -> str:
     """A stable identity: the same command at the same moment in the same session is one record.
 
     Importing a history twice therefore adds nothing.
     """
-    h = hashlib.blake2b(digest_size=8)
-    h.update(rec.start_ns.to_bytes(8, "big", signed=True))
-    for part in (rec.command, rec.session, rec.host, rec.user):
-        h.update(part.encode("utf-8", "surrogatepass"))
-        h.update(b"\x00")
-    return h.hexdigest()
+    from delta_core.codec import encode_with_key
+
+    return encode_with_key(replace(rec, id=""))[0][8:].hex()

@@ -53,20 +53,22 @@ def compute_stats(store: Store, period: str = "all", count: int = 10) -> Stats:
     since = period_start_ns(period)
     st = Stats(period)
     commands: Counter[str] = Counter()
-    per_day: Counter[str] = Counter()
-    hours = st.per_hour
+    per_hour: Counter[int] = Counter()  # hours since the epoch, local time
+    exits: Counter[int | None] = Counter()
     for start_ns, offset, exit_, command in store.iter_brief(since):
         if since is not None and start_ns < since:
             continue
-        st.total += 1
         commands[command] += 1
-        local = start_ns // 1_000_000_000 + offset * 60
-        per_day[time.strftime("%Y-%m-%d", time.gmtime(local))] += 1
-        hours[(local // 3600) % 24] += 1
-        if exit_ is not None:
-            st.with_exit += 1
-            st.succeeded += exit_ == 0
+        per_hour[(start_ns // 1_000_000_000 + offset * 60) // 3600] += 1
+        exits[exit_] += 1
+    st.total = sum(exits.values())
+    st.with_exit = st.total - exits[None]
+    st.succeeded = exits[0]
     st.unique = len(commands)
+    per_day: Counter[str] = Counter()
+    for hour, n in per_hour.items():
+        st.per_hour[hour % 24] += n
+        per_day[time.strftime("%Y-%m-%d", time.gmtime(hour * 3600))] += n
     st.per_day = dict(sorted(per_day.items()))
     st.top = commands.most_common(count)
     programs: Counter[str] = Counter()

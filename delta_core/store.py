@@ -30,7 +30,7 @@ from delta_core.lmdb_env import (
     write_txn,
 )
 from delta_core.paths import Layout, private_dir
-from delta_core.record import Record
+from delta_core.record import Record, day_name
 
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MB = 1024 * 1024
@@ -138,36 +138,43 @@ class Store:
         ``origins`` maps a record id to an import origin (a source and line) for records
         that carried no timestamp: an origin seen before means the record is already here.
         """
-        by_day: dict[str, list[tuple[bytes, bytes, Record]]] = {}
+        by_day: dict[int, list[tuple[bytes, bytes, Record]]] = {}
         for rec in records:
-            key = codec.record_key(rec)
-            by_day.setdefault(rec.local_day, []).append((key, codec.encode(rec), rec))
+            key, value = codec.encode_with_key(rec)
+            day = rec.day_number
+            items = by_day.get(day)
+            if items is None:
+                items = by_day[day] = []
+            items.append((key, value, rec))
         result = AddResult()
+        added: list[Record] = []
         with self._lock.shared():
             self._revalidate()
             self._index_env(check=False)
             index = self._index
-            for day, items in by_day.items():
+            for day_number, items in by_day.items():
+                day = day_name(day_number)
                 if origins:
                     items = self._drop_known_origins(index, items, origins, result)
                 env = self.shard(day, create=True, check=False)
                 assert env is not None
-                added = write_txn(env, lambda txn, items=items: _put_new(txn, items))
+                new = write_txn(env, lambda txn, items=items: _put_new(txn, items))
                 self._dirty.add(os.path.join(self._shards_dir, day))
-                result.added += len(added)
-                result.duplicates += len(items) - len(added)
-                if added:
+                result.added += len(new)
+                result.duplicates += len(items) - len(new)
+                added.extend(new)
+            if added:
 
-                    def index_txn(txn, added=added):
-                        index.add_records(txn, added)
-                        if origins:
-                            idb = index.db[b"imports"]
-                            for rec in added:
-                                if rec.id in origins:
-                                    txn.put(origins[rec.id], codec.record_key(rec), db=idb)
+                def index_txn(txn):
+                    index.add_records(txn, added)
+                    if origins:
+                        idb = index.db[b"imports"]
+                        for rec in added:
+                            if rec.id in origins:
+                                txn.put(origins[rec.id], codec.record_key(rec), db=idb)
 
-                    write_txn(index.env, index_txn)
-                    self._dirty.add(self._index_path)
+                write_txn(index.env, index_txn)
+                self._dirty.add(self._index_path)
         return result
 
     def _drop_known_origins(self, index, items, origins, result):
