@@ -29,6 +29,7 @@ from delta_core import hookspecs
 # name -> module: the built-in plugins, one module each (entry point names in pyproject match).
 BUILTIN_PLUGINS: dict[str, str] = {
     "import_jsonl": "delta_plugins.import_jsonl",
+    "tokenizer_sentencepiece": "delta_plugins.tokenizer_sentencepiece",
     "import_bash": "delta_plugins.import_bash",
     "import_zsh": "delta_plugins.import_zsh",
     "import_fish": "delta_plugins.import_fish",

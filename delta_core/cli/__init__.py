@@ -19,6 +19,7 @@ from delta_core.config import ConfigError
 BUILTIN_COMMANDS: dict[str, str] = {
     "delta_core.cli.memory": "memory",
     "delta_core.cli.config_cmd": "config",
+    "delta_core.cli.tokenizer": "tokenizer",
     "delta_core.cli.train": "train",
     "delta_core.cli.model": "model",
 }
