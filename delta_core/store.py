@@ -303,17 +303,10 @@ class Store:
 
     def count(self) -> int:
         """Total records over all readable shards (O(days), from LMDB's own counters)."""
-        total = 0
-        for day in self.days():
-            try:
-                env = self.shard(day, create=False)
-                if env is not None:
-                    total += env.stat()["entries"]
-            except lmdb.Error as exc:
-                log.problem(f"shard {day} is damaged ({exc})", self.layout.log_file)
-        return total
+        return sum(self.day_counts().values())
 
     def day_counts(self) -> dict[str, int]:
+        """Records per day, from LMDB's own counters; a damaged shard is reported and skipped."""
         out = {}
         for day in self.days():
             try:
