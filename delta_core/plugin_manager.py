@@ -44,6 +44,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "collect_python_env": "delta_plugins.collect_python_env",
     "collect_terminal": "delta_plugins.collect_terminal",
     "trainer_local": "delta_plugins.trainer_local",
+    "trainer_docker": "delta_plugins.trainer_docker",
 }
 
 
