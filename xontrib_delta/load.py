@@ -1,6 +1,7 @@
 """``xontrib load delta`` and ``xontrib unload delta``: what Delta adds to a shell, and takes away.
 
-Load adds, and remembers: handlers on ``on_precommand``, ``on_postcommand`` and ``on_exit``;
+Load adds, and remembers: handlers on ``on_pre_prompt`` (to start the recorder in the
+background once the shell is up), ``on_precommand``, ``on_postcommand`` and ``on_exit``;
 the aliases ``delta`` and ``:memory``; the variable ``$DELTA_SESSION`` (this session's id, so
 that programs run from the shell can tell which session they belong to). Unload removes
 exactly those, puts back any alias or variable of the same name that was there before, and
@@ -58,7 +59,11 @@ def _load_xontrib_(xsh: Any, **_: Any) -> dict[str, Any]:
         def _delta_postcommand(**kw: Any) -> None:
             recorder.on_postcommand(**kw)
 
+        def _delta_pre_prompt(**kw: Any) -> None:
+            recorder.on_pre_prompt(**kw)
+
         for event, handler in (
+            (events.on_pre_prompt, _delta_pre_prompt),
             (events.on_precommand, _delta_precommand),
             (events.on_postcommand, _delta_postcommand),
             (events.on_exit, _on_exit),

@@ -21,9 +21,11 @@ from delta_core import log
 # How long the first command waits for the background start before going unrecorded; only a
 # hung filesystem gets near it.
 READY_TIMEOUT_S = 10.0
-# The background start waits this long (or until the first command, if sooner) so that it does
-# not compete with xonsh for the interpreter while xonsh is still drawing its first prompt.
-START_DELAY_S = 0.25
+# The background start waits for the first prompt and then this long (or for the first
+# command, if sooner) so that it does not compete with xonsh for the interpreter while xonsh
+# is still starting and drawing its first prompt.
+START_DELAY_S = 0.1
+FIRST_PROMPT_WAIT_S = 5.0
 
 
 class EnvView(Mapping):
@@ -90,6 +92,7 @@ class ShellRecorder:
         self._get_cwd = get_cwd
         self._ready = threading.Event()
         self._go = threading.Event()
+        self._prompted = threading.Event()
         self._recorder: Any = None
         self._error: str | None = None
         self._pending: Any = None
@@ -111,7 +114,8 @@ class ShellRecorder:
         self._config_env = config_env
 
     def _build_later(self, config_env: dict[str, str]) -> None:
-        self._go.wait(START_DELAY_S)
+        if self._prompted.wait(FIRST_PROMPT_WAIT_S):
+            self._go.wait(START_DELAY_S)
         self._build(config_env)
 
     def _build(self, config_env: dict[str, str]) -> None:
@@ -134,6 +138,7 @@ class ShellRecorder:
         if self._closed:
             return None
         self._go.set()
+        self._prompted.set()
         if self._thread is None and not self._ready.is_set() and self._config_env is not None:
             self._build(self._config_env)
         if not self._ready.wait(timeout):
@@ -159,6 +164,10 @@ class ShellRecorder:
             yield rec.ctx
 
     # --- event handlers ---------------------------------------------------------------
+    def on_pre_prompt(self, **_: Any) -> None:
+        """The first prompt is about to be drawn: the background start may begin soon."""
+        self._prompted.set()
+
     def on_precommand(self, cmd: str, **_: Any) -> None:
         """Note the command as typed (xonsh appends a newline) and the cwd it starts in."""
         self._pending = None
@@ -201,6 +210,7 @@ class ShellRecorder:
         if self._closed:
             return
         self._go.set()
+        self._prompted.set()
         if self._thread is not None:
             self._thread.join(timeout)
         self._closed = True
