@@ -13,6 +13,14 @@ Tables (LMDB named databases):
     notice a process killed between its shard commit and its index commit.
 ``imports``
     import origin -> record key, so re-importing a history without timestamps adds nothing.
+``successors``
+    (previous command, next command) -> how often the second followed the first in a session,
+    and when last: the "previous command" feature of the suggest engine. The key is the
+    previous command's key with its length in front, so one prefix scan gives every successor.
+``session_tails``
+    session -> the key and command of its newest record, so successors are counted as records
+    arrive. A record older than its session's newest (an out-of-order write) adds no pair;
+    ``reindex`` walks the shards in order and counts every pair.
 ``feedback``
     suggestion feedback events (kept by ``reindex``: they are not derived from the shards).
 
@@ -31,20 +39,24 @@ import lmdb
 from delta_core.record import Record, day_name
 
 KEY_LIMIT = 480  # LMDB's default maximum key size is 511 bytes
+PAIR_LIMIT = 240  # each half of a successor key: two of them fit one LMDB key
 _STATS = struct.Struct("<IIIqqI")
 _SESSION = struct.Struct("<qqI")
 _COUNT = struct.Struct("<Q")
-DERIVED_TABLES = (b"commands", b"sessions", b"days")
+_SUCC = struct.Struct("<Iq")
+_KLEN = struct.Struct(">H")
+_TAIL = struct.Struct("<qq8s")
+DERIVED_TABLES = (b"commands", b"sessions", b"days", b"successors", b"session_tails")
 ALL_TABLES = (*DERIVED_TABLES, b"imports", b"feedback")
 
 
-def command_key(command: str) -> bytes:
+def command_key(command: str, limit: int = KEY_LIMIT) -> bytes:
     """The index key of a command: its bytes, or a cut prefix plus a hash when too long."""
     raw = command.encode("utf-8", "surrogatepass")
-    if len(raw) <= KEY_LIMIT:
+    if len(raw) <= limit:
         return raw
     digest = hashlib.blake2b(raw, digest_size=8).digest()
-    return raw[:KEY_LIMIT] + b"\x00" + digest
+    return raw[:limit] + b"\x00" + digest
 
 
 @dataclass(slots=True)
@@ -107,6 +119,22 @@ class CommandStats:
         return cls(command, count, ok, fail, first, last, cwd)
 
 
+def successor_prefix(previous: str) -> bytes:
+    """The key prefix of every successor pair of ``previous``."""
+    key = command_key(previous, PAIR_LIMIT)
+    return _KLEN.pack(len(key)) + key
+
+
+def _tail_session(rec: Record) -> str:
+    # Imported plain histories carry no session id: one stream per host, user and shell.
+    return rec.session or f"h:{rec.host}|{rec.user}|{rec.shell}"
+
+
+def _order(rec: Record) -> tuple[int, int, str]:
+    # The order ``reindex`` reads records in: day shard, then key (time, id).
+    return (rec.day_number, max(rec.start_ns, 0), rec.id)
+
+
 class Index:
     """The index environment's tables and the operations the store performs on them."""
 
@@ -137,6 +165,50 @@ class Index:
             day = rec.day_number
             days[day] = days.get(day, 0) + 1
         self._merge(txn, by_cmd, sessions, {day_name(d): n for d, n in days.items()})
+        self._add_successors(txn, records)
+
+    def _add_successors(self, txn: lmdb.Transaction, records: Iterable[Record]) -> None:
+        by_session: dict[str, list[Record]] = {}
+        for rec in records:
+            by_session.setdefault(_tail_session(rec), []).append(rec)
+        tdb = self.db[b"session_tails"]
+        pairs: dict[bytes, list] = {}
+        for sid, recs in by_session.items():
+            recs.sort(key=_order)
+            skey = sid.encode("utf-8", "surrogatepass")[:KEY_LIMIT]
+            old = txn.get(skey, db=tdb)
+            if old is not None:
+                day, ns, rid = _TAIL.unpack_from(old)
+                last = (day, ns, rid.hex())
+                prev = old[_TAIL.size :].decode("utf-8", "surrogatepass")
+            else:
+                last, prev = None, None
+            for rec in recs:
+                order = _order(rec)
+                if last is not None and order <= last:
+                    continue  # older than what this session already holds: see module doc
+                if prev is not None:
+                    nkey = command_key(rec.command, PAIR_LIMIT)
+                    k = successor_prefix(prev) + nkey
+                    item = pairs.get(k)
+                    if item is None:
+                        long_cmd = rec.command if len(nkey) > PAIR_LIMIT else ""
+                        pairs[k] = [1, rec.start_ns, long_cmd]
+                    else:
+                        item[0] += 1
+                        item[1] = max(item[1], rec.start_ns)
+                last, prev = order, rec.command
+            if prev is not None:
+                day, ns, rid = last
+                value = _TAIL.pack(day, ns, bytes.fromhex(rid or "00" * 8))
+                txn.put(skey, value + prev.encode("utf-8", "surrogatepass"), db=tdb)
+        sdb = self.db[b"successors"]
+        for k, (n, last_ns, long_cmd) in pairs.items():
+            old = txn.get(k, db=sdb)
+            if old is not None:
+                n0, l0 = _SUCC.unpack_from(old)
+                n, last_ns = n + n0, max(last_ns, l0)
+            txn.put(k, _SUCC.pack(n, last_ns) + long_cmd.encode("utf-8", "surrogatepass"), db=sdb)
 
     def _merge(self, txn, by_cmd, sessions, days) -> None:
         cdb, sdb, ddb = self.db[b"commands"], self.db[b"sessions"], self.db[b"days"]
@@ -180,6 +252,27 @@ class Index:
             if not key.startswith(raw):
                 break
             yield CommandStats.decode(key, value)
+
+    def successors(
+        self, txn: lmdb.Transaction, previous: str, prefix: str = ""
+    ) -> Iterator[tuple[str, int, int]]:
+        """``(command, count, last_ns)`` of each command run right after ``previous``.
+
+        Only those starting with ``prefix``; a range scan, in the commands' byte order.
+        """
+        head = successor_prefix(previous)
+        start = head + prefix.encode("utf-8", "surrogatepass")[:PAIR_LIMIT]
+        cur = txn.cursor(db=self.db[b"successors"])
+        if not cur.set_range(start):
+            return
+        n = len(head)
+        for key, value in cur:
+            if not key.startswith(start):
+                break
+            count, last_ns = _SUCC.unpack_from(value)
+            command = (value[_SUCC.size :] or key[n:]).decode("utf-8", "surrogatepass")
+            if command.startswith(prefix):
+                yield command, count, last_ns
 
     def get_command(self, txn: lmdb.Transaction, command: str) -> CommandStats | None:
         value = txn.get(command_key(command), db=self.db[b"commands"])
