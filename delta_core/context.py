@@ -12,6 +12,7 @@ from pathlib import Path
 
 from delta_core.config import Config
 from delta_core.plugin_manager import Components, make_plugin_manager
+from delta_core.privacy import configure_filters
 from delta_core.store import Store
 
 
@@ -33,13 +34,16 @@ class DeltaContext:
     @cached_property
     def components(self) -> Components:
         cfg = self.config
-        return Components.from_manager(
+        components = Components.from_manager(
             self.plugin_manager,
             disabled={
                 "collectors": cfg["collectors.disabled"],
                 "filters": cfg["filters.disabled"],
             },
         )
+        # Filters read their settings once, here (a bad regex fails now, in one line).
+        configure_filters(components.privacy_filters.values(), cfg)
+        return components
 
     @property
     def filters(self) -> list:

@@ -1,0 +1,271 @@
+"""Recall of the ``secrets`` filter on labelled secrets, false positives on benign commands.
+
+    python benchmarks/secrets_recall.py [--data ../shared/data] [--show 10]
+
+Positives (a line counts as caught when the filter fires *and* the secret text is gone):
+  whispers      Skyscanner whispers' shell lines labelled noncompliant (compliant ones are
+                reported as whispers-neg);
+  gitleaks      for each gitleaks rule of a provider the issue lists, random strings drawn from
+                the rule's own regex (``regex_samples``), set in neutral shell templates so
+                that only a provider rule can catch them (and the rule's whole match where
+                the regex describes a command, as for ``curl -u``);
+  checklist     the issue's list, built here: AWS secret/session variables, password options,
+                assignments, headers, with random values (written with the rules: a coverage
+                check, not an independent measure);
+  detect-secrets  detect-secrets' config fixtures, labelled by hand below, typed as
+                ``echo '<line>' >> file`` (config syntax; no target, there is no entropy rule).
+Benign: every tldr example (common + linux) and every NL2Bash command; a command is a false
+positive when any rule fires. Also the per-command cost of the filter (mean, p99) against two
+baselines measured in the same run: ``str.lower`` alone and every rule run without the gate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import re
+import string
+import sys
+import time
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from delta_plugins.secret_rules import RULES
+from delta_plugins.secrets import SecretScanner, redact
+from regex_samples import samples
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+IN_SCOPE = re.compile(
+    r"^(?:aws-access-token|github-|gitlab-|slack-|stripe-|npm-|netlify-|pulumi-|openai-"
+    r"|anthropic-|huggingface-|gcp-api-key|jwt$|private-key|curl-auth-)"
+)
+NEUTRAL = (
+    "export BUILD_VAR={s}",
+    'curl -s -H "X-Request-Id: {s}" https://api.example.com/v1/me',
+    "git remote set-url origin https://{s}@github.com/acme/app.git",
+    "mytool login {s} --verbose",
+)
+# (line, secret or "" for a negative), read off the fixture files by hand.
+DETECT_SECRETS = (
+    ("mimi=gX69YO4CvBsVjzAwYxdGyDd30t5+9ez31gKATtj4", "gX69YO4CvBsVjzAwYxdGyDd30t5+9ez31gKATtj4"),
+    ("password = 123456789a1234", "123456789a1234"),
+    ("aws_secret_key = 23456789a1", "23456789a1"),
+    ("real_secret_which_isnt_an_i_d = vh987tyw9ehy8ghis7vwyhiwbwitefy7w3ASDGYDGUASDG",
+     "vh987tyw9ehy8ghis7vwyhiwbwitefy7w3ASDGYDGUASDG"),
+    ("password = 12345678901234  # pragma: allowlist secret", "12345678901234"),
+    ('key="ToCynx5Se4e2PtoZxEhW7lUJcOX15c54"', "ToCynx5Se4e2PtoZxEhW7lUJcOX15c54"),
+    ("value: AKIATESTTESTTESTTEST", "AKIATESTTESTTESTTEST"),
+    ("test_agent::allowlisted_api_key: 'ToCynx5Se4e2PtoZxEhW7lUJcOX15c54'",
+     "ToCynx5Se4e2PtoZxEhW7lUJcOX15c54"),
+    ("low_entropy_binary_secret: !!binary MjNjcnh1IDJieXJpdXYyeXJpaTJidnl1MnI4OXkyb3UwMg==",
+     "MjNjcnh1IDJieXJpdXYyeXJpaTJidnl1MnI4OXkyb3UwMg=="),
+    ("high_entropy_hex_binary_secret: !!binary MmIwMDA0MmY3NDgxYzdiMDU2YzRiNDEwZDI4ZjMzY2Y=",
+     "MmIwMDA0MmY3NDgxYzdiMDU2YzRiNDEwZDI4ZjMzY2Y="),
+    ("foreign_key_id = vh987tyw9ehy8ghis7vwyhiwbwitefy7w3ASDGYDGUASDG", ""),
+    ("allowlisted_id: 'ToCynx5Se4e2PtoZxEhW7lUJcOX15c54'", ""),
+    ("uuid_should_be_ignored: '203db13e-70c7-462b-9a3d-bf32640cb0be'", ""),
+    ("some_value_here: not_secret", ""),
+    ("other_value_here: 1234567890a", ""),
+    ("keyA = 678912345", ""),
+    ("foo=bår", ""),
+)
+
+
+def _rand(rng: random.Random, n: int, alphabet: str = string.ascii_letters + string.digits) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+def checklist(rng: random.Random, per: int = 5) -> list[tuple[str, str]]:
+    """The issue's list of secrets in the contexts it names, with random values."""
+    b64 = string.ascii_letters + string.digits + "+/"
+    out = []
+    for _ in range(per):
+        pw = _rand(rng, rng.randint(8, 20), string.ascii_letters + string.digits + "!#%^*_+=.")
+        tok = _rand(rng, 32)
+        aws = _rand(rng, 40, b64)
+        out += [
+            (f"export AWS_SECRET_ACCESS_KEY={aws}", aws),
+            (f"AWS_SESSION_TOKEN={_rand(rng, 120, b64)} aws s3 ls", ""),
+            (f"aws configure set aws_secret_access_key {aws}", aws),
+            (f"mysql -u root -p{pw} shop", pw),
+            (f"mysqldump -uadmin -p'{pw}' --all-databases > dump.sql", pw),
+            (f"sshpass -p '{pw}' ssh deploy@10.0.0.5", pw),
+            (f"sshpass -p{pw} scp file host:", pw),
+            (f"psql --host=db --username=app --password={pw}", pw),
+            (f"curl -u admin:{pw} https://jenkins.local/api/json", pw),
+            (f"curl --user 'ci:{pw}' -X POST https://ci.local/build", pw),
+            (f"export API_TOKEN={tok}", tok),
+            (f'export DB_PASSWORD="{pw}"', pw),
+            (f"GITHUB_SECRET={tok} ./deploy.sh", tok),
+            (f"OPENAI_API_KEY={tok} python app.py", tok),
+            (f"$MY_PASSWD = '{pw}'", pw),
+            (f"set -gx SLACK_API_KEY {tok}", tok),
+            (f"docker run -e POSTGRES_PASSWORD={pw} postgres:16", pw),
+            (f'curl -H "Authorization: Bearer {tok}" https://api.example.com', tok),
+            (f"curl -H 'Authorization: token {tok}' https://api.github.com/user", tok),
+            (f"http GET https://api.example.com Authorization:'Bearer {tok}'", tok),
+            (f"git clone https://oauth2:{tok}@gitlab.example.com/grp/app.git", tok),
+            (f"psql postgresql://app:{pw}@db.internal:5432/shop", pw),
+            (f"docker login -u bob -p {pw} registry.example.com", pw),
+            (f"echo '{pw}' | docker login --username bob --password-stdin", pw),
+        ]
+    # The session token is the value: fill in the secret part of the second template.
+    return [(line, sec or line.split("=", 1)[1].split()[0]) for line, sec in out]
+
+
+def gitleaks(data: Path, per_rule: int) -> tuple[list[tuple[str, str]], Counter]:
+    rules = tomllib.loads((data / "secrets_gitleaks_rules/gitleaks.toml").read_text())["rules"]
+    out: list[tuple[str, str]] = []
+    used: Counter = Counter()
+    for i, rule in enumerate(r for r in rules if IN_SCOPE.match(r["id"])):
+        for j, (match, secret) in enumerate(samples(rule["regex"], per_rule, seed=i)):
+            if rule["id"] == "curl-auth-user" and not re.search(r":[\"']?[^\s\"':]", secret):
+                continue  # "user:" with no password: curl prompts for it, nothing to hide
+            if rule["id"].startswith("curl-"):
+                line = match  # the regex describes the whole curl command
+            elif rule["id"].startswith("netlify"):
+                # The regex's context is "netlify" then any separator; use real ones instead.
+                line = (f"netlify deploy --prod --auth {secret}",
+                        f"NETLIFY_AUTH_TOKEN={secret} netlify status")[j % 2]
+            else:
+                line = NEUTRAL[j % len(NEUTRAL)].format(s=match)
+            out.append((line, secret))
+            used[rule["id"]] += 1
+    return out, used
+
+
+def whispers(data: Path) -> tuple[list[tuple[str, str]], list[str]]:
+    path = data / "secrets_whispers_fixtures/shell_command_lines_labeled.tsv"
+    pos, neg = [], []
+    with path.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            if row["label"] == "noncompliant":
+                pos.append((row["command_line"], "YXNkZmZmZmZm_HARDcoded"))
+            else:
+                neg.append(row["command_line"])
+    return pos, neg
+
+
+def benign(data: Path) -> dict[str, list[str]]:
+    with (data / "tldr/examples_common_linux.tsv").open(encoding="utf-8") as fh:
+        tldr = [row["example_command"] for row in csv.DictReader(fh, delimiter="\t")]
+    nl2bash = (data / "nl2bash/all.cm").read_text(encoding="utf-8").splitlines()
+    return {"tldr": tldr, "nl2bash": nl2bash}
+
+
+def caught(scanner: SecretScanner, line: str, secret: str) -> bool:
+    findings = scanner.scan(line)
+    return bool(findings) and secret not in redact(line, findings)
+
+
+def cost(scanner: SecretScanner, commands: list[str]) -> dict[str, tuple[float, float]]:
+    """Mean and p99 microseconds per command: the filter and the two baselines."""
+
+    def ungated(cmd: str) -> None:
+        for rule in RULES:
+            for m in rule.pattern.finditer(cmd):
+                if rule.accept is not None:
+                    rule.accept(m)
+
+    out = {}
+    for name, fn in (("str.lower only", str.lower), ("all rules, no gate", ungated),
+                     ("secrets filter", scanner.scan)):
+        times = []
+        for cmd in commands:
+            t0 = time.perf_counter_ns()
+            fn(cmd)
+            times.append(time.perf_counter_ns() - t0)
+        times.sort()
+        out[name] = (sum(times) / len(times) / 1000, times[int(len(times) * 0.99)] / 1000)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--per-rule", type=int, default=20, help="gitleaks samples per rule")
+    ap.add_argument("--show", type=int, default=5, help="misses / false positives to print")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    console = Console()
+    scanner = SecretScanner()
+    rng = random.Random(args.seed)
+
+    w_pos, w_neg = whispers(args.data)
+    g_pos, used = gitleaks(args.data, args.per_rule)
+    positives = {
+        "whispers": w_pos,
+        "gitleaks": g_pos,
+        "checklist": checklist(rng),
+        "detect-secrets": [(f"echo '{line}' >> config", s) for line, s in DETECT_SECRETS if s],
+    }
+    negatives = {
+        "whispers-neg": w_neg,
+        "detect-secrets-neg": [f"echo '{line}' >> config" for line, s in DETECT_SECRETS if not s],
+        **benign(args.data),
+    }
+
+    table = Table(title=f"secrets filter: recall ({len(used)} gitleaks rules in scope)")
+    for col in ("set", "lines", "caught", "recall"):
+        table.add_column(col, justify="right" if col != "set" else "left")
+    misses: list[tuple[str, str]] = []
+    shell_hit = shell_all = 0
+    for name, items in positives.items():
+        hit = 0
+        for line, secret in items:
+            if caught(scanner, line, secret):
+                hit += 1
+            else:
+                misses.append((name, line))
+        if name != "detect-secrets":
+            shell_hit, shell_all = shell_hit + hit, shell_all + len(items)
+        table.add_row(name, str(len(items)), str(hit), f"{100 * hit / len(items):.2f}%")
+    table.add_row("shell lines (all but detect-secrets)", str(shell_all), str(shell_hit),
+                  f"{100 * shell_hit / shell_all:.2f}%", style="bold")
+    console.print(table)
+
+    table = Table(title="secrets filter: false positives on benign commands")
+    for col in ("set", "commands", "flagged", "rate"):
+        table.add_column(col, justify="right" if col != "set" else "left")
+    fps: list[tuple[str, str, str]] = []
+    benign_fp = benign_all = 0
+    for name, lines in negatives.items():
+        flagged = 0
+        for line in lines:
+            found = scanner.scan(line)
+            if found:
+                flagged += 1
+                fps.append((name, ",".join(f.rule for f in found), line))
+        if name in ("tldr", "nl2bash"):
+            benign_fp, benign_all = benign_fp + flagged, benign_all + len(lines)
+        table.add_row(name, str(len(lines)), str(flagged), f"{100 * flagged / len(lines):.3f}%")
+    table.add_row("benign (tldr + nl2bash)", str(benign_all), str(benign_fp),
+                  f"{100 * benign_fp / benign_all:.3f}%", style="bold")
+    console.print(table)
+    console.print("false positives by rule:", dict(Counter(r for _n, r, _l in fps).most_common()))
+
+    commands = benign(args.data)["tldr"] + benign(args.data)["nl2bash"]
+    table = Table(title=f"cost per command, {len(commands)} benign commands (µs)")
+    for col in ("what", "mean", "p99", "mean vs filter"):
+        table.add_column(col, justify="right" if col != "what" else "left")
+    figures = cost(scanner, commands)
+    base = figures["secrets filter"][0]
+    for name, (mean, p99) in figures.items():
+        table.add_row(name, f"{mean:.2f}", f"{p99:.2f}", f"{mean / base:.2f}x")
+    console.print(table)
+
+    for name, line in misses[: args.show]:
+        console.print(f"[red]missed[/] {name}: {line[:160]!r}", markup=True, highlight=False)
+    for name, rule, line in fps[: args.show]:
+        console.print(f"[yellow]flagged[/] {name} ({rule}): {line[:160]!r}", highlight=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,403 @@
+"""The table of secret rules the ``secrets`` filter applies: one named regex per kind of secret.
+
+Provider rules recognise a token by its documented prefix and shape (``ghp_…``, ``AKIA…``);
+context rules recognise a secret by where it sits in a command (``export API_TOKEN=…``,
+``curl -u user:pass``, ``mysql -p…``). There is deliberately no "looks random" rule: entropy
+alone flags innocent hashes and paths (atuin issue #3057).
+
+Every rule names keywords (lower case), one of which occurs in the lowered text of anything
+the rule matches; the rule is tried only when one does. Keywords are short and shared between
+rules on purpose: each distinct keyword costs one substring test per command. A rule's
+named group ``value`` (or the whole match) is the secret; only that part is redacted. Earlier
+rules win when two find the same secret, so provider rules come first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# One shell word: bare text, "double", 'single' or $'ansi' quoted. An unterminated quote
+# runs to the end of the line (the shell would keep reading).
+_DQ = r'"(?:[^"\\]|\\.)*"?'
+_SQ = r"'[^']*'?"
+_ANSI = r"\$'(?:[^'\\]|\\.)*'?"
+# A bare comma ends a value only when another key=value follows (mount -o user=a,password=b).
+_BARE_CHAR = r"(?:[^\s'\"`;&|<>()\\,]|\\.|,(?![\w.-]+=))"
+_CLOSED = r"""(?:"(?:[^"\\]|\\.)*"|'[^']*'|\$\([^()]*\)|`[^`]*`)"""
+# Closed quoted parts and bare text glue into one word (abc"def", 'user':'pw'); an
+# unterminated quote is a word on its own, to the end of the line. Bare text is matched one
+# character per step (no nested quantifiers), so a failing match cannot backtrack exponentially.
+WORD = rf"(?:(?:{_ANSI}|{_CLOSED}|{_BARE_CHAR})(?:{_CLOSED}|{_BARE_CHAR})*|{_DQ}|{_SQ})"
+VALUE = rf"(?P<value>{WORD})"
+# Options end at a shell separator, so `mysql ... ; ls -p` does not reach into `ls`.
+_SAME_CMD = r"[^|;&\n]*?"
+
+_PLACEHOLDER = re.compile(
+    r"""^(?:
+        \$[\w{(!@#?*-]          # $VAR ${VAR} $(cmd) $1 …: a reference, not a value
+      | `                       # `cmd`
+      | <[^<>]*>$               # <PLACEHOLDER>, and our own <redacted:…>
+      | \{\{.*\}\}$ | \{[^{}]*\}$
+      | %[\w.-]+%$              # %VAR%
+      | \[[^\]]*\]$             # [password]
+      | (?:\*+|x+|X+|\.+|-+|_+|•+)$
+      | (?:true|false|yes|no|on|off|null|none|nil|undefined|empty|changeme)$
+      | [~/]|\.\.?/             # a path names where the secret is kept
+      | [A-Za-z][\w+.-]*://     # a URL: credentials inside it have their own rule
+      | @(?=[~/.{$<]|[\w-]+[./])  # @file: read from a file (curl -d @f, ibmcloud @f)
+      | .*\{\{                  # a {{template}} fills the value in later
+      # The word for the thing itself is documentation, not a secret: --password=password.
+      | (?:(?:your|my|the|new|some|user)[_-]?)?
+        (?:password|passwd|pass|pwd|secret|token|api[_-]?key|key|value|credentials?)s?$
+    )""",
+    re.VERBOSE | re.IGNORECASE,
+)
+
+
+def unquote(text: str) -> str:
+    """The value a shell word stands for, near enough to judge it (quotes removed)."""
+    if text.startswith("$'"):
+        text = text[1:]
+    return text.replace('"', "").replace("'", "").strip()
+
+
+def is_placeholder(text: str) -> bool:
+    """Whether a value is empty, a reference, a path, a URL or an obvious placeholder."""
+    v = unquote(text)
+    if not v or "<redacted:" in v or _PLACEHOLDER.match(v):
+        return True
+    trimmed = v.rstrip("})]")  # without a closing bracket of the surrounding syntax
+    return not trimmed or _PLACEHOLDER.match(trimmed) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One kind of secret: its name (shown as ``<redacted:NAME>``), pattern and gate."""
+
+    name: str
+    description: str
+    pattern: re.Pattern[str]
+    keywords: tuple[str, ...]
+    # Extra judgement on a match (name of the variable, kind of value); None accepts all.
+    accept: Callable[[re.Match[str]], bool] | None = None
+
+
+def _value_ok(m: re.Match[str]) -> bool:
+    return not is_placeholder(m.group("value"))
+
+
+# --- names of variables and options that hold secrets ---------------------------------------
+_SECRET_NAME = re.compile(
+    r"""token(?!i[sz])|secret|passw(?:or)?d|passphrase|credential|api[_.-]?key
+      | (?<!by)(?<!com)pass$ | (?:^|[_.-])(?:pwd|auth)$ | [_.-]key$
+      | (?-i:[a-z]Key$|[A-Z]KEY$)
+      | (?:access|account|master|private|signing|encryption|license|deploy|session)[_.-]?key
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+# Names that say *about* a secret rather than hold one: TOKEN_FILE, PASSWORD_LENGTH, KEY_ID.
+_NOT_SECRET_NAME = re.compile(
+    r"""[_.-](?:file|files|path|dir|directory|id|ids|name|names|type|url|uri|endpoint|host|port
+      | len|length|size|limit|count|max|min|ttl|timeout|expiry|expires|expiration|header|prefix
+      | suffix|format|mode|policy|enabled|required|helper|command|cmd|fd|env|var|location|store
+      | index|field|version|algorithm|alg|method|scheme|provider|user|username|level|hint|prompt
+      | stdin|manager|source|server|ring|chain|usage|bits|curve)$ | tokens$ | keys$
+      | ^(?:ask|no|use|show|print|prompt|read|reset|generate|gen|keep|save|store)[_.-]
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+
+
+def secret_name(name: str) -> bool:
+    """Whether a variable, key or option name says it holds a secret (``DB_PASSWORD``)."""
+    name = name.strip("\"'$-")
+    if name in ("PWD", "OLDPWD"):  # the shell's working directories
+        return False
+    return bool(_SECRET_NAME.search(name)) and not _NOT_SECRET_NAME.search(name)
+
+
+def _assignment_ok(m: re.Match[str]) -> bool:
+    if re.search(r"\balias[ \t]+$", m.string[: m.start()]):
+        return False  # alias pwd='…' defines a command
+    value = m.group("value")
+    sep = m.group("sep")
+    if ":" in sep:
+        if value[:1] in "\"'" and not _closed(value):
+            return False  # "Password: " -s VAR: the colon sat inside a prompt string
+        if sep.endswith(":") and value[:1] not in "\"'" and "-" not in m.group("name"):
+            return False  # PASS:HASH, force:auth:web: a colon glued to a word is no assignment
+        # (a header glued to its value, X-Auth-Token:abc, still counts: its name has a dash)
+    return secret_name(m.group("name")) and _value_ok(m)
+
+
+def _closed(value: str) -> bool:
+    return len(value) >= 2 and value[-1] == value[0]
+
+
+# Options are stricter than variables about "key": --key, --recv-key name files and key ids.
+_SECRET_OPTION = re.compile(
+    r"""token(?!i[sz])|secret|passw(?:or)?d|passphrase|credential|api-?key
+      | (?<!by)(?<!com)pass(?:in|out)?$ | (?:^|-)auth$
+      | (?:access|account|master|license|deploy|session|encryption|signing)-?key$
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+
+
+def _option_ok(m: re.Match[str]) -> bool:
+    value = unquote(m.group("value"))
+    if value.startswith("-") or re.match(r"(?:env|file|fd):|stdin$", value):
+        return False  # the next option, or openssl's -pass env:VAR / file:PATH
+    name = m.group("name").lstrip("-")
+    return bool(_SECRET_OPTION.search(name)) and not _NOT_SECRET_NAME.search(name) and _value_ok(m)
+
+
+def _user_password_ok(m: re.Match[str]) -> bool:
+    if re.fullmatch(r"""(["']?)[^\s:'"]*:[^\s'"]+\1""", m.group("value")):
+        return False  # the plain form: the rule before this one redacts just the password
+    _user, sep, password = unquote(m.group("value")).partition(":")
+    return bool(sep) and not is_placeholder(password)
+
+
+def _command_value_ok(m: re.Match[str]) -> bool:
+    before = m.string[: m.start()].split()
+    if before and before[-1].startswith("-") and before[-1] != "--":
+        return False  # `-name mysql -print`: the tool is an option's argument, not run
+    return _value_ok(m)
+
+
+def _bearer_ok(m: re.Match[str]) -> bool:
+    value = m.group("value")
+    return not (value.isalpha() and value.islower())  # an English word, not a token
+
+
+def _pem_ok(m: re.Match[str]) -> bool:
+    body = re.sub(r"\\[nr]|\s", "", m.group("value")).lstrip("\"'")
+    # Anything but a reference or a placeholder is key material (its text may look like a URL).
+    return bool(body) and not body.startswith(("<", "$", "{{", "...", "-----END"))
+
+
+def _r(
+    name: str,
+    description: str,
+    pattern: str,
+    keywords: tuple[str, ...],
+    accept: Callable[[re.Match[str]], bool] | None = None,
+    flags: int = 0,
+) -> Rule:
+    return Rule(name, description, re.compile(pattern, flags), keywords, accept)
+
+
+_SECRET_KW = ("token", "secret", "pass", "pwd", "key", "credential", "auth")
+_END = r"(?![\w-])"
+
+RULES: tuple[Rule, ...] = (
+    # --- provider tokens, recognised by their prefix -----------------------------------------
+    _r(
+        "aws-access-key-id",
+        "AWS access key id (AKIA…/ASIA…)",
+        r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b",
+        ("akia", "asia", "abia", "acca", "a3t"),
+    ),
+    _r(
+        "github-token",
+        "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)",
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{36,251})\b",
+        ("gh", "github_pat"),
+    ),
+    _r(
+        "gitlab-token",
+        "GitLab token (glpat-, gldt-, glrt-, … or a runner registration token)",
+        r"\b(?:gl(?:pat|dt|ft|rt|soat|cbt|ffct|imt|oas|ptt|agent|wt)-[0-9A-Za-z_.-]{20,}"
+        r"|GR1348941[0-9A-Za-z_-]{20,})|_gitlab_session=(?P<value>[0-9a-z]{32})",
+        ("gl", "gr1348941", "gitlab"),
+    ),
+    _r(
+        "slack-webhook",
+        "Slack incoming webhook URL",
+        r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<value>[A-Za-z0-9+/_-]{16,})",
+        ("slack",),
+    ),
+    _r(
+        "slack-token",
+        "Slack token (xoxb-, xoxp-, xapp-, …)",
+        r"\b(?:xox[abposre](?:\.xox[bp])?-[0-9A-Za-z-]{8,}|xapp-\d-[0-9A-Za-z-]{8,})",
+        ("xox", "xapp"),
+    ),
+    _r(
+        "stripe-key",
+        "Stripe secret or restricted key, or webhook secret",
+        r"\b(?:(?:sk|rk)_(?:test|live|prod)_[0-9A-Za-z]{10,}|whsec_[0-9A-Za-z]{24,})\b",
+        ("k_", "whsec_"),
+    ),
+    _r("npm-token", "npm access token (npm_…)", r"\bnpm_[0-9A-Za-z]{36}\b", ("npm_",)),
+    _r(
+        "npm-auth-token",
+        "npm registry credential (_authToken / _auth / _password)",
+        rf"(?i)(?<![\w-])_(?:auth(?:token)?|password)[\"']?(?:[ \t]*=[ \t]*|[ \t]+){VALUE}",
+        ("_auth", "_pass"),
+        _value_ok,
+    ),
+    _r(
+        "netlify-token",
+        "Netlify access token",
+        rf"\bnfp_[0-9A-Za-z]{{36,}}{_END}"
+        r"|(?i:netlify[\w.-]{0,20})[\"']?[ \t]*[=:][ \t]*[\"']?(?P<value>[\w=-]{40,46})(?![\w=-])",
+        ("nfp_", "netlify"),
+    ),
+    _r("pulumi-token", "Pulumi access token (pul-…)", r"\bpul-[a-f0-9]{40}\b", ("pul-",)),
+    _r(
+        "anthropic-key",
+        "Anthropic API key (sk-ant-…)",
+        rf"\bsk-ant-(?:api|admin|oat|ort|sid)\d\d-[A-Za-z0-9_-]{{20,}}{_END}",
+        ("sk-",),
+    ),
+    _r(
+        "openai-key",
+        "OpenAI API key (sk-proj-…, sk-…T3BlbkFJ…)",
+        rf"\bsk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{{20,}}{_END}"
+        r"|\bsk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}\b|\bsk-[A-Za-z0-9]{48}\b",
+        ("sk-",),
+    ),
+    _r(
+        "huggingface-token",
+        "Hugging Face token (hf_…, api_org_…)",
+        r"\b(?:hf_|api_org_)[A-Za-z0-9]{30,}\b",
+        ("hf_", "api_org_"),
+    ),
+    _r(
+        "google-api-key",
+        "Google API key (AIza…) or OAuth secret/token (GOCSPX-…, ya29.…)",
+        rf"\bAIza[0-9A-Za-z_-]{{35}}{_END}|\bGOCSPX-[0-9A-Za-z_-]{{28}}{_END}"
+        rf"|\bya29\.[0-9A-Za-z_-]{{20,}}{_END}",
+        ("aiza", "gocspx", "ya29"),
+    ),
+    _r(
+        "jwt",
+        "JSON Web Token (eyJ….eyJ….…)",
+        r"\bey[A-Za-z0-9_+/-]{15,}\.ey[A-Za-z0-9_+/\\-]{15,}\.[A-Za-z0-9_+/\\=-]*",
+        (".ey",),
+    ),
+    _r(
+        "private-key",
+        "PEM private key block",
+        r"-----BEGIN[ A-Z0-9_-]{0,100}?(?<!PUBLIC )KEY(?: BLOCK)?-----"
+        r"(?P<value>.*?)(?=-----END[ A-Z0-9_-]{0,100}KEY(?: BLOCK)?-----|$)",
+        ("-----",),
+        _pem_ok,
+        re.DOTALL,
+    ),
+    # --- secrets recognised by where they sit --------------------------------------------------
+    _r(
+        "url-credentials",
+        "password in a URL (scheme://user:password@host)",
+        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@'\"]*:(?P<value>[^\s/@'\"]+)@",
+        ("://",),
+        _value_ok,
+    ),
+    _r(
+        "authorization-header",
+        "Authorization header credentials",
+        r"(?i)\b(?:proxy-)?authorization[\"']?[ \t]*[:=][ \t]*"
+        r"(?:(?:bearer|basic|token|bot|digest|negotiate|ntlm|oauth|api-?key|key|sso-key|ssws"
+        r"|genie-?key|splunk|aws4-hmac-sha256|hmac)[ \t]+)?(?P<value>[^\s\"'`,;{}]+)",
+        ("auth",),
+        _value_ok,
+    ),
+    _r(
+        "bearer-token",
+        "Bearer token",
+        r"(?i)\bbearer[\"']?(?:[ \t]+|=)(?P<value>[A-Za-z0-9._~+/=-]{8,})",
+        ("bearer",),
+        _bearer_ok,
+    ),
+    _r(
+        "aws-secret",
+        "AWS secret access key or session token",
+        rf"(?i)\baws_?(?:secret_?(?:access_?)?key|session_?token|security_?token)[\"']?"
+        rf"(?:[ \t]*[=:][ \t]*|[ \t]+){VALUE}",
+        ("aws",),
+        _value_ok,
+    ),
+    _r(
+        "curl-user-password",
+        "password in -u/--user user:password (curl, wget, httpie)",
+        rf"\b(?:curl|wget|https?|xh|lftp){_SAME_CMD}(?<![\w-])"
+        r"(?:-u|-U|--user|--proxy-user|--http-user|-a|--auth)(?:=|[ \t]*)"
+        r"(?P<q>[\"']?)[^\s:'\"]*:(?P<value>[^\s'\"]+)(?P=q)",
+        ("curl", "wget", "http", "xh", "lftp"),
+        _value_ok,
+    ),
+    _r(  # the same, for any quoting of the user:password word ('user':'pass', "u:p"x)
+        "curl-user-password",
+        "password in -u/--user user:password (curl, wget, httpie)",
+        rf"\b(?:curl|wget|https?|xh|lftp){_SAME_CMD}(?<![\w-])"
+        rf"(?:-u|-U|--user|--proxy-user|--http-user|-a|--auth)(?:=|[ \t]*){VALUE}",
+        ("curl", "wget", "http", "xh", "lftp"),
+        _user_password_ok,
+    ),
+    _r(
+        "mysql-password",
+        "password glued to -p (mysql, mariadb, 7z, rar)",
+        rf"\b(?:mysql\w*|mariadb\w*|7z\w?|rar|unrar){_SAME_CMD}(?<![\w-])-p(?P<value>{WORD})",
+        ("mysql", "mariadb", "7z", "rar"),
+        _command_value_ok,
+    ),
+    _r(
+        "password-option",
+        "password after a tool's short password option (sshpass -p, zip -P, redis-cli -a, …)",
+        rf"\b(?:sshpass{_SAME_CMD}(?<![\w-])-p|(?:zip|unzip|zipcloak){_SAME_CMD}(?<![\w-])-P"
+        rf"|redis-cli{_SAME_CMD}(?<![\w-])-a|mongo\w*{_SAME_CMD}(?<![\w-])-p"
+        rf"|(?:docker|podman|nerdctl|buildah|skopeo|helm|oras|crane){_SAME_CMD}\blogin\b"
+        rf"{_SAME_CMD}(?<![\w-])-p|ssh-keygen{_SAME_CMD}(?<![\w-])-[NP]"
+        rf"|smbclient{_SAME_CMD}(?<![\w-])-U[ \t]*[^\s%]+%)[ \t]*{VALUE}",
+        ("pass", "zip", "redis", "mongo", "login", "key", "smbclient"),
+        _value_ok,
+    ),
+    _r(
+        "htpasswd-password",
+        "password given to htpasswd -b on the command line",
+        rf"\bhtpasswd{_SAME_CMD}(?<![\w-])-\w*b\w*(?:[ \t]+-\w+)*[ \t]+\S+[ \t]+\S+[ \t]+{VALUE}",
+        ("pass",),
+        _value_ok,
+    ),
+    _r(
+        "stdin-password",
+        "password echoed into chpasswd, passwd --stdin, sudo -S or --password-stdin",
+        rf"\b(?:echo|printf)(?:[ \t]+-[neE]+)*[ \t]+{VALUE}[ \t]*\|[ \t]*"
+        r"(?=[^|;&\n]*(?:--password-stdin|--with-token|chpasswd|passwd[ \t]+--stdin"
+        r"|sudo(?:[ \t]+-\w+)*[ \t]+-\w*S))",
+        ("stdin", "pass", "token", "sudo"),
+        _value_ok,
+    ),
+    _r(
+        "secret-option",
+        "value of an option named like a secret (--password=, --token, -storepass, …)",
+        r"(?i)(?<![\w-])(?P<name>--?(?:[A-Za-z][\w-]*?)?(?:pass|secret|token|api-?key|credential"
+        rf"|auth|key)[\w-]*)(?:=|[ \t]+){VALUE}",
+        _SECRET_KW,
+        _option_ok,
+    ),
+    _r(
+        "secret-assignment",
+        "value assigned to a name like *TOKEN*, *SECRET*, *PASSWORD*, *API_KEY*",
+        r"(?i)(?<![\w.$-])(?:\$env:|\$)?[\"']?"
+        r"(?P<name>(?:[A-Za-z_][\w.-]*?)?(?:token|secret|pass|pwd|key|credential|auth)[\w.-]*)"
+        r"[\"']?(?P<sep>[ \t]*=(?!=)[ \t]*|[ \t]*:(?![:/])[ \t]*)"
+        rf"(?:!!?\w+[ \t]+)?{VALUE}",  # YAML tags: key: !!binary VALUE
+        _SECRET_KW,
+        _assignment_ok,
+    ),
+    _r(  # fish `set -gx NAME value`, csh `setenv NAME value`
+        "secret-assignment",
+        "value assigned to a name like *TOKEN*, *SECRET*, *PASSWORD*, *API_KEY*",
+        r"(?i)\b(?:set(?:[ \t]+-[a-zA-Z]+)*|setenv)[ \t]+(?P<name>[A-Za-z_]\w*)"
+        rf"(?P<sep>[ \t]+){VALUE}",
+        ("set",),
+        _assignment_ok,
+    ),
+)
+
+RULE_NAMES: tuple[str, ...] = tuple(r.name for r in RULES)

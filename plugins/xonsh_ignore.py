@@ -1,0 +1,70 @@
+"""The ``xonsh_ignore`` privacy filter: honours ``$XONSH_HISTORY_IGNORE_REGEX``.
+
+Same meaning as in xonsh's own history: a command the regex matches *from its start*
+(``re.match``) is not recorded. The variable is read at every check (a user may change it in
+the running shell) from the xonsh session's environment when there is one, else from the
+process environment; the compiled regex is cached by its text. Like xonsh, an invalid regex is
+ignored, but the finding says so (``delta memory explain`` shows it).
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from delta_core.components import Finding, Verdict
+from delta_core.hookspecs import hookimpl
+
+VARIABLE = "XONSH_HISTORY_IGNORE_REGEX"
+
+
+def _session_env() -> Mapping[str, Any]:
+    xsh = getattr(builtins, "__xonsh__", None)
+    env = getattr(xsh, "env", None)
+    return env if env is not None else os.environ
+
+
+class XonshIgnoreFilter:
+    """Drops commands matched by ``$XONSH_HISTORY_IGNORE_REGEX``."""
+
+    name = "xonsh_ignore"
+
+    def __init__(self, env: Mapping[str, Any] | None = None) -> None:
+        self._env = env
+        self._cache: tuple[str, re.Pattern[str] | str] | None = None
+
+    def _regex(self) -> re.Pattern[str] | str | None:
+        env = self._env if self._env is not None else _session_env()
+        value = env.get(VARIABLE)
+        if not value:
+            return None
+        if isinstance(value, re.Pattern):  # xonsh may hold it compiled
+            return value
+        value = str(value)
+        if self._cache is None or self._cache[0] != value:
+            try:
+                compiled: re.Pattern[str] | str = re.compile(value)
+            except re.error as exc:
+                compiled = f"${VARIABLE} is not a valid regular expression ({exc}); ignored"
+            self._cache = (value, compiled)
+        return self._cache[1]
+
+    def check(self, command: str, cwd: str) -> Verdict:
+        rx = self._regex()
+        if rx is None:
+            return Verdict("keep", command)
+        if isinstance(rx, str):
+            return Verdict("keep", command, (Finding(self.name, "invalid-regex", detail=rx),))
+        m = rx.match(command)
+        if m is None:
+            return Verdict("keep", command)
+        return Verdict("drop", "", (Finding(self.name, VARIABLE, 0, m.end(), rx.pattern),))
+
+
+# Drop filters run first: they are cheap and see the command exactly as typed.
+@hookimpl(tryfirst=True)
+def delta_register_privacy_filters(register):
+    register(XonshIgnoreFilter())
