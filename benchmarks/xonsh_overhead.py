@@ -83,29 +83,35 @@ def start_once(base: Path, variant: str) -> tuple[float, float, float]:
     return sh.startup_s * 1000, own_ns / 1e6, cmd_ns / 1e6
 
 
-def commands(base: Path, with_delta: bool, n: int) -> tuple[list[float], list[float]]:
-    """Round trips (ms) and, with Delta, per-command handler time (ms, pre + post)."""
-    env = clean_env(base)
-    rc = write_rc(base / "rc.xsh", load=False, extra=TIMED_RC if with_delta else BASE_RC)
-    sh = Xonsh(rc, env, base)
+def commands(base: Path, n: int) -> tuple[list[float], list[float], list[float]]:
+    """Round trips (ms) without and with Delta, and Delta's handler time per command (ms).
+
+    Both shells run side by side and take turns, so that load from elsewhere on the machine
+    hits both alike.
+    """
+    shells = {}
+    for name, rc_text in (("plain", BASE_RC), ("delta", TIMED_RC)):
+        d = base / name
+        d.mkdir(parents=True)
+        shells[name] = Xonsh(write_rc(d / "rc.xsh", load=False, extra=rc_text), clean_env(d), d)
     for i in range(10):  # warm up: the background start, first shard, caches
-        sh.run(f"_w = {i}")
-    if with_delta:
-        sh.run("_delta_times.clear()")
-    trips = []
+        for sh in shells.values():
+            sh.run(f"_w = {i}")
+    shells["delta"].run("_delta_times.clear()")
+    trips: dict[str, list[float]] = {"plain": [], "delta": []}
     for i in range(n):
-        t = time.perf_counter()
-        sh.run(f"_v = {i}")
-        trips.append((time.perf_counter() - t) * 1000)
-    handler_ms: list[float] = []
-    if with_delta:
-        out = sh.run("print('TIMES', _json.dumps(_delta_times[:-1]))")
-        pairs = json.loads(out.split("TIMES", 2)[-1].strip().splitlines()[0])
-        pre = [ns for name, ns in pairs if name == "on_precommand"]
-        post = [ns for name, ns in pairs if name == "on_postcommand"]
-        handler_ms = [(a + b) / 1e6 for a, b in zip(pre, post, strict=False)]
-    sh.exit()
-    return trips, handler_ms
+        for name in ("plain", "delta") if i % 2 else ("delta", "plain"):
+            t = time.perf_counter()
+            shells[name].run(f"_v = {i}")
+            trips[name].append((time.perf_counter() - t) * 1000)
+    out = shells["delta"].run("print('TIMES', _json.dumps(_delta_times[:-1]))")
+    pairs = json.loads(out.split("TIMES", 2)[-1].strip().splitlines()[0])
+    pre = [ns for name, ns in pairs if name == "on_precommand"]
+    post = [ns for name, ns in pairs if name == "on_postcommand"]
+    handler_ms = [(a + b) / 1e6 for a, b in zip(pre, post, strict=False)]
+    for sh in shells.values():
+        sh.exit()
+    return trips["plain"], trips["delta"], handler_ms
 
 
 def main() -> None:
@@ -124,11 +130,8 @@ def main() -> None:
                 d.mkdir()
                 starts[variant].append(start_once(d, variant))
                 progress.advance(task)
-        task = progress.add_task("commands", total=2)
-        trips_base, _ = commands(Path(tmp) / "cbase", False, args.commands)
-        progress.advance(task)
-        trips_delta, handler = commands(Path(tmp) / "cdelta", True, args.commands)
-        progress.advance(task)
+        progress.add_task("commands (two shells taking turns)", total=None)
+        trips_base, trips_delta, handler = commands(Path(tmp) / "cmds", args.commands)
 
     base_start = [s for s, _, _ in starts["plain"]]
     other_start = [s for s, _, _ in starts["coreutils"]]
