@@ -114,6 +114,14 @@ def main_multi(argv: list[str] | None = None) -> int:
         print("train_multi.py: --device cuda, but no CUDA GPU is visible", file=sys.stderr)
         return 2
     nproc = ns.nproc or gpus or 1
+    world = nproc * ns.nnodes
+    if cfg.grad_accum and cfg.grad_accum % world:
+        print(
+            f"train_multi.py: --grad-accum {cfg.grad_accum} is not a multiple of the {world} "
+            "training processes",
+            file=sys.stderr,
+        )
+        return 2
     try:
         cmd = torchrun_command(
             rest, nproc, nnodes=ns.nnodes, rdzv_endpoint=ns.rdzv_endpoint, rdzv_id=ns.rdzv_id

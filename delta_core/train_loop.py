@@ -202,6 +202,7 @@ class _Run:
             "model": self.raw.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
+            "step": self.state.step,
             "rng": rngs,
             "plan": self.plan.to_dict(),
             "model_config": self.model_config.to_dict(),
