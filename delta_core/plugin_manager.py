@@ -40,6 +40,8 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "xonsh_ignore": "delta_plugins.xonsh_ignore",
     "patterns": "delta_plugins.patterns",
     "secrets": "delta_plugins.secrets",
+    "embed_minilm": "delta_plugins.embed_minilm",
+    "embed_hashing": "delta_plugins.embed_hashing",
     "collect_git": "delta_plugins.collect_git",
     "collect_python_env": "delta_plugins.collect_python_env",
     "collect_terminal": "delta_plugins.collect_terminal",

@@ -22,6 +22,8 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "delta_core.cli.tokenizer": "tokenizer",
     "delta_core.cli.train": "train",
     "delta_core.cli.model": "model",
+    "delta_core.cli.search_cmd": "search",
+    "delta_core.cli.knowledge_cmd": "knowledge",
 }
 
 

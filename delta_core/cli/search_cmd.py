@@ -1,0 +1,153 @@
+"""``delta search``: find past commands by meaning, words or fragments, with their context."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import click
+
+from delta_core.cli.common import json_option, load_context, parse_time
+
+
+def _when(ns: int) -> str:
+    age = time.time() - ns / 1e9
+    for unit, secs in (("d", 86400), ("h", 3600), ("m", 60)):
+        if age >= secs:
+            return f"{int(age // secs)}{unit} ago"
+    return "just now"
+
+
+@click.command("search")
+@click.argument("query", nargs=-1)
+@click.option(
+    "--cwd",
+    "cwd",
+    is_flag=False,
+    flag_value=".",
+    default=None,
+    metavar="[DIR]",
+    help="Only commands run in DIR (no value: the current directory).",
+)
+@click.option("--since", help="Only commands since a time: 2026-01-31, 3d, 12h, 30m.")
+@click.option("--exit", "exit_code", type=int, help="Only commands that exited with this status.")
+@click.option("--limit", "-n", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option(
+    "--around",
+    type=click.IntRange(0, 10),
+    default=1,
+    show_default=True,
+    help="Commands shown before and after each hit (same session).",
+)
+@click.option("--sync", "sync_only", is_flag=True, help="Only bring the search index up to date.")
+@click.option("--rebuild", is_flag=True, help="Rebuild the search index from the shards.")
+@click.option("--no-sync", is_flag=True, help="Answer from the index as it is (no catch-up).")
+@click.option("--interactive", "-i", is_flag=True, help="Open the interactive search.")
+@json_option
+def search(
+    query, cwd, since, exit_code, limit, around, sync_only, rebuild, no_sync, interactive, as_json
+) -> None:
+    """Find past commands: `delta search "rebuild the docker image"`."""
+    from delta_core.search_service import (
+        SearchError,
+        get_embedder,
+        neighbours,
+        open_searcher,
+    )
+
+    ctx = load_context()
+    text = " ".join(query)
+    try:
+        embedder = get_embedder(ctx)
+        if not no_sync or rebuild or sync_only:
+            report = _refresh(ctx, embedder, rebuild, wait=not sync_only, quiet=as_json)
+            if sync_only:
+                if as_json:
+                    click.echo(json.dumps(report.__dict__ if report else {"busy": True}))
+                elif report is not None:
+                    click.echo(
+                        f"search index: +{report.records_added} records, "
+                        f"-{report.records_removed}, {report.embedded} commands embedded"
+                    )
+                return
+        if interactive:
+            from xontrib_delta.search_ui import run_standalone
+
+            chosen = run_standalone(ctx, embedder, initial=text)
+            if chosen:
+                click.echo(chosen)
+            return
+        searcher = open_searcher(ctx, embedder)
+        where = os.path.abspath(cwd) if cwd else None
+        hits = searcher.search(
+            text,
+            cwd=where,
+            since_ns=parse_time(since),
+            exit=exit_code,
+            limit=limit,
+            here=os.getcwd(),
+        )
+    except SearchError as exc:
+        raise click.ClickException(str(exc)) from None
+    rows = []
+    for h in hits:
+        before, after = neighbours(ctx.store, h, around) if around else ([], [])
+        row = h.as_json()
+        row["before"] = [r.command for r in before]
+        row["after"] = [r.command for r in after]
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps({"query": text, "hits": rows}))
+        return
+    _print_table(text, rows)
+
+
+def _refresh(ctx, embedder, rebuild, *, wait, quiet):
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from delta_core.search_service import refresh
+
+    console = Console(stderr=True)
+    if quiet or not sys.stderr.isatty():
+        return refresh(ctx, embedder, rebuild=rebuild, wait=wait)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("embedding new commands", total=None)
+        return refresh(
+            ctx,
+            embedder,
+            rebuild=rebuild,
+            wait=wait,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+
+
+def _print_table(text: str, rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    if not rows:
+        console.print(f"nothing found for {text!r}")
+        return
+    table = Table(title=f"delta search {text!r}")
+    for col in ("when", "dir", "exit", "command"):
+        table.add_column(col)
+    for r in rows:
+        shown = "\n".join(
+            [
+                *(f"[dim]  {escape(c)}[/dim]" for c in r["before"]),
+                f"[bold]{escape(r['command'])}[/bold]",
+                *(f"[dim]  {escape(c)}[/dim]" for c in r["after"]),
+            ]
+        )
+        table.add_row(
+            _when(int(r["time"] * 1e9)),
+            r["cwd"],
+            "" if r["exit"] is None else str(r["exit"]),
+            shown,
+        )
+    console.print(table)
