@@ -37,6 +37,23 @@ MB = 1024 * 1024
 INDEX_MAP_SIZE = 256 * MB
 
 
+# LMDB errors that mean the file itself is bad (not a full disk or a permission problem).
+DAMAGE_ERRORS = (
+    lmdb.CorruptedError,
+    lmdb.InvalidError,
+    lmdb.PageNotFoundError,
+    lmdb.VersionMismatchError,
+    lmdb.BadTxnError,
+    lmdb.PanicError,
+)
+
+
+class _DamagedShard(Exception):
+    def __init__(self, day: str, reason: str) -> None:
+        super().__init__(day, reason)
+        self.day, self.reason = day, reason
+
+
 @dataclass
 class AddResult:
     added: int = 0
@@ -146,6 +163,20 @@ class Store:
             if items is None:
                 items = by_day[day] = []
             items.append((key, value, rec))
+        try:
+            return self._add_grouped(by_day, origins)
+        except _DamagedShard as damaged:
+            # A damaged day must not stop recording: set it aside and write a fresh one.
+            with self._lock.exclusive():
+                where = self._quarantine_locked(damaged.day)
+            log.problem(
+                f"shard {damaged.day} was damaged ({damaged.reason}); moved to {where}, "
+                "recording goes on (`delta memory verify` checks the rest)",
+                self.layout.log_file,
+            )
+            return self._add_grouped(by_day, origins)
+
+    def _add_grouped(self, by_day, origins) -> AddResult:
         result = AddResult()
         added: list[Record] = []
         with self._lock.shared():
@@ -156,9 +187,12 @@ class Store:
                 day = day_name(day_number)
                 if origins:
                     items = self._drop_known_origins(index, items, origins, result)
-                env = self.shard(day, create=True, check=False)
-                assert env is not None
-                new = write_txn(env, lambda txn, items=items: _put_new(txn, items))
+                try:
+                    env = self.shard(day, create=True, check=False)
+                    assert env is not None
+                    new = write_txn(env, lambda txn, items=items: _put_new(txn, items))
+                except DAMAGE_ERRORS as exc:
+                    raise _DamagedShard(day, str(exc)) from None
                 self._dirty.add(os.path.join(self._shards_dir, day))
                 result.added += len(new)
                 result.duplicates += len(items) - len(new)
@@ -176,6 +210,14 @@ class Store:
                 write_txn(index.env, index_txn)
                 self._dirty.add(self._index_path)
         return result
+
+    def write_index(self, fn: Callable[[lmdb.Transaction], object]) -> None:
+        """Run ``fn`` in a write transaction of the index (suggestion feedback, not records)."""
+        with self._lock.shared():
+            self._revalidate()
+            self._index_env(check=False)
+            write_txn(self._index.env, fn)
+            self._dirty.add(self._index_path)
 
     def _drop_known_origins(self, index, items, origins, result):
         with read_txn(index.env) as txn:

@@ -221,3 +221,16 @@ def test_time_range_and_reverse_scans(tmp_path):
     assert later == recs[150:]
     earlier = list(store.iter_records(until_ns=mid, reverse=True))
     assert earlier == list(reversed(recs[:151]))
+
+
+def test_recording_into_a_damaged_day_quarantines_it_and_goes_on(tmp_path, capsys):
+    store = Store(tmp_path)
+    store.add(make_record(0, start_ns=time.time_ns()))
+    day = store.days()[0]
+    store.close()
+    (tmp_path / "memory/shards" / day / "data.mdb").write_bytes(os.urandom(64 * 1024))
+    store = Store(tmp_path)
+    assert store.add(make_record(1, start_ns=time.time_ns(), command="after the damage"))
+    assert [r.command for r in store.iter_records()] == ["after the damage"]
+    assert len(list((tmp_path / "memory/quarantine").iterdir())) == 1
+    assert "moved to" in capsys.readouterr().err
