@@ -54,6 +54,9 @@ _UNIT_RE = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
+# The same expression without group names: ``findall`` then returns plain strings, in C.
+_PLAIN_RE = re.compile(re.sub(r"\(\?P<\w+>", "(?:", _UNIT_RE.pattern), re.VERBOSE | re.DOTALL)
+
 KINDS = (
     "url",
     "operator",
@@ -108,7 +111,7 @@ def word_units(word: str, lead: bool) -> list[str]:
     """The units of one space-free ``word``; ``lead``: a space preceded it and is glued on."""
     if not word:
         return [" "] if lead else []
-    found = [m.group() for m in _UNIT_RE.finditer(word)]
+    found = _PLAIN_RE.findall(word)
     if lead:
         found[0] = " " + found[0]
     return found

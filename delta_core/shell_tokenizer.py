@@ -99,35 +99,43 @@ class ShellTokenizer:
             return [list(chain.from_iterable(map(get, t.split(" ")))) for t in texts]
         except KeyError:
             pass
-        extra = self._learn_words(texts)
-        words = self._words
+        split = [t.split(" ") for t in texts]
+        uncached = self._learn_words(split)
+        get = self._words.__getitem__
+        if not uncached:
+            return [list(chain.from_iterable(map(get, words))) for words in split]
+        words_ = self._words
 
         def lookup(w: str) -> tuple[int, ...]:
-            found = words.get(w)
-            return extra[w] if found is None else found
+            found = words_.get(w)
+            return uncached[w] if found is None else found
 
-        return [list(chain.from_iterable(map(lookup, t.split(" ")))) for t in texts]
+        return [list(chain.from_iterable(map(lookup, words))) for words in split]
 
-    def _learn_words(self, texts: list[str]) -> dict[str, tuple[int, ...]]:
-        """Encode every word not yet remembered in one backend call; remember the short ones."""
+    def _learn_words(self, split: list[list[str]]) -> dict[str, tuple[int, ...]]:
+        """Encode every word not yet remembered, in one backend call, and remember it.
+
+        Returns the ids of the words too long to remember (needed for this batch only).
+        """
         words = self._words
         if len(words) > CACHE_WORDS:
             words.clear()
-        todo = {w: None for t in texts for w in t.split(" ") if w not in words}
-        flat: list[str] = []
-        spans: list[tuple[str, int, int]] = []
-        for w in todo:
-            us = word_units(w, True)
-            spans.append((w, len(flat), len(flat) + len(us)))
-            flat.extend(us)
-        encoded = self.backend.encode_many(flat) if flat else []
-        extra: dict[str, tuple[int, ...]] = {}
-        for w, a, b in spans:
-            ids = tuple(chain.from_iterable(encoded[a:b]))
-            extra[w] = ids
+        todo = list({w: None for ws in split for w in ws if w not in words})
+        unit_lists = [word_units(w, True) for w in todo]
+        # Units repeat across words (a quote, `*`, `/`): each distinct one is encoded once.
+        distinct = list({u: None for us in unit_lists for u in us})
+        unit_ids = dict(zip(distinct, map(tuple, self.backend.encode_many(distinct)), strict=True))
+        uncached: dict[str, tuple[int, ...]] = {}
+        for w, us in zip(todo, unit_lists, strict=True):
+            if len(us) == 1:
+                ids = unit_ids[us[0]]
+            else:
+                ids = tuple(chain.from_iterable(map(unit_ids.__getitem__, us)))
             if len(w) <= MAX_CACHED_WORD:
                 words[w] = ids
-        return extra
+            else:
+                uncached[w] = ids
+        return uncached
 
     def encode_prefix(self, typed: str) -> tuple[list[int], str]:
         """Split what a user has typed so far into settled ids and a pending tail.

@@ -232,7 +232,7 @@ def show(text: str, show_units: bool, version: str | None, as_json: bool) -> Non
             )
             return
         out.print("no tokenizer trained yet (`delta tokenizer train`); the pre-tokenizer's units:")
-        out.print(render_units(text))
+        out.print(render_units(text), soft_wrap=True)
         return
     tok = load_active(version, ctx)
     groups = tok.spans(tok.encode(text))
@@ -246,11 +246,11 @@ def show(text: str, show_units: bool, version: str | None, as_json: bool) -> Non
             style = "bold red " + style
         line.append(_visible(piece), style=style)
     n_ids = sum(len(i) for i, _ in groups)
-    out.print(line)
+    out.print(line, soft_wrap=True)
     out.print(f"[dim]{n_ids} tokens, {len(text)} characters (tokenizer {tok.version})[/dim]")
     out.print("[dim]" + " ".join(str(i) for ids, _ in groups for i in ids) + "[/dim]")
     if show_units:
-        out.print(render_units(text))
+        out.print(render_units(text), soft_wrap=True)
 
 
 @tokenizer.command("stats")
