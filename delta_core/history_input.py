@@ -143,6 +143,9 @@ def open_sqlite_readonly(path: Path) -> sqlite3.Connection | ImportProblem:
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         conn.text_factory = bytes
+        # a file cut short claims more pages than it has; SQLite refuses it unless told to
+        # relax that check (harmless: the connection is read-only)
+        conn.execute("PRAGMA writable_schema=ON")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.Error as exc:
         return ImportProblem(0, f"{path} is not a readable SQLite database ({exc})")
@@ -180,28 +183,41 @@ def iter_rows(
     """``(rowid, *columns)`` of every readable row of ``table``, in rowid (insertion) order.
 
     A damaged or truncated database fails on some pages only: the rows before are kept, the
-    failure is reported once, and reading resumes at the next rowid that can be reached, so
-    every row SQLite can still read is imported.
+    damaged stretch is reported once, and reading resumes at the next rowid that can be
+    reached, so every row SQLite can still read is imported.
     """
     sql = f"SELECT rowid, {', '.join(columns)} FROM {table} WHERE rowid > ? ORDER BY rowid"
     last = -(2**63)
+    probe_from = last
+    damaged: tuple[int, str] | None = None  # (last good rowid, error) of the current stretch
     while True:
         try:
             for row in conn.execute(sql, (last,)):
-                last = row[0]
+                if damaged is not None:
+                    yield _damage_problem(*damaged, row[0])
+                    damaged = None
+                last = probe_from = row[0]
                 yield row
+            if damaged is not None:
+                yield _damage_problem(*damaged, None)
             return
         except sqlite3.Error as exc:
-            resume = _next_readable_rowid(conn, table, last)
-            where = "after the start" if last == -(2**63) else f"after row {last}"
-            yield ImportProblem(
-                max(last, 0) + 1,
-                f"rows {where} are unreadable ({exc}); skipped"
-                + ("" if resume is None else f" up to row {resume}"),
-            )
+            if damaged is None:
+                damaged = (last, str(exc))
+            # probe past the last place that failed too, so every retry moves forward
+            resume = _next_readable_rowid(conn, table, probe_from)
             if resume is None:
+                yield _damage_problem(*damaged, None)
                 return
-            last = resume - 1
+            last, probe_from = resume - 1, resume
+
+
+def _damage_problem(good: int, error: str, resume: int | None) -> ImportProblem:
+    where = "from the start" if good == -(2**63) else f"after row {good}"
+    until = "to the end" if resume is None else f"until row {resume}"
+    return ImportProblem(
+        max(good, 0) + 1, f"rows {where} {until} are unreadable ({error}); skipped"
+    )
 
 
 def _next_readable_rowid(conn: sqlite3.Connection, table: str, last: int) -> int | None:

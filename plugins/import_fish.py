@@ -53,7 +53,6 @@ def parse_fish(data: bytes) -> Iterator[Record | ImportProblem]:
     cmd: str | None = None  # the entry being read
     start_ns = 0
     cmd_line = 0
-    skipping = False  # inside an entry whose cmd line was unreadable
 
     def entry() -> Record:
         if start_ns:
@@ -72,12 +71,12 @@ def parse_fish(data: bytes) -> Iterator[Record | ImportProblem]:
                     # an unreadable entry start: drop the entry it was
                     if cmd is not None and cmd.strip():
                         yield entry()
-                    cmd, skipping = None, True
+                    cmd = None
                 continue
         if line[:7] == "- cmd: " or line == "- cmd:":
             if cmd is not None and cmd.strip():
                 yield entry()
-            cmd, start_ns, cmd_line, skipping = unescape(line[7:]), 0, i + 1, False
+            cmd, start_ns, cmd_line = unescape(line[7:]), 0, i + 1
         elif line[:1] == " ":
             if cmd is None:
                 continue
@@ -87,7 +86,7 @@ def parse_fish(data: bytes) -> Iterator[Record | ImportProblem]:
                 start_ns = (epoch_ns(int(value)) if value.isdigit() else None) or 0
                 if not start_ns:
                     yield ImportProblem(i + 1, "'when' is not a valid time; kept without it")
-        elif line.strip() and not skipping:
+        elif line.strip():
             yield ImportProblem(i + 1, "not a fish history line; skipped")
     if truncated:
         last = lines[-1]

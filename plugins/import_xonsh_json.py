@@ -58,7 +58,8 @@ def _salvage(text: str) -> tuple[dict, list[tuple[int, dict]], int | None]:
         if end > 0:
             meta["sessionid"] = text[at + 14 : end]
     cmds: list[tuple[int, dict]] = []
-    at = text.find('"cmds": [')
+    data_at = text.find('"data": {')  # LazyJSON's index, before it, has a "cmds" key too
+    at = text.find('"cmds": [', max(data_at, 0))
     if at < 0:
         return meta, cmds, 1
     pos = at + len('"cmds": [')
