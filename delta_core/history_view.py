@@ -1,0 +1,178 @@
+"""What the history suggester reads: the history as a few fast questions, in memory or in LMDB.
+
+The ranking code (:mod:`delta_core.suggest_rank`) asks a :class:`HistoryView` for candidates
+that start with a prefix, for the commands that followed the previous one, for recent
+commands and for feedback. Two views answer the same questions:
+
+- :class:`IndexHistory` reads the index environment (prefix range scans, the ``successors``
+  table) and keeps the shell's own recent commands in memory: the live shell.
+- :class:`MemoryHistory` holds everything in dictionaries and a sorted list, and grows one
+  command at a time: ``delta eval`` replays thousands of commands through it without
+  writing any of them to disk, yet ranks them with exactly the code the shell uses.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from typing import Protocol
+
+from delta_core.index import CommandStats, Index
+from delta_core.record import Record
+
+#: Distinct commands read from one prefix scan of the index: bounds a keystroke's work.
+SCAN_LIMIT = 600
+#: Recent distinct commands kept in memory by a live view.
+RECENT_LIMIT = 2000
+
+
+class HistoryView(Protocol):
+    """The questions the history ranking asks; every answer is bounded in size."""
+
+    def prefix_stats(self, prefix: str, limit: int) -> Iterable[CommandStats]:
+        """Distinct commands starting with ``prefix`` with their statistics."""
+        ...
+
+    def stats(self, command: str) -> CommandStats | None: ...
+
+    def successors(self, previous: str, prefix: str, limit: int) -> list[tuple[str, int]]:
+        """Commands that followed ``previous`` (and start with ``prefix``), with counts."""
+        ...
+
+    def recent(self, prefix: str, limit: int) -> list[str]:
+        """Distinct commands starting with ``prefix``, most recently run first."""
+        ...
+
+    def feedback(self, command: str) -> tuple[int, int]:
+        """How often a suggestion of ``command`` was accepted and rejected."""
+        ...
+
+    def now_ns(self) -> int: ...
+
+
+class MemoryHistory:
+    """The whole history in memory; :meth:`add` appends one command (the eval's replay)."""
+
+    def __init__(self) -> None:
+        self._stats: dict[str, CommandStats] = {}
+        self._sorted: list[str] = []
+        self._succ: dict[str, Counter[str]] = {}
+        self._order: dict[str, int] = {}  # command -> position of its last use
+        self._seq = 0
+        self._prev: str | None = None
+        self._last_ns = 0
+        self._feedback: dict[str, list[int]] = {}
+
+    def add(self, rec: Record) -> None:
+        """Fold one command (in time order) into the history."""
+        cmd = rec.command
+        st = self._stats.get(cmd)
+        if st is None:
+            st = self._stats[cmd] = CommandStats(cmd)
+            bisect.insort(self._sorted, cmd)
+        st.add(rec)
+        if self._prev is not None:
+            self._succ.setdefault(self._prev, Counter())[cmd] += 1
+        self._prev = cmd
+        self._seq += 1
+        self._order[cmd] = self._seq
+        self._last_ns = max(self._last_ns, rec.start_ns)
+
+    def add_feedback(self, command: str, accepted: bool) -> None:
+        counts = self._feedback.setdefault(command, [0, 0])
+        counts[0 if accepted else 1] += 1
+
+    def _range(self, prefix: str) -> Iterator[str]:
+        i = bisect.bisect_left(self._sorted, prefix)
+        while i < len(self._sorted) and self._sorted[i].startswith(prefix):
+            yield self._sorted[i]
+            i += 1
+
+    def prefix_stats(self, prefix: str, limit: int) -> Iterable[CommandStats]:
+        # In memory the whole range is cheap: no limit, so replay ranks every candidate.
+        return [self._stats[c] for c in self._range(prefix)]
+
+    def stats(self, command: str) -> CommandStats | None:
+        return self._stats.get(command)
+
+    def successors(self, previous: str, prefix: str, limit: int) -> list[tuple[str, int]]:
+        found = self._succ.get(previous)
+        if not found:
+            return []
+        return [(c, n) for c, n in found.items() if c.startswith(prefix)]
+
+    def recent(self, prefix: str, limit: int) -> list[str]:
+        matches = self._range(prefix) if prefix else iter(self._sorted)
+        return sorted(matches, key=self._order.__getitem__, reverse=True)[:limit]
+
+    def feedback(self, command: str) -> tuple[int, int]:
+        a, r = self._feedback.get(command, (0, 0))
+        return a, r
+
+    def now_ns(self) -> int:
+        return self._last_ns
+
+
+class IndexHistory:
+    """The live view: the index environment, plus this shell's recent commands in memory.
+
+    ``txn`` is a read transaction the caller opens per keystroke (LMDB readers never block
+    a writer). Recent commands come from :meth:`observe` (this shell) on top of those read
+    from the store once, so "most recent first" costs no disk access.
+    """
+
+    def __init__(self, index: Index, recent: Iterable[str] = ()) -> None:
+        self.index = index
+        self.txn = None
+        self._recent: deque[str] = deque(maxlen=RECENT_LIMIT)
+        for cmd in recent:  # oldest first
+            self.observe(cmd)
+        self._now = 0
+
+    def observe(self, command: str) -> None:
+        """Note a command this shell just ran (most recent from now on)."""
+        try:
+            self._recent.remove(command)
+        except ValueError:
+            pass
+        self._recent.append(command)
+
+    def set_now(self, now_ns: int) -> None:
+        self._now = now_ns
+
+    def prefix_stats(self, prefix: str, limit: int) -> Iterable[CommandStats]:
+        out = []
+        for st in self.index.iter_commands(self.txn, prefix):
+            out.append(st)
+            if len(out) >= limit:
+                break
+        return out
+
+    def stats(self, command: str) -> CommandStats | None:
+        return self.index.get_command(self.txn, command)
+
+    def successors(self, previous: str, prefix: str, limit: int) -> list[tuple[str, int]]:
+        out = []
+        for cmd, n, _last in self.index.successors(self.txn, previous, prefix):
+            out.append((cmd, n))
+            if len(out) >= limit:
+                break
+        return out
+
+    def recent(self, prefix: str, limit: int) -> list[str]:
+        out = []
+        for cmd in reversed(self._recent):
+            if cmd.startswith(prefix):
+                out.append(cmd)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def feedback(self, command: str) -> tuple[int, int]:
+        from delta_core.feedback import feedback_counts
+
+        return feedback_counts(self.index, self.txn, command)
+
+    def now_ns(self) -> int:
+        return self._now
