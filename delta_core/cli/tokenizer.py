@@ -28,10 +28,9 @@ def console(stderr: bool = False):
 
 
 @contextmanager
-def progress_bar(label: str, total: int | None = None) -> Iterator[Any]:
-    """A rich progress bar on stderr; yields ``advance(n)``."""
+def progress_bars(*labels: str) -> Iterator[list[Any]]:
+    """Rich progress bars on stderr, one per label, in one live display; yields ``advance``s."""
     from rich.progress import (
-        BarColumn,
         MofNCompleteColumn,
         Progress,
         SpinnerColumn,
@@ -42,14 +41,13 @@ def progress_bar(label: str, total: int | None = None) -> Iterator[Any]:
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
-        BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console(stderr=True),
         transient=True,
     ) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+        tasks = [bar.add_task(label, total=None) for label in labels]
+        yield [lambda n, t=t: bar.advance(t, n) for t in tasks]
 
 
 def fail(exc: Exception) -> click.ClickException:
@@ -68,7 +66,8 @@ def load_active(version: str | None = None, ctx=None):
 
 def read_stdin_lines() -> list[str]:
     """Standard input as lines, undecodable bytes kept (``surrogateescape``)."""
-    data = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+    raw = getattr(sys.stdin, "buffer", None)
+    data = raw.read().decode("utf-8", "surrogateescape") if raw is not None else sys.stdin.read()
     if not data:
         return []
     lines = data.split("\n")
@@ -79,12 +78,19 @@ def read_stdin_lines() -> list[str]:
 
 def write_line(text: str) -> None:
     """One line to stdout, bytes that came in undecodable going out as they came."""
+    buf = getattr(sys.stdout, "buffer", None)
+    if buf is None:  # a text stream (xonsh's alias pipes, StringIO)
+        try:
+            sys.stdout.write(text + "\n")
+        except UnicodeEncodeError:
+            sys.stdout.write(text.encode("utf-8", "backslashreplace").decode() + "\n")
+        return
     try:
         raw = text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
         raw = text.encode("utf-8", "backslashreplace")
-    sys.stdout.buffer.write(raw + b"\n")
-    sys.stdout.buffer.flush()
+    buf.write(raw + b"\n")
+    buf.flush()
 
 
 @click.group("tokenizer")
@@ -104,7 +110,7 @@ def train(vocab_size: int | None, since: str | None, no_activate: bool, as_json:
     ctx = load_context()
     since_ns = parse_time(since)
     try:
-        with progress_bar("reading history") as advance:
+        with progress_bars("commands read (then training)") as (advance,):
             info, report = train_on_history(
                 ctx,
                 vocab_size=vocab_size,
@@ -266,7 +272,7 @@ def stats(sample: int, top: int, version: str | None, as_json: bool) -> None:
     ctx = load_context()
     tok = load_active(version, ctx)
     try:
-        with progress_bar("reading history") as advance:
+        with progress_bars("commands read") as (advance,):
             commands, _ = history_commands(ctx, progress=advance)
     finally:
         ctx.close()
@@ -348,9 +354,15 @@ _register_dataset_commands()
 def xonsh_alias(args: list[str], stdin: Any = None, stdout: Any = None, stderr: Any = None) -> int:
     """``:tokenizer ARGS`` in xonsh: run ``delta tokenizer ARGS`` in-process, never raising.
 
-    Returns the exit status; errors are one line on stderr, as from the ``delta`` command.
+    ``stdin``/``stdout``/``stderr`` are the streams xonsh hands a callable alias (so
+    ``cat cmds.txt | :tokenizer encode -`` works). Returns the exit status; errors are one
+    line on stderr, as from the ``delta`` command.
     """
+    saved = sys.stdin, sys.stdout, sys.stderr
     try:
+        sys.stdin = stdin if stdin is not None else sys.stdin
+        sys.stdout = stdout if stdout is not None else sys.stdout
+        sys.stderr = stderr if stderr is not None else sys.stderr
         tokenizer.main(args=list(args), prog_name=":tokenizer", standalone_mode=False)
         return 0
     except click.exceptions.Exit as exc:
@@ -365,3 +377,5 @@ def xonsh_alias(args: list[str], stdin: Any = None, stdout: Any = None, stderr: 
     except Exception as exc:  # the shell must survive whatever happens here
         click.echo(f":tokenizer: {type(exc).__name__}: {exc}", err=True)
         return 1
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved

@@ -7,7 +7,7 @@ import json
 import click
 
 from delta_core.cli.common import json_option, load_context, parse_time
-from delta_core.cli.tokenizer import ERRORS, console, fail, load_active, progress_bar
+from delta_core.cli.tokenizer import ERRORS, console, fail, load_active, progress_bars
 
 
 @click.group("dataset")
@@ -44,7 +44,7 @@ def build(
     ctx = load_context()
     tok = load_active(None, ctx)
     try:
-        with progress_bar("reading history") as read, progress_bar("writing tokens") as write:
+        with progress_bars("commands read", "commands written") as (read, write):
             meta = build_dataset(
                 ctx,
                 name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -132,3 +133,12 @@ def test_xonsh_alias_never_raises(memory, capsys):
     assert xonsh_alias(["encode", "ls"]) == 0
     assert xonsh_alias(["--help"]) == 0
     assert xonsh_alias(["no-such-command"]) != 0
+    out, err = io.StringIO(), io.StringIO()
+    assert xonsh_alias(["encode", "-"], stdin=io.StringIO("ls -la\ngit status\n"), stdout=out) == 0
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    back = io.StringIO()
+    assert xonsh_alias(["decode", "-"], stdin=io.StringIO(out.getvalue()), stdout=back) == 0
+    assert back.getvalue() == "ls -la\ngit status\n"
+    assert xonsh_alias(["decode", "x"], stderr=err) == 1
+    assert err.getvalue().count("\n") == 1 and "not a token id" in err.getvalue()

@@ -71,6 +71,11 @@ def test_encoding_does_not_depend_on_the_cache(tmp_path):
     assert cold.encode_batch(commands) == warm.encode_batch(commands)
 
 
+def test_a_100kb_command_round_trips(tok):
+    for text in ["a" * 100_000, 'echo "' + "x|y " * 25_000, "\x00\t▁" * 30_000]:
+        assert tok.decode(tok.encode(text)) == text
+
+
 def test_control_symbol_text_is_just_text(tok):
     ids = tok.encode("echo <cmd> <exit> <s> </s> <pad>")
     assert tok.special("cmd") not in ids and tok.special("exit") not in ids
