@@ -9,6 +9,11 @@ regular expression and the subword model only see words never seen before — in
 call (sentencepiece's batch encode is multithreaded C++). The memo is only a cache: the
 result is exactly the same with or without it, so encoding is deterministic.
 
+Every command is encoded as ``" " + command`` (each word, the first included, carries the
+space in front of it), so ``git`` is one token whether it starts the line or follows ``|``
+or ``sudo``; :meth:`ShellTokenizer.decode` takes that marker space off again. Characters
+sentencepiece cannot carry are escaped first (:mod:`delta_core.lossless`).
+
 A subword *backend* (the sentencepiece plugin, or any other) supplies the model itself; see
 :class:`SubwordBackend`.
 """
