@@ -80,6 +80,22 @@ def plain_model(train: list[str], vocab_size: int, model_type: str):
     return spm.SentencePieceProcessor(model_proto=buf.getvalue())
 
 
+def crossed_boundaries(pieces_of, commands: list[str]) -> float:
+    """Share of the pre-tokenizer's unit boundaries that fall inside a token."""
+    crossed = total = 0
+    for command in commands:
+        ends, pos = set(), 0
+        for piece in pieces_of(command):
+            pos += len(piece)
+            ends.add(pos)
+        pos = 0
+        for unit in pretokenize(command)[:-1]:
+            pos += len(unit)
+            total += 1
+            crossed += pos not in ends
+    return crossed / max(total, 1)
+
+
 def best_rate(fn, n: int, repeat: int, setup=None) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -128,6 +144,20 @@ def main() -> None:
                 "plain_bpe": mean_len(plain_bpe.encode(test)),
             }
         results["tokens_per_command"] = tpc
+
+        # --- how often a model without the pre-tokenizer cuts through a shell unit --------
+        ascii_test = [c for _, test in parts.values() for c in test if c.isascii()]
+
+        def plain_pieces(c: str) -> list[str]:
+            return [p.replace("\u2581", " ") for p in plain_uni.encode(c, out_type=str)]
+
+        def shell_pieces(c: str) -> list[str]:
+            return [t for _, t in tok.spans(tok.encode(c))]
+
+        results["unit_boundaries_inside_a_token"] = {
+            "plain_unigram": crossed_boundaries(plain_pieces, ascii_test),
+            "shell_aware_bpe": crossed_boundaries(shell_pieces, ascii_test),
+        }
 
         # --- throughput: rounds interleave the paths, so load changes hit them alike ------
         once = [c for cmds in data.values() for c in cmds]
@@ -210,6 +240,11 @@ def main() -> None:
             "" if cpu_ratio is None else f"{cpu_ratio:.2f}×",
         )
     out.print(t)
+    crossed = results["unit_boundaries_inside_a_token"]
+    out.print(
+        f"shell-unit boundaries cut through by a token: plain unigram "
+        f"{crossed['plain_unigram']:.1%}, shell-aware {crossed['shell_aware_bpe']:.1%}"
+    )
     out.print(
         f"training: shell-aware {results['train_seconds_shell']:.1f}s, plain unigram "
         f"{results['train_seconds_plain_unigram']:.1f}s; {os.cpu_count()} CPUs"

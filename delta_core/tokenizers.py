@@ -136,7 +136,11 @@ def train_tokenizer(
         if target.exists():
             shutil.rmtree(tmp)
         else:
-            tmp.rename(target)
+            try:
+                tmp.rename(target)
+            except OSError:
+                if not target.exists():  # else: the same training finished meanwhile
+                    raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
