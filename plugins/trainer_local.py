@@ -3,7 +3,8 @@
 It runs exactly what the container runs (``delta_core.train_main``, i.e. ``training/train.py``)
 with the Python that runs Delta, so it needs torch installed here
 (``pip install 'xontrib-delta[train]'``). The child shares the terminal: its progress bar and
-log lines appear as they come, and Ctrl-C reaches it as well.
+log lines appear as they come (on stderr: stdout is left to the caller), and Ctrl-C reaches
+it as well.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from delta_core.components import TrainJob
@@ -26,6 +28,13 @@ from delta_core.train_launch import (
 
 class LocalTrainingError(RuntimeError):
     """The training process failed; what it printed explains why."""
+
+
+def _stderr_fd() -> int | None:
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a stderr without a file (captured)
+        return None
 
 
 class LocalTrainer:
@@ -53,7 +62,8 @@ class LocalTrainer:
 
     def train(self, job: TrainJob) -> Path:
         cmd, env = self.command(job)
-        proc = subprocess.Popen(cmd, env=env)
+        # training logs go to stderr: stdout stays for the caller's result (delta-train --json)
+        proc = subprocess.Popen(cmd, env=env, stdout=_stderr_fd())
         try:
             code = proc.wait()
         except KeyboardInterrupt:

@@ -39,15 +39,18 @@ def list_cmd(as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title=f"Models ({ctx.layout.models})")
-    for col in ("version", "size", "params", "val loss", "from", "steps", "tokenizer", "trainer"):
-        table.add_column(col, justify="right" if col in ("params", "val loss", "steps") else "left")
+    for col in ("version", "size", "params", "val loss", "steps", "tokenizer", "trainer"):
+        table.add_column(
+            col,
+            justify="right" if col in ("params", "val loss", "steps") else "left",
+            no_wrap=col != "tokenizer",  # a user copies the version into `delta model show`
+        )
     for m in models:
         table.add_row(
             m.version,
             m.model_size,
             _params(m.params),
             _loss(m.val_loss),
-            _loss(m.initial_val_loss),
             str(m.steps),
             m.tokenizer_version,
             m.trainer,
