@@ -141,6 +141,7 @@ def format_context(
     cwd: str = "",
     *,
     max_tokens: int | None = None,
+    max_commands: int | None = None,
     prefix: str = "",
 ) -> list[int]:
     """The prompt for the next command: the session so far, the current cwd, then ``<cmd>``.
@@ -150,13 +151,16 @@ def format_context(
     of ``s[k].command`` and ``<exit>`` is a prefix of :func:`session_ids` of ``s``.
 
     ``max_tokens`` keeps the prompt short by dropping whole commands from the start (the
-    ``<s>`` goes too, as in a training window that starts mid-session). ``prefix``: what
+    ``<s>`` goes too, as in a training window that starts mid-session); ``max_commands``
+    keeps at most that many previous commands the same way. ``prefix``: what
     the user has typed; its settled ids are appended (see
     :meth:`~delta_core.shell_tokenizer.ShellTokenizer.encode_prefix`: the unfinished last
     word is not included and must be matched while generating).
     """
     enc = SessionEncoder(tok)
     turns = [as_turn(h) for h in history]
+    dropped = max(0, len(turns) - max_commands) if max_commands is not None else 0
+    turns = turns[dropped:]
     cmd_ids = tok.encode_batch([t.command for t in turns])
     per_turn = enc.turn_ids(turns, cmd_ids, None)
     last_cwd = next((display_cwd(t.cwd) for t in reversed(turns) if t.cwd), None)
@@ -165,17 +169,17 @@ def format_context(
     tail = [*(enc._cwd_ids[here] if here and here != last_cwd else []), enc.cmd]
     if prefix:
         tail += tok.encode_prefix(prefix)[0]
+    # Commands left out at the start take the <s> with them; the first command kept
+    # states its directory, as at a session start (turn_ids above started from None).
     start = 0
     if max_tokens is not None:
-        total = 1 + sum(map(len, per_turn)) + len(tail)
+        total = (0 if dropped else 1) + sum(map(len, per_turn)) + len(tail)
         while start < len(turns) and total > max_tokens:
             total -= len(per_turn[start])
             start += 1
         if start:
-            total -= 1  # the <s> goes with the first command
-            # The new first command states its directory, as a session start would.
             per_turn[start:] = enc.turn_ids(turns[start:], cmd_ids[start:], None)
-    ids = [] if start else [enc.bos]
+    ids = [] if (start or dropped) else [enc.bos]
     for part in per_turn[start:]:
         ids.extend(part)
     ids.extend(tail)

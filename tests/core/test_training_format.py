@@ -76,6 +76,16 @@ def test_a_long_history_is_cut_at_command_boundaries(tok):
     assert "echo 49<exit>0<cmd>" in text
 
 
+def test_the_last_k_commands_can_be_kept(tok):
+    history = [Turn(f"echo {i}", "/srv", 0) for i in range(10)]
+    text = render(tok, format_context(tok, history, "/srv", max_commands=2))
+    assert text == "<cwd>/srv<cmd>echo 8<exit>0<cmd>echo 9<exit>0<cmd>"
+    assert render(tok, format_context(tok, history, "/srv", max_commands=0)) == "<cwd>/srv<cmd>"
+    assert format_context(tok, history, "/srv", max_commands=10) == format_context(
+        tok, history, "/srv"
+    )
+
+
 def test_a_new_directory_is_announced_in_the_prompt(tok):
     history = [Turn("ls", "/tmp", 0)]
     assert render(tok, format_context(tok, history, "/tmp")).endswith("<exit>0<cmd>")
