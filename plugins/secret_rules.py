@@ -133,7 +133,7 @@ def _assignment_ok(m: re.Match[str]) -> bool:
 
 
 def _closed(value: str) -> bool:
-    return len(value) >= 2 and value[-1] == value[0]
+    return value.find(value[0], 1) != -1  # its opening quote closes again
 
 
 # Options are stricter than variables about "key": --key, --recv-key name files and key ids.

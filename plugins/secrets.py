@@ -10,6 +10,8 @@ when one of its keywords occurs, which most commands never trigger.
 
 from __future__ import annotations
 
+import re
+
 from delta_plugins.secret_rules import RULES, Rule
 
 from delta_core.components import Finding, Verdict
@@ -17,6 +19,7 @@ from delta_core.config import Config
 from delta_core.hookspecs import hookimpl
 
 _QUOTES = "\"'"
+_MARK = re.compile(r"<redacted:[a-z0-9-]+>")
 
 
 _Index = tuple[tuple[str, tuple[int, ...]], ...]
@@ -68,6 +71,10 @@ class SecretScanner:
                 if start < 0 or start == end:
                     start, end = m.span()
                 spans.append((*_inside_quotes(text, start, end), i))
+        if "<redacted:" in text:
+            # Our own placeholders are never a secret (this keeps filtering idempotent).
+            marks = [m.span() for m in _MARK.finditer(text)]
+            spans = [sp for sp in spans if not any(sp[0] < e and s < sp[1] for s, e in marks)]
         return self._merge(spans)
 
     def _merge(self, spans: list[tuple[int, int, int]]) -> list[Finding]:
@@ -89,9 +96,14 @@ class SecretScanner:
 
 
 def _inside_quotes(text: str, start: int, end: int) -> tuple[int, int]:
-    """Keep a value's enclosing quotes out of the redaction: ``"<redacted:x>"``."""
-    if end - start >= 2 and text[start] in _QUOTES and text[end - 1] == text[start]:
-        return start + 1, end - 1
+    """Keep a value's enclosing quotes out of the redaction: ``"<redacted:x>"``.
+
+    Closing brackets glued after the quotes (``"pw"}`` in JSON) stay too.
+    """
+    if end - start >= 2 and text[start] in _QUOTES:
+        close = text.find(text[start], start + 1, end)
+        if close != -1 and not text[close + 1 : end].strip("}])"):
+            return start + 1, close
     return start, end
 
 

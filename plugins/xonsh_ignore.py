@@ -2,7 +2,7 @@
 
 Same meaning as in xonsh's own history: a command the regex matches *from its start*
 (``re.match``) is not recorded. The variable is read at every check (a user may change it in
-the running shell) from the xonsh session's environment when there is one, else from the
+the running shell) from the xonsh session's environment when it is set there, else from the
 process environment; the compiled regex is cached by its text. Like xonsh, an invalid regex is
 ignored, but the finding says so (``delta memory explain`` shows it).
 """
@@ -21,10 +21,11 @@ from delta_core.hookspecs import hookimpl
 VARIABLE = "XONSH_HISTORY_IGNORE_REGEX"
 
 
-def _session_env() -> Mapping[str, Any]:
-    xsh = getattr(builtins, "__xonsh__", None)
-    env = getattr(xsh, "env", None)
-    return env if env is not None else os.environ
+def _current_value() -> Any:
+    """The variable in the running xonsh session, else in the process environment."""
+    env = getattr(getattr(builtins, "__xonsh__", None), "env", None)
+    value = env.get(VARIABLE) if env is not None else None
+    return value if value else os.environ.get(VARIABLE)
 
 
 class XonshIgnoreFilter:
@@ -37,8 +38,7 @@ class XonshIgnoreFilter:
         self._cache: tuple[str, re.Pattern[str] | str] | None = None
 
     def _regex(self) -> re.Pattern[str] | str | None:
-        env = self._env if self._env is not None else _session_env()
-        value = env.get(VARIABLE)
+        value = self._env.get(VARIABLE) if self._env is not None else _current_value()
         if not value:
             return None
         if isinstance(value, re.Pattern):  # xonsh may hold it compiled
