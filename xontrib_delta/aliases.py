@@ -43,11 +43,19 @@ def run_cli(
     shared_ctx: Any = None,
     stdout: Any = None,
     stderr: Any = None,
+    stdin: Any = None,
 ) -> int:
-    """Run ``delta ARGV`` in this process and return its exit status; never raises."""
+    """Run ``delta ARGV`` in this process and return its exit status; never raises.
+
+    The streams are the ones xonsh hands a callable alias, so ``cat f | :tokenizer encode -``
+    reads the pipe.
+    """
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
+    saved_stdin = sys.stdin
     try:
+        if stdin is not None:
+            sys.stdin = stdin
         with redirect_stdout(out), redirect_stderr(err), _process_environ(env):
             from delta_core.cli import main
             from delta_core.cli.common import shared_context
@@ -72,22 +80,24 @@ def run_cli(
     except Exception as exc:
         print(f"delta: {type(exc).__name__}: {exc}", file=err)
         return 1
+    finally:
+        sys.stdin = saved_stdin
 
 
 def make_aliases(
     get_env: Callable[[], Mapping[str, str]],
     using_memory: Callable[[], AbstractContextManager[Any]],
 ) -> dict[str, Callable[..., int]]:
-    """The aliases to install: ``delta …`` and ``:memory …`` (= ``delta memory …``).
+    """The aliases to install: ``delta …``, ``:memory …`` and ``:tokenizer …``.
 
     ``using_memory()`` holds the recorder's memory for the duration of a command and gives
     its context (or None when the recorder is not running).
     """
 
-    def run(argv: list[str], stdout: Any, stderr: Any) -> int:
+    def run(argv: list[str], stdout: Any, stderr: Any, stdin: Any = None) -> int:
         try:
             with using_memory() as ctx:
-                return run_cli(argv, get_env(), ctx, stdout, stderr)
+                return run_cli(argv, get_env(), ctx, stdout, stderr, stdin)
         except Exception as exc:
             print(f"delta: {type(exc).__name__}: {exc}", file=stderr or sys.stderr)
             return 1
@@ -98,8 +108,11 @@ def make_aliases(
     def memory(args, stdin=None, stdout=None, stderr=None):
         return run(["memory", *args], stdout, stderr)
 
+    def tokenizer(args, stdin=None, stdout=None, stderr=None):
+        return run(["tokenizer", *args], stdout, stderr, stdin)
+
     # In the main thread: Ctrl-C reaches the command, and the memory is not used from two
     # threads at once.
-    for fn in (delta, memory):
+    for fn in (delta, memory, tokenizer):
         fn.__xonsh_threadable__ = False
-    return {"delta": delta, ":memory": memory}
+    return {"delta": delta, ":memory": memory, ":tokenizer": tokenizer}

@@ -2,7 +2,7 @@
 
 Load adds, and remembers: handlers on ``on_pre_prompt`` (to start the recorder in the
 background once the shell is up), ``on_precommand``, ``on_postcommand`` and ``on_exit``;
-the aliases ``delta`` and ``:memory``; the variable ``$DELTA_SESSION`` (this session's id, so
+the aliases ``delta``, ``:memory`` and ``:tokenizer``; the variable ``$DELTA_SESSION`` (this session's id, so
 that programs run from the shell can tell which session they belong to). Unload removes
 exactly those, puts back any alias or variable of the same name that was there before, and
 closes the memory. Loading twice is a no-op.
@@ -31,6 +31,7 @@ class _Loaded:
     handlers: list[tuple[Any, Callable[..., Any]]] = field(default_factory=list)
     aliases: dict[str, Any] = field(default_factory=dict)
     env_vars: dict[str, Any] = field(default_factory=dict)
+    undo: list[Callable[[], None]] = field(default_factory=list)  # e.g. the search key binding
 
 
 _active: _Loaded | None = None
@@ -77,6 +78,13 @@ def _load_xontrib_(xsh: Any, **_: Any) -> dict[str, Any]:
             xsh.aliases[name] = fn
         loaded.env_vars[SESSION_VAR] = env[SESSION_VAR] if SESSION_VAR in env else _MISSING  # noqa: SIM401
         env[SESSION_VAR] = recorder.session
+        # The interactive search key (prompt_toolkit shells); its UI loads on first press.
+        from xontrib_delta.search_ui import DEFAULT_KEY, install
+
+        search_key = env.get("DELTA_SEARCH_KEY", DEFAULT_KEY)
+        if search_key:
+            loaded.undo.append(install(xsh, search_key))
+        _install_suggestions(xsh, recorder, loaded)
         _active = loaded
         if env.get("XONSH_INTERACTIVE"):
             recorder.start(config_env(env))
@@ -89,6 +97,29 @@ def _load_xontrib_(xsh: Any, **_: Any) -> dict[str, Any]:
             _active = loaded
             _unload_xontrib_(xsh)
     return {}
+
+
+def _install_suggestions(xsh: Any, recorder: ShellRecorder, loaded: _Loaded) -> None:
+    """Ghost text, next command, tab completion and feedback (xontrib_delta/suggest.py)."""
+    from xontrib_delta.suggest import Suggestions
+
+    sugg = Suggestions(xsh, recorder)
+    sugg.install()
+    loaded.undo.append(sugg.uninstall)
+
+    def _delta_suggest_pre_prompt(**kw: Any) -> None:
+        sugg.on_pre_prompt(**kw)
+
+    def _delta_suggest_postcommand(**kw: Any) -> None:
+        sugg.on_postcommand(**kw)
+
+    events = xsh.builtins.events
+    for event, handler in (
+        (events.on_pre_prompt, _delta_suggest_pre_prompt),
+        (events.on_postcommand, _delta_suggest_postcommand),
+    ):
+        event(handler)
+        loaded.handlers.append((event, handler))
 
 
 def _unload_xontrib_(xsh: Any, **_: Any) -> None:
@@ -120,6 +151,11 @@ def _unload_xontrib_(xsh: Any, **_: Any) -> None:
                 xsh.env[name] = previous
         except Exception as exc:
             log.problem(f"could not remove ${name}: {exc}")
+    for fn in reversed(loaded.undo):
+        try:
+            fn()
+        except Exception as exc:
+            log.problem(f"could not undo a change: {exc}")
     loaded.recorder.close()
 
 

@@ -349,33 +349,3 @@ def _register_dataset_commands() -> None:
 
 
 _register_dataset_commands()
-
-
-def xonsh_alias(args: list[str], stdin: Any = None, stdout: Any = None, stderr: Any = None) -> int:
-    """``:tokenizer ARGS`` in xonsh: run ``delta tokenizer ARGS`` in-process, never raising.
-
-    ``stdin``/``stdout``/``stderr`` are the streams xonsh hands a callable alias (so
-    ``cat cmds.txt | :tokenizer encode -`` works). Returns the exit status; errors are one
-    line on stderr, as from the ``delta`` command.
-    """
-    saved = sys.stdin, sys.stdout, sys.stderr
-    try:
-        sys.stdin = stdin if stdin is not None else sys.stdin
-        sys.stdout = stdout if stdout is not None else sys.stdout
-        sys.stderr = stderr if stderr is not None else sys.stderr
-        tokenizer.main(args=list(args), prog_name=":tokenizer", standalone_mode=False)
-        return 0
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        click.echo(f":tokenizer: {exc.format_message()}", err=True)
-        return exc.exit_code
-    except click.exceptions.Abort:
-        return 130
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    except Exception as exc:  # the shell must survive whatever happens here
-        click.echo(f":tokenizer: {type(exc).__name__}: {exc}", err=True)
-        return 1
-    finally:
-        sys.stdin, sys.stdout, sys.stderr = saved

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from delta_core.cli import build_cli
-from delta_core.cli.tokenizer import xonsh_alias
 from delta_core.store import Store
 from tests.conftest import make_record
 from tests.tokenizer_helpers import sample_commands
+from xontrib_delta.aliases import run_cli
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
@@ -124,6 +125,13 @@ def test_training_on_an_empty_memory_is_a_one_line_error(delta_home):
     res = run("train")
     assert res.exit_code != 0 and "no commands to train on" in res.output
     assert "Traceback" not in res.output
+
+
+def xonsh_alias(args, stdin=None, stdout=None, stderr=None):
+    """What `:tokenizer ARGS` runs in xonsh."""
+    return run_cli(
+        ["tokenizer", *args], dict(os.environ), stdout=stdout, stderr=stderr, stdin=stdin
+    )
 
 
 def test_xonsh_alias_never_raises(memory, capsys):
