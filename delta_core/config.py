@@ -50,6 +50,7 @@ SETTINGS: dict[str, Setting] = {
     ),
     "suggest.enabled": Setting(bool, True, "suggestions in the shell"),
     "search.embedder": Setting(str, "minilm", "embedder plugin for `delta search`"),
+    "search.key": Setting(str, "c-s", "xonsh key for the interactive search (read from $DELTA_SEARCH_KEY at load; empty: none)"),
     "serve.listen": Setting(str, "", "HOST:PORT to serve a team over TCP (needs serve.token)"),
     "serve.token": Setting(str, "", "shared secret clients must send with --listen"),
 }

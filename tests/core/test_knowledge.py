@@ -14,7 +14,13 @@ import pytest
 from click.testing import CliRunner
 
 from delta_core.knowledge import (
-    Fix, alias_hints, fixes, profiles, sessions, suggest_fix, workflows,
+    Fix,
+    alias_hints,
+    fixes,
+    profiles,
+    sessions,
+    suggest_fix,
+    workflows,
 )
 from delta_core.record import Record
 from tests.conftest import SHARED_DATA
@@ -49,8 +55,10 @@ def test_workflows_on_schonlau_are_real_frequent_sequences():
         assert 2 <= len(w.commands) <= 5
         assert all(a != b for a, b in zip(w.commands, w.commands[1:]))
     # user 1's X session start-up recurs: cpp -> sh -> xrdb
-    assert any(occurs(("cpp", "sh", "xrdb"), w.commands) or w.commands == ("cpp", "sh", "xrdb")
-               for w in found)
+    assert any(
+        occurs(("cpp", "sh", "xrdb"), w.commands) or w.commands == ("cpp", "sh", "xrdb")
+        for w in found
+    )
 
 
 def test_profiles_on_purdue_count_each_projects_commands():
@@ -58,8 +66,10 @@ def test_profiles_on_purdue_count_each_projects_commands():
     recs = []
     for b, block in enumerate(blocks(cmds, 500)):
         root = f"/home/u/proj{b % 2}"
-        recs += [Record(c, T0 + (b * 500 + i) * 10**9, cwd=root + "/src",
-                        extra={"git_root": root}) for i, c in enumerate(block)]
+        recs += [
+            Record(c, T0 + (b * 500 + i) * 10**9, cwd=root + "/src", extra={"git_root": root})
+            for i, c in enumerate(block)
+        ]
     got = {p.project: p for p in profiles(recs, top=5)}
     assert set(got) == {"/home/u/proj0", "/home/u/proj1"}
     for b in (0, 1):
@@ -86,10 +96,12 @@ def test_fixes_found_in_a_purdue_session_with_typos():
 
 
 def test_suggest_fix_carries_a_corrected_program_name():
-    recs = [Record("gti status", T0, exit=127, session="a"),
-            Record("git status", T0 + 10**9, exit=0, session="a"),
-            Record("make", T0 + 2 * 10**9, exit=2, session="a"),
-            Record("cd ..", T0 + 3 * 10**9, exit=0, session="a")]
+    recs = [
+        Record("gti status", T0, exit=127, session="a"),
+        Record("git status", T0 + 10**9, exit=0, session="a"),
+        Record("make", T0 + 2 * 10**9, exit=2, session="a"),
+        Record("cd ..", T0 + 3 * 10**9, exit=0, session="a"),
+    ]
     mined = fixes(sessions(recs))
     assert [(f.failed, f.fixed) for f in mined] == [("gti status", "git status")]
     assert suggest_fix("gti push origin main", mined) == "git push origin main"
@@ -103,7 +115,9 @@ def test_alias_hints_rank_by_keystrokes_saved():
     hints = alias_hints(recs)
     # 6 x 47 keystrokes saved beats 9 x 26; `ls` is too short to need an alias
     assert [h.command for h in hints] == [
-        "docker compose -f docker-compose.dev.yml up --build", "kubectl get pods -n production"]
+        "docker compose -f docker-compose.dev.yml up --build",
+        "kubectl get pods -n production",
+    ]
     assert (hints[0].alias, hints[0].saved_keystrokes) == ("dcdu", 6 * (51 - 4))
     assert (hints[1].alias, hints[1].count) == ("kgpp", 9)
 
@@ -118,10 +132,16 @@ def test_cli_knowledge_json(delta_home):
     from delta_core.store import Store
 
     with Store(delta_home) as store:
-        store.add_many([Record("gti status", T0, exit=127, session="s", cwd="/w"),
-                        Record("git status", T0 + 10**9, exit=0, session="s", cwd="/w")]
-                       + [Record(c, T0 + (10 + i) * 10**9, exit=0, session=f"x{i // 2}", cwd="/w")
-                          for i, c in enumerate(["make", "make test"] * 4)])
+        store.add_many(
+            [
+                Record("gti status", T0, exit=127, session="s", cwd="/w"),
+                Record("git status", T0 + 10**9, exit=0, session="s", cwd="/w"),
+            ]
+            + [
+                Record(c, T0 + (10 + i) * 10**9, exit=0, session=f"x{i // 2}", cwd="/w")
+                for i, c in enumerate(["make", "make test"] * 4)
+            ]
+        )
     cli = build_cli()
     r = CliRunner().invoke(cli, ["knowledge", "fixes", "--json"])
     assert r.exit_code == 0, r.output

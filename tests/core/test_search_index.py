@@ -25,8 +25,14 @@ EMB = HashingEmbedder()
 
 
 def rec(cmd: str, t_ns: int, **kw) -> Record:
-    return Record(cmd, t_ns, cwd=kw.pop("cwd", "/home/ada/app"), exit=kw.pop("exit", 0),
-                  session=kw.pop("session", "s1"), **kw)
+    return Record(
+        cmd,
+        t_ns,
+        cwd=kw.pop("cwd", "/home/ada/app"),
+        exit=kw.pop("exit", 0),
+        session=kw.pop("session", "s1"),
+        **kw,
+    )
 
 
 def refresh(store: Store):
@@ -143,11 +149,13 @@ def test_a_damaged_state_is_rebuilt_not_fatal(store):
 
 def test_filters_cwd_since_exit_and_context(store):
     now = time.time_ns()
-    store.add_many([
-        rec("npm run build", now - 10 * DAY, cwd="/srv/web", exit=0),
-        rec("npm run build", now - 5 * DAY, cwd="/srv/api", exit=2),
-        rec("npm run lint", now - 1 * DAY, cwd="/srv/web", exit=0),
-    ])
+    store.add_many(
+        [
+            rec("npm run build", now - 10 * DAY, cwd="/srv/web", exit=0),
+            rec("npm run build", now - 5 * DAY, cwd="/srv/api", exit=2),
+            rec("npm run lint", now - 1 * DAY, cwd="/srv/web", exit=0),
+        ]
+    )
     _, st = refresh(store)
     s = Searcher(st, EMB)
     assert [h.command for h in s.search("npm run", cwd="/srv/api")] == ["npm run build"]
@@ -172,7 +180,9 @@ def test_vector_index_recall_against_exact_search(tmp_path):
 
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((50, 64)).astype(np.float32)
-    x = centres[rng.integers(0, 50, 3000)] + 0.3 * rng.standard_normal((3000, 64)).astype(np.float32)
+    x = centres[rng.integers(0, 50, 3000)] + 0.3 * rng.standard_normal((3000, 64)).astype(
+        np.float32
+    )
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     ix = VectorIndex(64)
     ix.add(np.arange(3000), x)
