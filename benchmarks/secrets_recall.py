@@ -15,8 +15,9 @@ Positives (a line counts as caught when the filter fires *and* the secret text i
   detect-secrets  detect-secrets' config fixtures, labelled by hand below, typed as
                 ``echo '<line>' >> file`` (config syntax; no target, there is no entropy rule).
 Benign: every tldr example (common + linux) and every NL2Bash command; a command is a false
-positive when any rule fires. Also the per-command cost of the filter (mean, p99) against two
-baselines measured in the same run: ``str.lower`` alone and every rule run without the gate.
+positive when any rule fires. Also the per-command cost of the filter and of the whole built-in
+chain (mean, p99) against two baselines measured in the same run: ``str.lower`` alone and
+every rule run without the keyword gate.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ from delta_plugins.secret_rules import RULES
 from delta_plugins.secrets import SecretScanner, redact
 from regex_samples import samples
 
+from delta_core.config import Config
+from delta_core.plugin_manager import Components, make_plugin_manager
+from delta_core.privacy import apply_filters, configure_filters
+
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 IN_SCOPE = re.compile(
     r"^(?:aws-access-token|github-|gitlab-|slack-|stripe-|npm-|netlify-|pulumi-|openai-"
@@ -56,17 +61,25 @@ DETECT_SECRETS = (
     ("mimi=gX69YO4CvBsVjzAwYxdGyDd30t5+9ez31gKATtj4", "gX69YO4CvBsVjzAwYxdGyDd30t5+9ez31gKATtj4"),
     ("password = 123456789a1234", "123456789a1234"),
     ("aws_secret_key = 23456789a1", "23456789a1"),
-    ("real_secret_which_isnt_an_i_d = vh987tyw9ehy8ghis7vwyhiwbwitefy7w3ASDGYDGUASDG",
-     "vh987tyw9ehy8ghis7vwyhiwbwitefy7w3ASDGYDGUASDG"),
+    (
+        "real_secret_which_isnt_an_i_d = vh987tyw9ehy8ghis7vwyhiwbwitefy7w3ASDGYDGUASDG",
+        "vh987tyw9ehy8ghis7vwyhiwbwitefy7w3ASDGYDGUASDG",
+    ),
     ("password = 12345678901234  # pragma: allowlist secret", "12345678901234"),
     ('key="ToCynx5Se4e2PtoZxEhW7lUJcOX15c54"', "ToCynx5Se4e2PtoZxEhW7lUJcOX15c54"),
     ("value: AKIATESTTESTTESTTEST", "AKIATESTTESTTESTTEST"),
-    ("test_agent::allowlisted_api_key: 'ToCynx5Se4e2PtoZxEhW7lUJcOX15c54'",
-     "ToCynx5Se4e2PtoZxEhW7lUJcOX15c54"),
-    ("low_entropy_binary_secret: !!binary MjNjcnh1IDJieXJpdXYyeXJpaTJidnl1MnI4OXkyb3UwMg==",
-     "MjNjcnh1IDJieXJpdXYyeXJpaTJidnl1MnI4OXkyb3UwMg=="),
-    ("high_entropy_hex_binary_secret: !!binary MmIwMDA0MmY3NDgxYzdiMDU2YzRiNDEwZDI4ZjMzY2Y=",
-     "MmIwMDA0MmY3NDgxYzdiMDU2YzRiNDEwZDI4ZjMzY2Y="),
+    (
+        "test_agent::allowlisted_api_key: 'ToCynx5Se4e2PtoZxEhW7lUJcOX15c54'",
+        "ToCynx5Se4e2PtoZxEhW7lUJcOX15c54",
+    ),
+    (
+        "low_entropy_binary_secret: !!binary MjNjcnh1IDJieXJpdXYyeXJpaTJidnl1MnI4OXkyb3UwMg==",
+        "MjNjcnh1IDJieXJpdXYyeXJpaTJidnl1MnI4OXkyb3UwMg==",
+    ),
+    (
+        "high_entropy_hex_binary_secret: !!binary MmIwMDA0MmY3NDgxYzdiMDU2YzRiNDEwZDI4ZjMzY2Y=",
+        "MmIwMDA0MmY3NDgxYzdiMDU2YzRiNDEwZDI4ZjMzY2Y=",
+    ),
     ("foreign_key_id = vh987tyw9ehy8ghis7vwyhiwbwitefy7w3ASDGYDGUASDG", ""),
     ("allowlisted_id: 'ToCynx5Se4e2PtoZxEhW7lUJcOX15c54'", ""),
     ("uuid_should_be_ignored: '203db13e-70c7-462b-9a3d-bf32640cb0be'", ""),
@@ -131,8 +144,10 @@ def gitleaks(data: Path, per_rule: int) -> tuple[list[tuple[str, str]], Counter]
                 line = match  # the regex describes the whole curl command
             elif rule["id"].startswith("netlify"):
                 # The regex's context is "netlify" then any separator; use real ones instead.
-                line = (f"netlify deploy --prod --auth {secret}",
-                        f"NETLIFY_AUTH_TOKEN={secret} netlify status")[j % 2]
+                line = (
+                    f"netlify deploy --prod --auth {secret}",
+                    f"NETLIFY_AUTH_TOKEN={secret} netlify status",
+                )[j % 2]
             else:
                 line = NEUTRAL[j % len(NEUTRAL)].format(s=match)
             out.append((line, secret))
@@ -164,8 +179,16 @@ def caught(scanner: SecretScanner, line: str, secret: str) -> bool:
     return bool(findings) and secret not in redact(line, findings)
 
 
+def _builtin_chain() -> list:
+    """The built-in filters as a context configures them (defaults, no config file)."""
+    pm = make_plugin_manager({"DELTA_PLUGINS": ""})
+    filters = list(Components.from_manager(pm).privacy_filters.values())
+    configure_filters(filters, Config.load(Path("/nonexistent-delta-root"), env={}))
+    return filters
+
+
 def cost(scanner: SecretScanner, commands: list[str]) -> dict[str, tuple[float, float]]:
-    """Mean and p99 microseconds per command: the filter and the two baselines."""
+    """Mean and p99 microseconds per command: the filter, the chain and two baselines."""
 
     def ungated(cmd: str) -> None:
         for rule in RULES:
@@ -173,9 +196,18 @@ def cost(scanner: SecretScanner, commands: list[str]) -> dict[str, tuple[float, 
                 if rule.accept is not None:
                     rule.accept(m)
 
+    chain = _builtin_chain()
+
+    def whole_chain(cmd: str) -> None:
+        apply_filters(chain, cmd, "/home/ada/src")
+
     out = {}
-    for name, fn in (("str.lower only", str.lower), ("all rules, no gate", ungated),
-                     ("secrets filter", scanner.scan)):
+    for name, fn in (
+        ("str.lower only", str.lower),
+        ("all rules, no gate", ungated),
+        ("secrets filter", scanner.scan),
+        ("whole built-in chain", whole_chain),
+    ):
         times = []
         for cmd in commands:
             t0 = time.perf_counter_ns()
@@ -226,8 +258,13 @@ def main(argv: list[str] | None = None) -> int:
         if name != "detect-secrets":
             shell_hit, shell_all = shell_hit + hit, shell_all + len(items)
         table.add_row(name, str(len(items)), str(hit), f"{100 * hit / len(items):.2f}%")
-    table.add_row("shell lines (all but detect-secrets)", str(shell_all), str(shell_hit),
-                  f"{100 * shell_hit / shell_all:.2f}%", style="bold")
+    table.add_row(
+        "shell lines (all but detect-secrets)",
+        str(shell_all),
+        str(shell_hit),
+        f"{100 * shell_hit / shell_all:.2f}%",
+        style="bold",
+    )
     console.print(table)
 
     table = Table(title="secrets filter: false positives on benign commands")
@@ -245,8 +282,13 @@ def main(argv: list[str] | None = None) -> int:
         if name in ("tldr", "nl2bash"):
             benign_fp, benign_all = benign_fp + flagged, benign_all + len(lines)
         table.add_row(name, str(len(lines)), str(flagged), f"{100 * flagged / len(lines):.3f}%")
-    table.add_row("benign (tldr + nl2bash)", str(benign_all), str(benign_fp),
-                  f"{100 * benign_fp / benign_all:.3f}%", style="bold")
+    table.add_row(
+        "benign (tldr + nl2bash)",
+        str(benign_all),
+        str(benign_fp),
+        f"{100 * benign_fp / benign_all:.3f}%",
+        style="bold",
+    )
     console.print(table)
     console.print("false positives by rule:", dict(Counter(r for _n, r, _l in fps).most_common()))
 

@@ -82,6 +82,8 @@ class Rule:
     keywords: tuple[str, ...]
     # Extra judgement on a match (name of the variable, kind of value); None accepts all.
     accept: Callable[[re.Match[str]], bool] | None = None
+    # A second gate, tested only once a keyword is found: one of these must occur as well.
+    requires: tuple[str, ...] = ()
 
 
 def _value_ok(m: re.Match[str]) -> bool:
@@ -186,10 +188,12 @@ def _r(
     keywords: tuple[str, ...],
     accept: Callable[[re.Match[str]], bool] | None = None,
     flags: int = 0,
+    requires: tuple[str, ...] = (),
 ) -> Rule:
-    return Rule(name, description, re.compile(pattern, flags), keywords, accept)
+    return Rule(name, description, re.compile(pattern, flags), keywords, accept, requires)
 
 
+_USER_OPTIONS = ("-u", "--user", "-a", "--auth", "--proxy-user", "--http-user")
 _SECRET_KW = ("token", "secret", "pass", "pwd", "key", "credential", "auth")
 _END = r"(?![\w-])"
 
@@ -320,6 +324,7 @@ RULES: tuple[Rule, ...] = (
         rf"(?:[ \t]*[=:][ \t]*|[ \t]+){VALUE}",
         ("aws",),
         _value_ok,
+        requires=("secret", "session", "security"),
     ),
     _r(
         "curl-user-password",
@@ -329,6 +334,7 @@ RULES: tuple[Rule, ...] = (
         r"(?P<q>[\"']?)[^\s:'\"]*:(?P<value>[^\s'\"]+)(?P=q)",
         ("curl", "wget", "http", "xh", "lftp"),
         _value_ok,
+        requires=_USER_OPTIONS,
     ),
     _r(  # the same, for any quoting of the user:password word ('user':'pass', "u:p"x)
         "curl-user-password",
@@ -337,6 +343,7 @@ RULES: tuple[Rule, ...] = (
         rf"(?:-u|-U|--user|--proxy-user|--http-user|-a|--auth)(?:=|[ \t]*){VALUE}",
         ("curl", "wget", "http", "xh", "lftp"),
         _user_password_ok,
+        requires=_USER_OPTIONS,
     ),
     _r(
         "mysql-password",
@@ -344,6 +351,7 @@ RULES: tuple[Rule, ...] = (
         rf"\b(?:mysql\w*|mariadb\w*|7z\w?|rar|unrar){_SAME_CMD}(?<![\w-])-p(?P<value>{WORD})",
         ("mysql", "mariadb", "7z", "rar"),
         _command_value_ok,
+        requires=("-p",),
     ),
     _r(
         "password-option",
@@ -355,6 +363,7 @@ RULES: tuple[Rule, ...] = (
         rf"|smbclient{_SAME_CMD}(?<![\w-])-U[ \t]*[^\s%]+%)[ \t]*{VALUE}",
         ("pass", "zip", "redis", "mongo", "login", "key", "smbclient"),
         _value_ok,
+        requires=("-p", "-a", "-n", "-u"),
     ),
     _r(
         "htpasswd-password",
@@ -362,6 +371,7 @@ RULES: tuple[Rule, ...] = (
         rf"\bhtpasswd{_SAME_CMD}(?<![\w-])-\w*b\w*(?:[ \t]+-\w+)*[ \t]+\S+[ \t]+\S+[ \t]+{VALUE}",
         ("pass",),
         _value_ok,
+        requires=("htpasswd",),
     ),
     _r(
         "stdin-password",
@@ -371,6 +381,7 @@ RULES: tuple[Rule, ...] = (
         r"|sudo(?:[ \t]+-\w+)*[ \t]+-\w*S))",
         ("stdin", "pass", "token", "sudo"),
         _value_ok,
+        requires=("echo", "printf"),
     ),
     _r(
         "secret-option",

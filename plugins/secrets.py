@@ -64,6 +64,8 @@ class SecretScanner:
         spans: list[tuple[int, int, int]] = []  # start, end, rule position
         for i in sorted(wanted):
             rule = self.rules[i]
+            if rule.requires and not any(r in lowered for r in rule.requires):
+                continue
             for m in rule.pattern.finditer(text):
                 if rule.accept is not None and not rule.accept(m):
                     continue

@@ -1,9 +1,9 @@
 """The ``xonsh_ignore`` privacy filter: honours ``$XONSH_HISTORY_IGNORE_REGEX``.
 
 Same meaning as in xonsh's own history: a command the regex matches *from its start*
-(``re.match``) is not recorded. The variable is read at every check (a user may change it in
-the running shell) from the xonsh session's environment when it is set there, else from the
-process environment; the compiled regex is cached by its text. Like xonsh, an invalid regex is
+(``re.match``) is not recorded. The variable is read at every check from the xonsh session's
+environment (a user may change it in the running shell) when it is set there, else from the
+process environment as it was when the filter was made; the compiled regex is cached by its text. Like xonsh, an invalid regex is
 ignored, but the finding says so (``delta memory explain`` shows it).
 """
 
@@ -21,11 +21,10 @@ from delta_core.hookspecs import hookimpl
 VARIABLE = "XONSH_HISTORY_IGNORE_REGEX"
 
 
-def _current_value() -> Any:
-    """The variable in the running xonsh session, else in the process environment."""
-    env = getattr(getattr(builtins, "__xonsh__", None), "env", None)
-    value = env.get(VARIABLE) if env is not None else None
-    return value if value else os.environ.get(VARIABLE)
+def _session_value() -> Any:
+    """The variable in the running xonsh session, if there is one (no exceptions: hot path)."""
+    env = getattr(builtins.__dict__.get("__xonsh__"), "env", None)
+    return env.get(VARIABLE) if env is not None else None
 
 
 class XonshIgnoreFilter:
@@ -35,10 +34,15 @@ class XonshIgnoreFilter:
 
     def __init__(self, env: Mapping[str, Any] | None = None) -> None:
         self._env = env
+        # Outside xonsh the process environment cannot change under us: read it once.
+        self._process_value = os.environ.get(VARIABLE)
         self._cache: tuple[str, re.Pattern[str] | str] | None = None
 
     def _regex(self) -> re.Pattern[str] | str | None:
-        value = self._env.get(VARIABLE) if self._env is not None else _current_value()
+        if self._env is not None:
+            value = self._env.get(VARIABLE)
+        else:
+            value = _session_value() or self._process_value
         if not value:
             return None
         if isinstance(value, re.Pattern):  # xonsh may hold it compiled
