@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from delta_plugins.embed_hashing import HashingEmbedder
 
 from delta_core.command_meaning import Purposes
 from delta_core.hybrid_search import Searcher
@@ -17,7 +18,6 @@ from delta_core.record import Record
 from delta_core.search_state import SearchState, search_dir
 from delta_core.search_sync import open_state, sync
 from delta_core.store import Store
-from delta_plugins.embed_hashing import HashingEmbedder
 
 pytest.importorskip("usearch")
 DAY = 86_400 * 10**9
