@@ -17,7 +17,7 @@ from delta_core.config import ConfigError
 
 # module -> attribute: the command groups that ship with Delta
 BUILTIN_COMMANDS: dict[str, str] = {
-    "delta_core.cli.memory": "memory",
+    "delta_core.cli.memory_explain": "memory",  # the memory group, with `explain` added
     "delta_core.cli.config_cmd": "config",
     "delta_core.cli.tokenizer": "tokenizer",
     "delta_core.cli.train": "train",

@@ -178,3 +178,16 @@ def test_recorder_never_raises_into_the_shell(tmp_path, monkeypatch, capsys):
         assert rec.finish(rec.start("echo hi", "/"), 0, 0.0) is None
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("delta: ")
+
+
+def test_explain_names_the_filter_and_what_is_stored(delta_home):
+    token = "ghp_" + "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5"
+    out = json.loads(run("memory", "explain", f"export GITHUB_TOKEN={token} && make", "--json").stdout)
+    assert out["action"] == "redact"
+    assert out["stored"] == "export GITHUB_TOKEN=<redacted:github-token> && make"
+    fired = [f for f in out["filters"] if f["action"] != "keep"]
+    assert [f["filter"] for f in fired] == ["secrets"]
+    assert token not in json.dumps(out)
+    spaced = json.loads(run("memory", "explain", " ls", "--json").stdout)
+    assert spaced["stored"] is None
+    assert any(f["filter"] == "ignorespace" and f["action"] == "drop" for f in spaced["filters"])
