@@ -75,13 +75,31 @@ def encode(rec: Record) -> bytes:
     return _encode(rec)[0]
 
 
+def _identity(start_ns: int, command: bytes, session: bytes, host: bytes, user: bytes) -> str:
+    h = hashlib.blake2b(b"\x00".join((command, session, host, user)), digest_size=8)
+    h.update(start_ns.to_bytes(8, "big", signed=True))
+    return h.hexdigest()
+
+
+def identity(rec: Record) -> str:
+    """The id :func:`encode_with_key` gives ``rec``, without encoding the rest of it.
+
+    The import pipeline needs ids before storing (its origins table is keyed by them).
+    """
+    return _identity(
+        rec.start_ns,
+        rec.command.encode(_ENC, _ERR),
+        rec.session.encode(_ENC, _ERR),
+        rec.host.encode(_ENC, _ERR),
+        rec.user.encode(_ENC, _ERR),
+    )
+
+
 def encode_with_key(rec: Record) -> tuple[bytes, bytes]:
     """``(key, value)`` of a record, giving it its identity on the way (one pass of encoding)."""
     value, raw = _encode(rec)
     if not rec.id:
-        h = hashlib.blake2b(b"\x00".join((raw[0], raw[2], raw[3], raw[4])), digest_size=8)
-        h.update(rec.start_ns.to_bytes(8, "big", signed=True))
-        rec.id = h.hexdigest()
+        rec.id = _identity(rec.start_ns, raw[0], raw[2], raw[3], raw[4])
     return _KEY.pack(max(rec.start_ns, 0), bytes.fromhex(rec.id)), value
 
 

@@ -106,12 +106,16 @@ class LocalOffsets:
 
     def __init__(self) -> None:
         self._cache: dict[int, int] = {}
+        self._last = (-1, 0)  # histories are in time order: usually the same slot again
 
     def __call__(self, ns: int) -> int:
         slot = ns // self._SLOT
+        if slot == self._last[0]:
+            return self._last[1]
         off = self._cache.get(slot)
         if off is None:
             off = self._cache[slot] = local_utc_offset_minutes(slot * self._SLOT)
+        self._last = (slot, off)
         return off
 
 

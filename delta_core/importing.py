@@ -7,12 +7,13 @@ time. Those get the import's start time plus their position (so order is kept) a
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from pathlib import Path
 
+from delta_core.codec import identity
 from delta_core.components import Importer, ImportProblem, PrivacyFilter
 from delta_core.privacy import apply_filters
 from delta_core.record import Record, local_utc_offset_minutes
@@ -55,6 +56,7 @@ def import_records(
     batch: list[Record] = []
     origins: dict[str, bytes] = {}
     position = 0
+    src = source.encode("utf-8", "surrogatepass")
 
     def flush() -> None:
         res = store.add_many(batch, origins)
@@ -82,11 +84,14 @@ def import_records(
         if item.start_ns == 0:
             item.start_ns = now_ns + position * 1000
             item.utc_offset = offset
-            h = hashlib.blake2b(digest_size=16)
-            h.update(f"{source}\x00{position}\x00".encode())
-            h.update(item.command.encode("utf-8", "surrogatepass"))
-            origins[item.ensure_id()] = h.digest()
-        item.ensure_id()
+            origin = blake2b(
+                b"%b\x00%d\x00%b" % (src, position, item.command.encode("utf-8", "surrogatepass")),
+                digest_size=16,
+            ).digest()
+            # the origins table is keyed by record id, so give it one now (just the hash);
+            # records with a time get theirs as Store.add_many encodes them
+            item.id = identity(item)
+            origins[item.id] = origin
         batch.append(item)
         if len(batch) >= BATCH:
             flush()

@@ -86,6 +86,6 @@ def record_id(rec: Record) -> str:
 
     Importing a history twice therefore adds nothing.
     """
-    from delta_core.codec import encode_with_key
+    from delta_core.codec import identity
 
-    return encode_with_key(replace(rec, id=""))[0][8:].hex()
+    return identity(rec)

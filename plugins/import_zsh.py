@@ -51,6 +51,26 @@ def unmetafy(data: bytes) -> bytes:
     return b"".join(out)
 
 
+def _text_bytes(data: bytes) -> bytes:
+    """The file unmetafied, unless it was evidently never metafied.
+
+    A history written by another tool (a converter, an editor) holds plain UTF-8, where
+    0x83 is an ordinary continuation byte; unmetafying it would garble every such character.
+    """
+    plain = unmetafy(data)
+    if plain is data:
+        return data
+    try:
+        plain.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return plain
+        return data
+    return plain
+
+
 def _entries(lines, n: int, decoded: bool) -> Iterator[tuple[int, str | bytes]]:
     """``(first line number, raw entry)`` with continuation lines joined as zsh does."""
     bs, nl, sp = ("\\", "\n", " ") if decoded else (b"\\", b"\n", b" ")
@@ -83,21 +103,28 @@ def _extended(entry: str) -> tuple[int, float | None, str] | None:
     zsh writes an elapsed time of 0 whenever it saves the entry before the command ends
     (``INC_APPEND_HISTORY``, ``SHARE_HISTORY``), so 0 means "unknown", not "instant".
     """
-    semi = entry.find(";")
-    if semi < 0:
+    head, sep, cmd = entry.partition(";")
+    if not sep:
         return None
-    when, _, elapsed = entry[2:semi].partition(":")
-    when, elapsed = when.strip(), elapsed.strip()
-    if not (when.isdigit() and (elapsed.isdigit() or not elapsed)):
-        return None
-    secs = int(elapsed) if elapsed else 0
-    return int(when), float(secs) if secs else None, entry[semi + 1 :]
+    when, _, elapsed = head[2:].partition(":")
+    if not when.isdigit():  # zsh writes no spaces; others might
+        when = when.strip()
+        if not when.isdigit():
+            return None
+    if elapsed == "0" or not elapsed:
+        return int(when), None, cmd
+    if not elapsed.isdigit():
+        elapsed = elapsed.strip()
+        if not elapsed.isdigit():
+            return None
+    secs = int(elapsed)
+    return int(when), float(secs) if secs else None, cmd
 
 
 def parse_zsh(data: bytes) -> Iterator[Record | ImportProblem]:
     """Records (and problems) from the bytes of a zsh history file, in file order."""
     truncated = is_truncated(data)
-    lines, decoded = split_lines(unmetafy(data))
+    lines, decoded = split_lines(_text_bytes(data))
     n = len(lines) - truncated
     offsets = LocalOffsets()
     for lineno, raw in _entries(lines, n, decoded):
@@ -105,23 +132,20 @@ def parse_zsh(data: bytes) -> Iterator[Record | ImportProblem]:
         if isinstance(entry, ImportProblem):
             yield entry
             continue
-        if entry[:2] == ": ":
-            ext = _extended(entry)
-            if ext is not None:
-                when, elapsed, cmd = ext
-                if not cmd.strip():
-                    continue
-                start_ns = epoch_ns(when) or 0
-                if not start_ns:
-                    yield ImportProblem(lineno, "timestamp is not a valid time; kept without it")
-                    yield Record(cmd, 0, duration=elapsed, shell=SHELL)
-                    continue
-                yield Record(
-                    cmd, start_ns, duration=elapsed, shell=SHELL, utc_offset=offsets(start_ns)
-                )
-                continue
-        if entry.strip():
-            yield Record(entry, 0, shell=SHELL)
+        ext = _extended(entry) if entry[:2] == ": " else None
+        if ext is None:
+            if entry.strip():
+                yield Record(entry, 0, shell=SHELL)
+            continue
+        when, elapsed, cmd = ext
+        if not cmd.strip():
+            continue
+        start_ns = epoch_ns(when)
+        if start_ns is None:
+            yield ImportProblem(lineno, "timestamp is not a valid time; kept without it")
+            yield Record(cmd, 0, duration=elapsed, shell=SHELL)
+        else:
+            yield Record(cmd, start_ns, duration=elapsed, shell=SHELL, utc_offset=offsets(start_ns))
     if truncated:
         yield truncated_problem(len(lines))
 

@@ -258,3 +258,9 @@ def test_fish_round_trip(entries):
     recs, probs = split(list(parse_fish(write_fish(entries))))
     assert probs == []
     assert [(r.start_ns // 10**9, r.command) for r in recs] == entries
+
+
+def test_zsh_history_never_metafied_is_read_as_plain_utf8():
+    # written by a converter rather than zsh: "у" (D1 83) must not be taken for Meta
+    recs, probs = split(list(parse_zsh(": 1700000000:0;echo привет, друг\n".encode())))
+    assert probs == [] and recs[0].command == "echo привет, друг"

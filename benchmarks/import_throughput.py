@@ -1,0 +1,194 @@
+"""Import throughput: commands/s from another shell's history into a real Delta store.
+
+Generates histories of N real commands (NL2Bash one-liners and tldr examples, cycled) as a
+plain bash history, a zsh extended history and Delta's JSONL, then imports each through the
+full pipeline (importer → privacy filters → ``import_records`` → ``Store.add_many`` on LMDB)
+into a fresh ``DELTA_HOME``. In the same run it measures two baselines on the same commands:
+
+* ``readlines``: reading and splitting the file and decoding every line, nothing else;
+* ``sqlite``: inserting the same commands into one SQLite table in one transaction
+  (atuin's kind of store), the cost of "just putting rows somewhere".
+
+It also times each importer alone (parsing only) so the store's share is visible.
+
+    python benchmarks/import_throughput.py [--n 1000000] [--per-day 1000] [--no-filters]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from delta_core.importing import import_records
+from delta_core.plugin_manager import Components, make_plugin_manager
+from delta_core.store import Store
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+BUDGET = 100_000  # commands/s, DESIGN.md
+START = 1_600_000_000  # first command's epoch seconds
+
+
+def real_commands() -> list[str]:
+    """Real one-line commands: NL2Bash (MIT) and tldr examples (CC BY 4.0)."""
+    cmds = [c for c in (DATA / "nl2bash" / "all.cm").read_text().splitlines() if c.strip()]
+    with open(DATA / "tldr" / "examples_common_linux.tsv", newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            c = row["example_command"]
+            if c.strip() and "\n" not in c:
+                cmds.append(c)
+    # a bash plain history cannot hold a line that looks like a timestamp
+    return [c for c in cmds if not (c[:1] == "#" and c[1:2].isdigit())]
+
+
+def cycled(cmds: list[str], n: int) -> list[str]:
+    return [cmds[i % len(cmds)] for i in range(n)]
+
+
+def write_histories(out: Path, cmds: list[str], per_day: int) -> dict[str, Path]:
+    step = max(1, 86_400 // per_day)
+    paths = {"bash": out / "bash_history", "zsh": out / "zsh_history", "jsonl": out / "h.jsonl"}
+    paths["bash"].write_text("".join(c + "\n" for c in cmds))
+    zsh = "".join(
+        f": {START + i * step}:{i % 7};{c.replace(chr(10), chr(92) + chr(10))}\n"
+        for i, c in enumerate(cmds)
+    ).encode()
+    # zsh metafies bytes 0x83-0xA2 (and NUL) as 0x83, byte ^ 0x20, as a real file has them
+    paths["zsh"].write_bytes(re.sub(rb"[\x83-\xa2]", lambda m: bytes((0x83, m[0][0] ^ 32)), zsh))
+    with open(paths["jsonl"], "w") as f:
+        for i, c in enumerate(cmds):
+            ts = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(START + i * step))
+            obj = {"command": c, "timestamp": ts, "exit": i % 3, "cwd": "/home/u"}
+            f.write(json.dumps(obj) + "\n")
+    return paths
+
+
+def baseline_readlines(path: Path) -> float:
+    t0 = time.perf_counter()
+    n = 0
+    with open(path, "rb") as f:
+        for line in f.readlines():
+            if line.decode("utf-8").strip():
+                n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def baseline_sqlite(cmds: list[str], tmp: Path) -> float:
+    db = tmp / "baseline.sqlite"
+    t0 = time.perf_counter()
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE h (id INTEGER PRIMARY KEY, ts INTEGER, command TEXT)")
+    conn.execute("CREATE INDEX h_ts ON h(ts)")
+    with conn:
+        conn.executemany(
+            "INSERT INTO h (ts, command) VALUES (?, ?)",
+            ((START * 10**9 + i, c) for i, c in enumerate(cmds)),
+        )
+    conn.close()
+    return len(cmds) / (time.perf_counter() - t0)
+
+
+def parse_only(importer, path: Path) -> float:
+    t0 = time.perf_counter()
+    n = sum(1 for item in importer.read(path) if hasattr(item, "command"))
+    return n / (time.perf_counter() - t0)
+
+
+def pipeline(importer, path: Path, filters, progress: Progress, label: str) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory(prefix="delta-bench-") as home:
+        task = progress.add_task(label, total=None)
+        with Store(home) as store:
+            summary = import_records(
+                store,
+                importer.read(path),
+                filters,
+                source=f"{importer.name}:{path}",
+                progress=lambda k: progress.advance(task, k),
+            )
+        progress.remove_task(task)
+        assert not summary.problems, summary.problems[:3]
+        return summary.rate, summary.added
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_000_000, help="commands per history")
+    ap.add_argument("--per-day", type=int, default=1000, help="commands per day (zsh, jsonl)")
+    ap.add_argument("--no-filters", action="store_true", help="skip the run with filters")
+    ap.add_argument("--formats", default="bash,zsh,jsonl")
+    args = ap.parse_args()
+    console = Console()
+    comps = Components.from_manager(make_plugin_manager({**os.environ, "DELTA_PLUGINS": ""}))
+    filters = list(comps.privacy_filters.values())
+    cmds = cycled(real_commands(), args.n)
+    formats = args.formats.split(",")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="delta-bench-src-") as tmp_s:
+        tmp = Path(tmp_s)
+        console.print(f"writing {args.n:,} commands per format …")
+        paths = write_histories(tmp, cmds, args.per_day)
+        base_read = baseline_readlines(paths["bash"])
+        base_sql = baseline_sqlite(cmds, tmp)
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        with progress:
+            for fmt in formats:
+                imp = comps.importers[fmt]
+                parse = parse_only(imp, paths[fmt])
+                rate, added = pipeline(imp, paths[fmt], [], progress, f"{fmt} (no filters)")
+                rows.append((fmt, "none", parse, rate, added))
+            if not args.no_filters and filters:
+                names = "+".join(f.name for f in filters)
+                imp = comps.importers["bash"]
+                rate, added = pipeline(imp, paths["bash"], filters, progress, "bash (filters)")
+                rows.append(("bash", names, parse_only(imp, paths["bash"]), rate, added))
+    table = Table(title=f"import throughput, {args.n:,} commands, {os.cpu_count()} CPUs")
+    for col in (
+        "format",
+        "filters",
+        "parse only/s",
+        "pipeline/s",
+        "added",
+        "÷ readlines",
+        "÷ sqlite",
+        "÷ budget",
+    ):
+        table.add_column(col, justify="right" if col != "format" else "left")
+    for fmt, filt, parse, rate, added in rows:
+        table.add_row(
+            fmt,
+            filt,
+            f"{parse:,.0f}",
+            f"{rate:,.0f}",
+            f"{added:,}",
+            f"{rate / base_read:.3f}",
+            f"{rate / base_sql:.2f}",
+            f"{rate / BUDGET:.2f}",
+        )
+    console.print(table)
+    console.print(
+        f"baselines (same run): readlines+decode {base_read:,.0f}/s, "
+        f"sqlite executemany {base_sql:,.0f}/s; budget {BUDGET:,}/s"
+    )
+
+
+if __name__ == "__main__":
+    main()
