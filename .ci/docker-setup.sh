@@ -65,7 +65,13 @@ if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
     exit 0
 fi
 t=$SECONDS
-work="$(mktemp -d /tmp/delta-base.XXXXXX)"
+# The root is ~1 GB of small files written once, read once by tar and deleted: tmpfs makes
+# that several times faster than disk when there is memory to spare.
+tmp_parent=/tmp
+if [ "$(df -Pk /dev/shm 2>/dev/null | awk 'NR==2 {print $4}')" -gt 4000000 ] 2>/dev/null; then
+    tmp_parent=/dev/shm
+fi
+work="$(mktemp -d "$tmp_parent/delta-base.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 root="$work/root"
 
@@ -76,13 +82,15 @@ if ! ls "$work"/wheels/torch-*+cpu-*.whl >/dev/null 2>&1; then
     say "pip found no CPU torch wheel for $TORCH_SPEC; refusing to bake a CUDA build into the image"
     exit 1
 fi
+say "wheels ready after $(elapsed "$t")"
 
-say "debootstrap bookworm (minbase + python3) into $root"
-debootstrap --variant=minbase --include=python3,python3-venv,python3-pip \
+say "debootstrap bookworm (minbase + python3, python3-venv) into $root"
+debootstrap --variant=minbase --include=python3,python3-venv \
     bookworm "$root" "$MIRROR" >"$work/debootstrap.log" 2>&1 || {
     tail -n 20 "$work/debootstrap.log" >&2
     exit 1
 }
+say "debootstrap done after $(elapsed "$t")"
 
 say "installing torch into /opt/venv inside the root (no network: wheels only)"
 mkdir -p "$root/tmp/wheels"
@@ -94,7 +102,7 @@ in_root /opt/venv/bin/pip install --quiet --no-cache-dir --no-index \
     --disable-pip-version-check --find-links /tmp/wheels "$TORCH_SPEC"
 rm -rf "$root/tmp/wheels" "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 
-say "importing as $BASE_IMAGE"
+say "torch installed after $(elapsed "$t"); importing as $BASE_IMAGE"
 tar -C "$root" -c . | docker import \
     --change 'ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \

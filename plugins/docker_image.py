@@ -29,6 +29,9 @@ import delta_core
 
 IMAGE_REPOSITORY = "delta-train"
 INPUTS_LABEL = "io.delta.inputs"
+# Which checkout an image was built from: older images of the same checkout are pruned.
+SOURCE_LABEL = "io.delta.source"
+KEEP_IMAGES = 3
 DOCKERFILE = "training/Dockerfile"
 CA_IN_CONTEXT = "training/certs/ca-bundle.pem"
 # Bumped when the way inputs are hashed changes, so old tags are never mistaken for new ones.
@@ -126,6 +129,7 @@ class ImageInputs:
     contents: tuple[tuple[str, bytes], ...]
     base_image: str
     base_id: str
+    source: str = ""
 
     @classmethod
     def read(
@@ -135,7 +139,8 @@ class ImageInputs:
         entries = [(rel, (root / rel).read_bytes()) for rel in context_files(root)]
         if ca_bundle is not None:
             entries.append((CA_IN_CONTEXT, Path(ca_bundle).read_bytes()))
-        return cls(tuple(entries), base_image, base_id)
+        source = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+        return cls(tuple(entries), base_image, base_id, source)
 
     @property
     def files(self) -> list[str]:
@@ -230,7 +235,7 @@ def build_image(client: Any, inputs: ImageInputs, console: Any) -> tuple[str, bo
                 dockerfile=DOCKERFILE,
                 tag=tag,
                 buildargs={"BASE_IMAGE": inputs.base_image},
-                labels={INPUTS_LABEL: inputs.digest},
+                labels={INPUTS_LABEL: inputs.digest, SOURCE_LABEL: inputs.source},
                 # The build fetches Python packages; --bridge=none engines have only `host`.
                 network_mode="host",
                 rm=True,
@@ -264,4 +269,38 @@ def build_image(client: Any, inputs: ImageInputs, console: Any) -> tuple[str, bo
     except docker.errors.ImageNotFound:
         raise ImageError(f"building {tag} ended without an image; see the engine's log") from None
     console.print(f"[bold]docker[/]: built {tag} in {time.monotonic() - started:.0f}s")
+    prune_images(client, inputs.source, keep=KEEP_IMAGES)
     return tag, True
+
+
+def _created(image: Any) -> tuple[str, str]:
+    # RFC 3339 with trailing zeros of the fraction trimmed: compare the fraction padded.
+    head, _, frac = str(image.attrs.get("Created", "")).rstrip("Z").partition(".")
+    return head, frac.ljust(9, "0")
+
+
+def prune_images(client: Any, source: str, keep: int = KEEP_IMAGES) -> list[str]:
+    """Untag all but the ``keep`` newest training images of checkout ``source``.
+
+    Every edit of the sources makes a new image; without this they pile up. An image that a
+    container still uses is left alone (the engine refuses), and layers shared with the
+    images kept are not freed, so this only ever removes what nothing needs.
+    """
+    import docker.errors
+
+    try:
+        found = client.images.list(
+            name=IMAGE_REPOSITORY, filters={"label": f"{SOURCE_LABEL}={source}"}
+        )
+    except docker.errors.DockerException:
+        return []
+    found.sort(key=_created, reverse=True)
+    removed = []
+    for image in found[keep:]:
+        for tag in image.tags:
+            try:
+                client.images.remove(tag)
+                removed.append(tag)
+            except docker.errors.DockerException:
+                pass
+    return removed

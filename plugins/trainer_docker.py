@@ -15,25 +15,18 @@ the setting) and ``docker_shm_size`` (default ``8g``).
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-from delta_plugins.docker_container import DATA_MOUNT, OUT_MOUNT, RunSpec, run_container
-from delta_plugins.docker_image import (
-    ImageInputs,
-    build_image,
-    ensure_base_image,
-    find_ca_bundle,
-    source_root,
-)
+from typing import TYPE_CHECKING, Any
 
 from delta_core.components import TrainJob
-from delta_core.config import Config
 from delta_core.hookspecs import hookimpl
-from delta_core.paths import private_dir
+
+if TYPE_CHECKING:
+    from delta_plugins.docker_image import ImageInputs
+
+# The image, container and Docker SDK modules load only when the trainer is used: the shell
+# loads every plugin at start-up and must stay fast.
 
 LOCAL_HINT = "or train on this machine with --trainer local"
 
@@ -82,6 +75,9 @@ def engine_has_gpus(client: Any) -> bool:
             return True
     except Exception:
         return False
+    import shutil
+    import subprocess
+
     local = _engine_address().startswith("unix://")
     if not local or shutil.which("nvidia-smi") is None:
         return False
@@ -118,6 +114,8 @@ class DockerTrainer:
     name = "docker"
 
     def available(self) -> tuple[bool, str]:
+        from delta_plugins.docker_image import source_root
+
         if source_root() is None:
             return False, (
                 "the docker trainer builds its image from Delta's source tree, and "
@@ -131,6 +129,13 @@ class DockerTrainer:
 
     def image_inputs(self, client: Any, base_image: str, console: Any) -> ImageInputs:
         """The inputs of the image for this source tree and base image."""
+        from delta_plugins.docker_image import (
+            ImageInputs,
+            ensure_base_image,
+            find_ca_bundle,
+            source_root,
+        )
+
         root = source_root()
         if root is None:
             raise DockerTrainerError(
@@ -145,6 +150,8 @@ class DockerTrainer:
         ``job.options`` are ``train.py`` options as for every trainer, minus this trainer's
         own ``docker_*`` keys; the logs are always JSON so the host can draw the progress.
         """
+        from delta_plugins.docker_container import DATA_MOUNT, OUT_MOUNT
+
         from delta_core.train_launch import train_argv
 
         options = {k: v for k, v in job.options.items() if not k.startswith("docker_")}
@@ -154,8 +161,11 @@ class DockerTrainer:
         return train_argv(inner, dataset=DATA_MOUNT, out=OUT_MOUNT)
 
     def train(self, job: TrainJob) -> Path:
-        from delta_plugins.docker_container import ContainerError
-        from delta_plugins.docker_image import ImageError
+        from delta_plugins.docker_container import ContainerError, RunSpec, run_container
+        from delta_plugins.docker_image import ImageError, build_image
+
+        from delta_core.config import Config
+        from delta_core.paths import private_dir
 
         console = _console()
         dataset = Path(job.dataset_dir).expanduser().resolve()

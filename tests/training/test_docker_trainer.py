@@ -8,6 +8,7 @@ where a missing engine is a failure: CI must run them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,10 +25,13 @@ import pytest
 from byte_dataset import write_dataset
 from delta_plugins.docker_container import OWNER_LABEL, remove_orphans
 from delta_plugins.docker_image import (
+    IMAGE_REPOSITORY,
     INPUTS_LABEL,
+    SOURCE_LABEL,
     ImageInputs,
     build_image,
     context_files,
+    prune_images,
     source_root,
 )
 from delta_plugins.trainer_docker import DockerTrainer, DockerTrainerError, connect
@@ -218,6 +222,55 @@ def test_a_container_left_by_a_killed_run_is_removed_by_the_next(
 
     assert container.name in remove_orphans(client)
     assert not ours(client, proc.pid)
+
+
+@pytest.mark.docker
+def test_delta_train_with_the_docker_trainer_registers_a_model(
+    client, image, dataset, train_env, delta_home
+):
+    env = {**train_env, "DELTA_TRAIN_DOCKER_BASE_IMAGE": BASE_IMAGE}
+    proc = subprocess.Popen(
+        ["delta-train", "--trainer", "docker", "--model-size", "tiny", "--max-steps", "3",
+         "--gpus", "0", "--dataset", str(dataset), "--set", "batch_size=2",
+         "--set", "block_size=32", "--set", "eval_iters=2", "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    info = json.loads(out)
+    assert info["trainer"] == "docker" and info["model_size"] == "tiny" and info["steps"] == 3
+
+    listed = subprocess.run(
+        ["delta", "model", "list", "--json"], env=env, capture_output=True, text=True
+    )
+    assert [m["version"] for m in json.loads(listed.stdout)] == [info["version"]]
+    assert (Path(info["path"]) / "model.pt").stat().st_mode & 0o777 == 0o600
+    assert not ours(client, proc.pid)
+
+
+@pytest.mark.docker
+def test_old_images_of_a_checkout_are_pruned_and_others_kept(client):
+    source = f"test-{os.getpid()}-{time.monotonic_ns()}"
+    made = []
+    try:
+        for i in range(4):  # cheap distinct images: commits of a container never started
+            c = client.containers.create(BASE_IMAGE, command=["true"])
+            tag = f"prune-{source}-{i}"
+            c.commit(
+                repository=IMAGE_REPOSITORY, tag=tag, changes=[f"LABEL {SOURCE_LABEL}={source}"]
+            )
+            c.remove()
+            made.append(f"{IMAGE_REPOSITORY}:{tag}")
+
+        removed = prune_images(client, source, keep=2)
+
+        assert sorted(removed) == made[:2]
+        left = [t for img in client.images.list(name=IMAGE_REPOSITORY) for t in img.tags]
+        assert set(made[2:]) <= set(left) and not set(made[:2]) & set(left)
+    finally:
+        for tag in made:
+            with contextlib.suppress(Exception):
+                client.images.remove(tag)
 
 
 def test_no_engine_is_reported_in_one_line_with_the_local_trainer_offered(
