@@ -66,9 +66,8 @@ class StrategyResult:
 class DeltaStrategy:
     """Delta's engine: the history ranking and, when a model is given, its completions."""
 
-    name = "delta"
-
-    def __init__(self, hist: MemoryHistory, completer: Any | None = None) -> None:
+    def __init__(self, hist: MemoryHistory, completer: Any | None = None, name: str = "delta"):
+        self.name = name
         self.history = HistoryEngine(hist)
         self.completer = completer
         self.turns: list[Turn] = []
@@ -118,21 +117,28 @@ def evaluate(
     test: Sequence[Record],
     completer: Any | None = None,
     *,
+    others: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Replay ``test`` after ``train``; return ``{"commands": N, "strategies": {...}}``."""
+    """Replay ``test`` after ``train``; return ``{"commands": N, "strategies": {...}}``.
+
+    ``completer`` is the model of the ``delta`` strategy (None: history only); ``others``
+    adds more engines by name with their own models (the model being replaced, for the gate).
+    """
     hist = MemoryHistory()
     baselines = [cls(hist) for cls in BASELINES]
-    delta = DeltaStrategy(hist, completer)
-    strategies = [*baselines, delta]
+    engines = [DeltaStrategy(hist, completer)]
+    engines += [DeltaStrategy(hist, c, name) for name, c in (others or {}).items()]
+    strategies = [*baselines, *engines]
     results = {s.name: StrategyResult() for s in baselines}
-    results[delta.name] = delta.result
+    for e in engines:
+        results[e.name] = e.result
     for rec in train:
         hist.add(rec)
         for s in strategies:
-            if s is delta:
-                delta.turns.append(as_turn(rec))
-                delta.history.observe(rec)
+            if isinstance(s, DeltaStrategy):
+                s.turns.append(as_turn(rec))
+                s.history.observe(rec)
             else:
                 s.observe(rec)
     for i, rec in enumerate(test):

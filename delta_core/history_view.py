@@ -132,10 +132,8 @@ class IndexHistory:
 
     def observe(self, command: str) -> None:
         """Note a command this shell just ran (most recent from now on)."""
-        try:
+        if command in self._recent:
             self._recent.remove(command)
-        except ValueError:
-            pass
         self._recent.append(command)
 
     def set_now(self, now_ns: int) -> None:

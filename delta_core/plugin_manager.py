@@ -47,6 +47,8 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "collect_terminal": "delta_plugins.collect_terminal",
     "trainer_local": "delta_plugins.trainer_local",
     "trainer_docker": "delta_plugins.trainer_docker",
+    "suggest_history": "delta_plugins.suggest_history",
+    "suggest_model": "delta_plugins.suggest_model",
 }
 
 

@@ -34,6 +34,7 @@ class Stats:
     per_hour: list[int] = field(default_factory=lambda: [0] * 24)
     top: list[tuple[str, int]] = field(default_factory=list)
     top_programs: list[tuple[str, int]] = field(default_factory=list)
+    feedback: dict[str, int] = field(default_factory=dict)  # suggestion feedback, all time
 
     @property
     def success_rate(self) -> float | None:
@@ -77,4 +78,7 @@ def compute_stats(store: Store, period: str = "all", count: int = 10) -> Stats:
         if head:
             programs[head[0]] += n
     st.top_programs = programs.most_common(count)
+    from delta_core.feedback import feedback_summary
+
+    st.feedback = feedback_summary(store)
     return st

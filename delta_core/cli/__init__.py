@@ -23,6 +23,8 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "delta_core.cli.train": "train",
     "delta_core.cli.model": "model",
     "delta_core.cli.search_cmd": "search",
+    "delta_core.cli.eval_cmd": "eval_cmd",
+    "delta_core.cli.feedback_cmd": "feedback_cmd",
     "delta_core.cli.knowledge_cmd": "knowledge",
 }
 

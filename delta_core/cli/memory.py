@@ -73,6 +73,10 @@ def stats(period: str, count: int, as_json: bool) -> None:
     console.print(
         f"[bold]{period}[/]: {st.total:,} commands, {st.unique:,} unique, success rate {rate}"
     )
+    if any(st.feedback.values()):
+        console.print(
+            "suggestion feedback: " + ", ".join(f"{n:,} {k}" for k, n in st.feedback.items())
+        )
     if not st.total:
         return
     top = Table(title="Top commands", show_edge=False)

@@ -1,4 +1,4 @@
-"""``delta model``: the registered models (``list``, ``show``)."""
+"""``delta model``: the registered models (``list``, ``show``, ``promote``, ``rollback``)."""
 
 from __future__ import annotations
 
@@ -45,9 +45,12 @@ def list_cmd(as_json: bool) -> None:
             justify="right" if col in ("params", "val loss", "steps") else "left",
             no_wrap=col != "tokenizer",  # a user copies the version into `delta model show`
         )
+    from delta_core.deploy import active_version
+
+    served = active_version(ctx.layout)
     for m in models:
         table.add_row(
-            m.version,
+            m.version + (" [green](served)[/]" if m.version == served else ""),
             m.model_size,
             _params(m.params),
             _loss(m.val_loss),
@@ -77,3 +80,30 @@ def show_cmd(version: str, as_json: bool) -> None:
         click.echo(f"{key:18} {data[key]}")
     for key in ("steps", "initial_val_loss", "val_loss", "tokens_per_s", "mfu", "device"):
         click.echo(f"{key:18} {metrics.get(key)}")
+
+
+@model.command("promote")
+@click.argument("version")
+def promote_cmd(version: str) -> None:
+    """Serve VERSION from now on (running shells pick it up without a restart)."""
+    from delta_core.deploy import promote
+
+    ctx = load_context()
+    try:
+        info = promote(ctx.layout, None if version == "latest" else version)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"model {info.version} is now served")
+
+
+@model.command("rollback")
+def rollback_cmd() -> None:
+    """Serve the model that was served before the current one."""
+    from delta_core.deploy import rollback
+
+    ctx = load_context()
+    try:
+        version = rollback(ctx.layout)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"model {version} is now served")

@@ -61,7 +61,17 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
     default=None,
     help="Train on this token dataset instead of building one from the memory.",
 )
+@click.option(
+    "--retrain-tokenizer",
+    is_flag=True,
+    help="Train a new tokenizer on the history first (default: reuse the active one).",
+)
 @click.option("--resume", is_flag=True, help="Continue the last interrupted run.")
+@click.option(
+    "--promote/--no-promote",
+    default=True,
+    help="Serve the new model if it beats the current one and the baselines (default).",
+)
 @click.option(
     "--set",
     "sets",
@@ -77,7 +87,9 @@ def train(
     gpus: int | None,
     device: str | None,
     dataset: Path | None,
+    retrain_tokenizer: bool,
     resume: bool,
+    promote: bool,
     sets: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -95,11 +107,18 @@ def train(
         max_steps=max_steps,
         gpus=gpus,
         dataset=dataset,
+        retrain_tokenizer=retrain_tokenizer,
         options=options,
     )
     say = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     try:
-        info = run_training(ctx, request, resume=resume, say=say)
+        from delta_core.cli.tokenizer import progress_bars
+
+        info = run_training(ctx, request, resume=resume, progress=progress_bars, say=say)
+        if promote:
+            from delta_core.promotion import after_training
+
+            say(after_training(ctx, info))
     except (TrainPipelineError, DatasetError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:

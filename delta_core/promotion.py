@@ -1,0 +1,63 @@
+"""The evaluation gate after ``delta-train``: promote a new model only when it is better.
+
+The held-back history is the memory's commands from the dataset's validation split onward
+(``split_time_ns`` in the model's ``dataset.json``; the newest tenth when unknown): the
+model never trained on them. The candidate runs as ``delta``, the served model (if any) as
+``current``, beside the baselines, with :func:`delta_core.evaluation.evaluate`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from delta_core.deploy import active_version, gate, promote
+from delta_core.registry import ModelInfo, get_model
+
+#: Held-back commands replayed at most (the newest ones), to keep the gate quick on a CPU.
+GATE_COMMANDS = 1000
+
+
+def held_back(ctx: Any, info: ModelInfo) -> tuple[list, list]:
+    """``(history before, held-back commands)`` for a model, from the memory."""
+    records = list(ctx.store.iter_records())
+    split = None
+    meta = info.path / "dataset.json"
+    if meta.is_file():
+        split = json.loads(meta.read_text(encoding="utf-8")).get("split_time_ns")
+    if split:
+        cut = next((i for i, r in enumerate(records) if r.start_ns >= split), len(records))
+    else:
+        cut = len(records) - max(1, len(records) // 10)
+    return records[:cut], records[cut : cut + GATE_COMMANDS]
+
+
+def evaluate_candidate(ctx: Any, version: str) -> tuple[bool, str, dict[str, Any]]:
+    """Run the gate for ``version``; ``(passed, reason, eval result)``."""
+    from delta_core.evaluation import evaluate
+    from delta_core.model_complete import ModelCompleter
+
+    info = get_model(ctx.layout, version)
+    before, test = held_back(ctx, info)
+    if not test or not before:
+        return False, "no held-back history to evaluate on", {}
+    plugins = ctx.components.tokenizers
+    others = {}
+    current = active_version(ctx.layout)
+    if current and current != info.version and (ctx.layout.models / current).is_dir():
+        others["current"] = ModelCompleter.from_dir(ctx.layout.models / current, plugins)
+    result = evaluate(before, test, ModelCompleter.from_dir(info.path, plugins), others=others)
+    ok, reason = gate(result)
+    return ok, reason, result
+
+
+def after_training(ctx: Any, info: ModelInfo) -> str:
+    """Gate and maybe promote a model just registered; one line saying what happened."""
+    try:
+        ok, reason, result = evaluate_candidate(ctx, info.version)
+    except Exception as exc:  # the model is registered either way; say why it is not served
+        return f"model {info.version} not promoted: evaluation failed ({exc})"
+    if not ok:
+        return f"model {info.version} not promoted: {reason}"
+    promote(ctx.layout, info.version, "gate", result.get("strategies", {}).get("delta"))
+    return f"model {info.version} promoted: {reason}"

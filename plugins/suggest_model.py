@@ -1,0 +1,100 @@
+"""The ``model`` suggester: completions from the served model (``delta model promote``).
+
+The model loads in a background thread on first use and again whenever the ``active``
+pointer changes (its mtime is checked at most once a second), so a promoted model reaches
+a running shell without a restart. Until it is loaded, or while another request holds it,
+the suggester answers nothing at once: typing never waits for it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from delta_core.components import Suggestion, SuggestQuery
+from delta_core.hookspecs import hookimpl
+from delta_core.suggest import CompletionMemo
+from delta_core.training_format import Turn, as_turn
+
+POLL_S = 1.0
+MAX_TURNS = 200
+
+
+class ModelSuggester:
+    name = "model"
+
+    def __init__(self) -> None:
+        self.layout: Any = None
+        self.plugins: dict[str, Any] = {}
+        self.completer: Any = None
+        self.version: str | None = None
+        self.turns: list[Turn] = []
+        self.memo = CompletionMemo()
+        self._stamp = -1.0
+        self._checked = 0.0
+        self._busy = threading.Lock()
+        self._loading: threading.Thread | None = None
+
+    def attach(self, ctx: Any) -> None:
+        self.layout = ctx.layout
+        self.plugins = ctx.components.tokenizers
+
+    def _load(self, version: str) -> None:
+        try:
+            from delta_core.model_complete import ModelCompleter
+
+            completer = ModelCompleter.from_dir(self.layout.models / version, self.plugins)
+            completer.complete([], "", "")  # warm up: the first forward is the slow one
+        except Exception as exc:
+            from delta_core import log
+
+            log.problem(f"cannot load model {version} for suggestions: {exc}", self.layout.log_file)
+            return
+        with self._busy:
+            self.completer, self.version = completer, version
+            self.memo = CompletionMemo()
+
+    def refresh(self) -> None:
+        """Start loading the served model if the pointer changed (cheap; at most once a second)."""
+        now = time.monotonic()
+        if self.layout is None or now - self._checked < POLL_S:
+            return
+        self._checked = now
+        from delta_core.deploy import active_stamp, active_version
+
+        stamp = active_stamp(self.layout)
+        if stamp == self._stamp or (self._loading is not None and self._loading.is_alive()):
+            return
+        self._stamp = stamp
+        version = active_version(self.layout)
+        if version and version != self.version:
+            self._loading = threading.Thread(target=self._load, args=(version,), daemon=True)
+            self._loading.start()
+
+    def ready(self) -> bool:
+        return self.completer is not None
+
+    def observe(self, rec: Any) -> None:
+        self.turns.append(as_turn(rec))
+        del self.turns[:-MAX_TURNS]
+
+    def suggest(self, query: SuggestQuery) -> list[Suggestion]:
+        self.refresh()
+        if self.completer is None or not self._busy.acquire(blocking=False):
+            return []
+        try:
+            turns = self.turns or [Turn(c) for c in query.previous]
+            context = (len(self.turns), turns[-1] if turns else None, query.cwd)
+            hit, got = self.memo.get(context, query.prefix)
+            if not hit:
+                got = self.completer.complete(turns, query.cwd, query.prefix)
+                self.memo.put(context, query.prefix, got)
+        finally:
+            self._busy.release()
+        return [] if got is None else [Suggestion(got[0], got[1], "model")]
+
+
+@hookimpl
+def delta_register_suggesters(register):
+    register(ModelSuggester())

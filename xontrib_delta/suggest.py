@@ -1,0 +1,201 @@
+"""Suggestions in xonsh: ghost text as you type, the next command, tab completion, feedback.
+
+xonsh has no public API to replace its history auto-suggester: it builds an
+``AutoSuggestFromHistory`` in ``cmdloop`` and passes it to ``shell.singleline`` on each
+prompt. We wrap ``singleline`` on the shell *instance* (the class stays untouched, so
+deleting the instance attribute restores xonsh exactly) and hand prompt_toolkit a
+``ThreadedAutoSuggest`` around :class:`DeltaAutoSuggest`, which falls back to xonsh's own
+suggester whenever Delta has nothing, is off (``$DELTA_SUGGEST = False``) or is not ready.
+The threaded wrapper means typing never waits for a suggestion.
+
+The next command is predicted after each command in a background thread and handed to xonsh
+through ``$XONSH_PROMPT_NEXT_CMD_SUGGESTION`` (shown as ghost text on the empty prompt).
+Delta's candidates also appear in tab completion (completer ``delta``), replacing the line.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from delta_core import log
+
+SWITCH = "DELTA_SUGGEST"
+NEXT_VAR = "XONSH_PROMPT_NEXT_CMD_SUGGESTION"
+LAST_VAR = "DELTA_LAST_SUGGESTION"
+COMPLETER = "delta"
+
+
+def _enabled(env: Any) -> bool:
+    value = env.get(SWITCH, True)
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
+
+
+class Suggestions:
+    """Everything the shell side of suggestions holds; :meth:`uninstall` removes it all."""
+
+    def __init__(self, xsh: Any, shell_recorder: Any) -> None:
+        self.xsh = xsh
+        self.recorder = shell_recorder
+        self.engine: Any = None
+        self.tracker: Any = None
+        self.previous: list[str] = []
+        self._building = False
+        self._patched: Any = None
+        self._completer_added = False
+        self._lock = threading.Lock()
+
+    # --- the engine, built once the memory is open (never on the prompt path) ----------
+    def _ctx(self) -> Any:
+        rec = getattr(self.recorder, "_recorder", None)
+        ready = getattr(self.recorder, "_ready", None)
+        if rec is None or ready is None or not ready.is_set():
+            return None
+        return rec.ctx
+
+    def _build(self, ctx: Any) -> None:
+        try:
+            from delta_core.feedback import FeedbackTracker
+            from delta_core.live_suggest import SuggestEngine
+
+            self.tracker = FeedbackTracker(getattr(self.recorder, "session", ""))
+            self.engine = SuggestEngine(ctx)
+        except Exception as exc:
+            log.problem(f"suggestions are off: {exc}")
+
+    def ensure_engine(self) -> Any:
+        if self.engine is None and not self._building:
+            ctx = self._ctx()
+            if ctx is not None and ctx.config["suggest.enabled"]:
+                self._building = True
+                threading.Thread(target=self._build, args=(ctx,), daemon=True).start()
+        return self.engine
+
+    def query(self, prefix: str, limit: int = 1) -> list[Any]:
+        engine = self.ensure_engine()
+        if engine is None or not _enabled(self.xsh.env):
+            return []
+        from delta_core.components import SuggestQuery
+
+        cwd = str(self.xsh.env.get("PWD", ""))
+        q = SuggestQuery(prefix, cwd, tuple(self.previous[-3:]), limit=limit)
+        return engine.suggest(q)
+
+    # --- the hooks ------------------------------------------------------------------
+    def install(self) -> None:
+        """Wrap the shell's ``singleline`` (if the shell exists yet) and add the completer."""
+        self._patch_shell()
+        try:
+            from xonsh.completers.completer import add_one_completer
+
+            add_one_completer(COMPLETER, self.complete, "<history")
+            self._completer_added = True
+        except Exception as exc:
+            log.problem(f"delta tab completion is off: {exc}")
+
+    def _patch_shell(self) -> None:
+        shell = getattr(getattr(self.xsh, "shell", None), "shell", None)
+        if shell is None or self._patched is not None or not hasattr(shell, "singleline"):
+            return
+        original = shell.singleline
+        owner = self
+
+        def singleline(*args: Any, auto_suggest: Any = None, **kw: Any) -> Any:
+            if auto_suggest is not None:
+                auto_suggest = owner.auto_suggester(auto_suggest)
+            return original(*args, auto_suggest=auto_suggest, **kw)
+
+        shell.singleline = singleline
+        self._patched = shell
+
+    def auto_suggester(self, fallback: Any) -> Any:
+        from prompt_toolkit.auto_suggest import ThreadedAutoSuggest
+
+        from xontrib_delta.ghost import DeltaAutoSuggest
+
+        return ThreadedAutoSuggest(DeltaAutoSuggest(self, fallback))
+
+    def uninstall(self) -> None:
+        if self._patched is not None:
+            if "singleline" in vars(self._patched):
+                del self._patched.singleline  # the class's own method shows through again
+            self._patched = None
+        if self._completer_added:
+            try:
+                self.xsh.completers.pop(COMPLETER, None)
+            except Exception as exc:
+                log.problem(f"could not remove the delta completer: {exc}")
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+    def complete(self, prefix: str, line: str, begidx: int, endidx: int, ctx: Any = None) -> Any:
+        """Tab completion: whole command lines from Delta for the text before the cursor."""
+        typed = line[:endidx]
+        if not typed.strip() or endidx != len(line.rstrip("\n")):
+            return None
+        from xonsh.completers.tools import RichCompletion
+
+        found = self.query(typed, limit=8)
+        if not found:
+            return None
+        return {
+            RichCompletion(
+                s.command, prefix_len=len(typed), display=s.command, description=s.source
+            )
+            for s in found
+        }
+
+    # --- events -----------------------------------------------------------------------
+    def on_pre_prompt(self, **_: Any) -> None:
+        self._patch_shell()
+        self.ensure_engine()
+
+    def on_postcommand(self, cmd: str = "", rtn: Any = None, **_: Any) -> None:
+        command = (cmd or "").removesuffix("\n")
+        if not command.strip():
+            return
+        self.previous.append(command)
+        del self.previous[:-20]
+        engine, tracker = self.engine, self.tracker
+        if engine is None:
+            return
+        exit_status = rtn if isinstance(rtn, int) and not isinstance(rtn, bool) else None
+        from delta_core.record import Record
+
+        rec = Record(command, time.time_ns(), str(self.xsh.env.get("PWD", "")), exit_status)
+        engine.observe(rec)
+        if tracker is not None:
+            events = tracker.ran(command)
+            if events:
+                try:
+                    from delta_core.feedback import record_feedback
+
+                    record_feedback(self.engine.ctx.store, events)
+                except Exception as exc:
+                    log.problem(f"could not store suggestion feedback: {exc}")
+        threading.Thread(target=self._predict_next, daemon=True).start()
+
+    def _predict_next(self) -> None:
+        try:
+            found = self.query("", limit=1)
+            if found:
+                self.xsh.env[NEXT_VAR] = found[0].command
+                self.shown(found[0].command, "", found[0].source)
+        except Exception as exc:
+            log.problem(f"next-command suggestion failed: {exc}")
+
+    def shown(self, suggestion: str, typed: str, source: str) -> None:
+        tracker = self.tracker
+        if tracker is None:
+            return
+        if typed and tracker._shown and typed == tracker._shown[0]:
+            tracker.taken(typed)  # the ghost text was taken in full
+        tracker.shown(suggestion, typed, source)
+        try:
+            self.xsh.env[LAST_VAR] = suggestion
+        except Exception as exc:
+            log.problem(f"could not set ${LAST_VAR}: {exc}")
