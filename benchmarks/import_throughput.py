@@ -55,13 +55,18 @@ def cycled(cmds: list[str], n: int) -> list[str]:
     return [cmds[i % len(cmds)] for i in range(n)]
 
 
+def zsh_body(cmd: str) -> str:
+    """A command as zsh writes it: newlines escaped, a space after a final backslash."""
+    body = cmd.replace("\n", "\\\n")
+    return body + " " if body.rstrip(" ").endswith("\\") else body
+
+
 def write_histories(out: Path, cmds: list[str], per_day: int) -> dict[str, Path]:
     step = max(1, 86_400 // per_day)
     paths = {"bash": out / "bash_history", "zsh": out / "zsh_history", "jsonl": out / "h.jsonl"}
     paths["bash"].write_text("".join(c + "\n" for c in cmds))
     zsh = "".join(
-        f": {START + i * step}:{i % 7};{c.replace(chr(10), chr(92) + chr(10))}\n"
-        for i, c in enumerate(cmds)
+        f": {START + i * step}:{i % 7};{zsh_body(c)}\n" for i, c in enumerate(cmds)
     ).encode()
     # zsh metafies bytes 0x83-0xA2 (and NUL) as 0x83, byte ^ 0x20, as a real file has them
     paths["zsh"].write_bytes(re.sub(rb"[\x83-\xa2]", lambda m: bytes((0x83, m[0][0] ^ 32)), zsh))
@@ -73,19 +78,38 @@ def write_histories(out: Path, cmds: list[str], per_day: int) -> dict[str, Path]
     return paths
 
 
-def baseline_readlines(path: Path) -> float:
-    t0 = time.perf_counter()
+class Clock:
+    """Wall and CPU seconds of a block: on a shared machine the CPU time is the steadier."""
+
+    def __enter__(self):
+        self.t0, self.c0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.t0
+        self.cpu = time.process_time() - self.c0
+
+    def rates(self, n: int) -> tuple[float, float]:
+        return n / self.wall, n / self.cpu
+
+
+def baseline_readlines(path: Path) -> tuple[float, float]:
     n = 0
-    with open(path, "rb") as f:
+    with Clock() as clock, open(path, "rb") as f:
         for line in f.readlines():
             if line.decode("utf-8").strip():
                 n += 1
-    return n / (time.perf_counter() - t0)
+    return clock.rates(n)
 
 
-def baseline_sqlite(cmds: list[str], tmp: Path) -> float:
+def baseline_sqlite(cmds: list[str], tmp: Path) -> tuple[float, float]:
     db = tmp / "baseline.sqlite"
-    t0 = time.perf_counter()
+    with Clock() as clock:
+        _sqlite_inserts(db, cmds)
+    return clock.rates(len(cmds))
+
+
+def _sqlite_inserts(db: Path, cmds: list[str]) -> None:
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -97,19 +121,20 @@ def baseline_sqlite(cmds: list[str], tmp: Path) -> float:
             ((START * 10**9 + i, c) for i, c in enumerate(cmds)),
         )
     conn.close()
-    return len(cmds) / (time.perf_counter() - t0)
 
 
 def parse_only(importer, path: Path) -> float:
-    t0 = time.perf_counter()
-    n = sum(1 for item in importer.read(path) if hasattr(item, "command"))
-    return n / (time.perf_counter() - t0)
+    """CPU rate of the importer alone (records produced, nothing stored)."""
+    with Clock() as clock:
+        n = sum(1 for item in importer.read(path) if hasattr(item, "command"))
+    return clock.rates(n)[1]
 
 
-def pipeline(importer, path: Path, filters, progress: Progress, label: str) -> tuple[float, int]:
+def pipeline(importer, path: Path, filters, progress: Progress, label: str):
+    """``(wall rate, cpu rate, records added)`` of a full import into a fresh store."""
     with tempfile.TemporaryDirectory(prefix="delta-bench-") as home:
         task = progress.add_task(label, total=None)
-        with Store(home) as store:
+        with Clock() as clock, Store(home) as store:
             summary = import_records(
                 store,
                 importer.read(path),
@@ -119,7 +144,7 @@ def pipeline(importer, path: Path, filters, progress: Progress, label: str) -> t
             )
         progress.remove_task(task)
         assert not summary.problems, summary.problems[:3]
-        return summary.rate, summary.added
+        return (*clock.rates(summary.read), summary.added)
 
 
 def main() -> None:
@@ -153,40 +178,37 @@ def main() -> None:
             for fmt in formats:
                 imp = comps.importers[fmt]
                 parse = parse_only(imp, paths[fmt])
-                rate, added = pipeline(imp, paths[fmt], [], progress, f"{fmt} (no filters)")
-                rows.append((fmt, "none", parse, rate, added))
+                wall, cpu, added = pipeline(imp, paths[fmt], [], progress, f"{fmt}")
+                rows.append((fmt, "none", parse, wall, cpu, added))
             if not args.no_filters and filters:
                 names = "+".join(f.name for f in filters)
                 imp = comps.importers["bash"]
-                rate, added = pipeline(imp, paths["bash"], filters, progress, "bash (filters)")
-                rows.append(("bash", names, parse_only(imp, paths["bash"]), rate, added))
+                wall, cpu, added = pipeline(imp, paths["bash"], filters, progress, "bash+filters")
+                rows.append(("bash", names, parse_only(imp, paths["bash"]), wall, cpu, added))
     table = Table(title=f"import throughput, {args.n:,} commands, {os.cpu_count()} CPUs")
-    for col in (
-        "format",
-        "filters",
-        "parse only/s",
-        "pipeline/s",
-        "added",
-        "÷ readlines",
-        "÷ sqlite",
-        "÷ budget",
-    ):
-        table.add_column(col, justify="right" if col != "format" else "left")
-    for fmt, filt, parse, rate, added in rows:
+    cols = ["format", "filters", "parse cpu/s", "pipeline wall/s", "pipeline cpu/s", "added"]
+    cols += ["cpu ÷ readlines", "cpu ÷ sqlite", "wall ÷ budget", "cpu ÷ budget"]
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("format", "filters") else "right")
+    for fmt, filt, parse, wall, cpu, added in rows:
         table.add_row(
             fmt,
             filt,
             f"{parse:,.0f}",
-            f"{rate:,.0f}",
+            f"{wall:,.0f}",
+            f"{cpu:,.0f}",
             f"{added:,}",
-            f"{rate / base_read:.3f}",
-            f"{rate / base_sql:.2f}",
-            f"{rate / BUDGET:.2f}",
+            f"{cpu / base_read[1]:.3f}",
+            f"{cpu / base_sql[1]:.2f}",
+            f"{wall / BUDGET:.2f}",
+            f"{cpu / BUDGET:.2f}",
         )
     console.print(table)
     console.print(
-        f"baselines (same run): readlines+decode {base_read:,.0f}/s, "
-        f"sqlite executemany {base_sql:,.0f}/s; budget {BUDGET:,}/s"
+        f"baselines (same run, wall / cpu): readlines+decode {base_read[0]:,.0f} / "
+        f"{base_read[1]:,.0f} per s; sqlite executemany {base_sql[0]:,.0f} / "
+        f"{base_sql[1]:,.0f} per s; budget {BUDGET:,}/s; load average "
+        f"{os.getloadavg()[0]:.1f}"
     )
 
 

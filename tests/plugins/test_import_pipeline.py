@@ -195,3 +195,36 @@ def test_identity_without_encoding_is_the_stored_id(command, start_ns, session, 
     fresh = Record(command, start_ns, session=session, host=host, user=user, cwd="/x", exit=1)
     encode_with_key(fresh)
     assert identity(rec) == fresh.id == record_id(rec)
+
+
+LONG_HISTORY = """
+import resource, sys
+from delta_core.importing import import_records
+from delta_core.store import Store
+from delta_plugins.import_zsh import parse_zsh
+resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))  # the usual desktop default
+days = 700
+data = "".join(f": {1_600_000_000 + i * 86400}:0;echo {i}\\n" for i in range(days)).encode()
+with Store(sys.argv[1]) as store:
+    s = import_records(store, parse_zsh(data), [], source="zsh:long")
+print(s.added)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Store keeps one LMDB environment (2 fds) open per day it touched: a history "
+    "spanning ~500+ days exhausts ulimit -n 1024 (EnvCache needs a bound)",
+)
+def test_history_spanning_years_imports_under_a_normal_fd_limit(tmp_path, delta_home):
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", LONG_HISTORY, str(delta_home)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-300:]
+    assert out.stdout.split() == ["700"]
