@@ -195,8 +195,9 @@ def ensure_base_image(client: Any, name: str, console: Any) -> str:
             pass
         return client.images.get(name).id
     except docker.errors.DockerException as exc:
+        why = getattr(exc, "explanation", None) or exc
         raise ImageError(
-            f"base image {name} is not on this engine and cannot be pulled ({_one_line(exc, 120)});"
+            f"base image {name} is not on this engine and cannot be pulled ({_one_line(why, 120)});"
             " set train.docker_base_image (DELTA_TRAIN_DOCKER_BASE_IMAGE) to a local image"
         ) from None
 

@@ -162,7 +162,8 @@ def test_a_failing_run_says_why_in_one_line_and_leaves_no_container(
 
 
 RUNNER = """
-import sys
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if CI ignores it
 from pathlib import Path
 from delta_core.components import TrainJob
 from delta_plugins.trainer_docker import DockerTrainer, DockerTrainerError
@@ -246,6 +247,20 @@ def test_delta_train_with_the_docker_trainer_registers_a_model(
     assert [m["version"] for m in json.loads(listed.stdout)] == [info["version"]]
     assert (Path(info["path"]) / "model.pt").stat().st_mode & 0o777 == 0o600
     assert not ours(client, proc.pid)
+
+
+@pytest.mark.docker
+def test_a_base_image_that_cannot_be_had_is_one_line_naming_the_setting(
+    client, dataset, docker_home, tmp_path
+):
+    job = TrainJob(
+        dataset, tmp_path / "out", model_size="tiny", options={"docker_base_image": "delta-no:0"}
+    )
+    with pytest.raises(DockerTrainerError) as err:
+        DockerTrainer().train(job)
+    message = str(err.value)
+    assert "\n" not in message and "delta-no:0" in message
+    assert "DELTA_TRAIN_DOCKER_BASE_IMAGE" in message
 
 
 @pytest.mark.docker
