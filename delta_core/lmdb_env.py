@@ -165,30 +165,53 @@ class EnvCache:
     compaction in another process) is closed and reopened on the next request.
     """
 
+    # Each environment holds two file descriptors and address space; a history spanning years
+    # touches hundreds of days, so the least recently used ones are closed beyond this.
+    MAX_OPEN = 64
+
     def __init__(self) -> None:
+        # insertion order is use order: a hit moves the entry to the end
         self._envs: dict[str, tuple[lmdb.Environment, tuple[int, int] | None]] = {}
+        self._pinned: set[str] = set()  # never evicted (the index, in use across a write)
 
     def get(
-        self, path: str, map_size: int, *, create: bool, max_dbs: int = 0, check: bool = True
+        self,
+        path: str,
+        map_size: int,
+        *,
+        create: bool,
+        max_dbs: int = 0,
+        check: bool = True,
+        pin: bool = False,
     ) -> lmdb.Environment | None:
         """The environment in directory ``path`` (an absolute path string).
 
         ``check=False`` skips the on-disk identity check: the prompt path uses it after the
         root lock's generation showed that nothing was swapped.
         """
-        cached = self._envs.get(path)
-        if cached is not None and not check:
-            return cached[0]
-        ident = file_identity(Path(path))
+        cached = self._envs.pop(path, None)
         if cached is not None:
-            if cached[1] == ident:
+            if not check or cached[1] == file_identity(Path(path)):
+                self._envs[path] = cached
                 return cached[0]
-            self.drop(path)
-        if ident is None and not create:
+            cached[0].close()
+        if not create and file_identity(Path(path)) is None:
             return None
         env = open_env(Path(path), map_size, create=create, max_dbs=max_dbs)
         self._envs[path] = (env, file_identity(Path(path)))
+        if pin:
+            self._pinned.add(path)
+        while len(self._envs) > self.MAX_OPEN + len(self._pinned):
+            self._evict_oldest()
         return env
+
+    def _evict_oldest(self) -> None:
+        old_path = next(p for p in self._envs if p not in self._pinned)
+        old_env, _ = self._envs.pop(old_path)
+        try:
+            old_env.sync(True)  # closing does not flush a no-sync environment
+        finally:
+            old_env.close()
 
     def revalidate_under(self, root: Path) -> None:
         """Close environments under ``root`` whose files were swapped by another process."""
@@ -199,13 +222,16 @@ class EnvCache:
 
     def drop(self, path: str | Path, *, close: bool = True) -> None:
         """Forget the environment at ``path`` (closing it unless already closed)."""
-        cached = self._envs.pop(os.path.abspath(path), None)
+        key = os.path.abspath(path)
+        self._pinned.discard(key)
+        cached = self._envs.pop(key, None)
         if cached is not None and close:
             cached[0].close()
 
     def close_under(self, root: Path) -> None:
         prefix = os.path.abspath(root) + os.sep
         for key in [k for k in self._envs if k.startswith(prefix)]:
+            self._pinned.discard(key)
             self._envs.pop(key)[0].close()
 
 

@@ -114,10 +114,12 @@ class Store:
         return env
 
     def _index_env(self, check: bool) -> lmdb.Environment:
-        env = ENVS.get(self._index_path, INDEX_MAP_SIZE, create=False, max_dbs=MAX_DBS, check=check)
+        env = ENVS.get(
+            self._index_path, INDEX_MAP_SIZE, create=False, max_dbs=MAX_DBS, check=check, pin=True
+        )
         if env is None:
             private_dir(self.layout.memory)
-            env = ENVS.get(self._index_path, INDEX_MAP_SIZE, create=True, max_dbs=MAX_DBS)
+            env = ENVS.get(self._index_path, INDEX_MAP_SIZE, create=True, max_dbs=MAX_DBS, pin=True)
         if self._index is None or self._index.env is not env:
             self._index = Index(env)
         return env

@@ -211,11 +211,6 @@ print(s.added)
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Store keeps one LMDB environment (2 fds) open per day it touched: a history "
-    "spanning ~500+ days exhausts ulimit -n 1024 (EnvCache needs a bound)",
-)
 def test_history_spanning_years_imports_under_a_normal_fd_limit(tmp_path, delta_home):
     import subprocess
     import sys
