@@ -207,6 +207,21 @@ class _Display:
         return "no output"
 
 
+def _stop_gently(container: Any, console: Any, grace: float = 10.0) -> None:
+    """Ctrl-C for the training process (PID 1 in the container), so it ends as on a terminal.
+
+    SIGTERM would be ignored: PID 1 gets only the signals it handles, and Python handles
+    SIGINT. After ``grace`` seconds the container is removed by force anyway.
+    """
+
+    console.print("[bold]docker[/]: interrupted; stopping the training container")
+    try:
+        container.kill(signal="SIGINT")
+        container.wait(timeout=grace)
+    except Exception:  # already gone, or too slow: the forced removal follows
+        pass
+
+
 def run_container(client: Any, spec: RunSpec, console: Any, total: int | None) -> dict[str, Any]:
     """Run one training container to its end; return the ``done`` event; always remove it."""
     import docker.errors
@@ -240,10 +255,19 @@ def run_container(client: Any, spec: RunSpec, console: Any, total: int | None) -
                     display.line(line)
             status = container.wait().get("StatusCode", 1)
             if status != 0:
-                raise ContainerError(
-                    f"training container exited with status {status}: {display.last_error()}"
+                container.reload()
+                why = (
+                    "it ran out of memory (smaller --model-size or batch size)"
+                    if container.attrs.get("State", {}).get("OOMKilled")
+                    else display.last_error()
                 )
+                raise ContainerError(f"training container exited with status {status}: {why}")
             return display.done or {}
+    except KeyboardInterrupt:
+        if container is not None:
+            with _uninterruptible():
+                _stop_gently(container, console)
+        raise
     except docker.errors.DockerException as exc:
         text = " ".join(str(exc).split())
         if "device driver" in text and "gpu" in text:

@@ -34,7 +34,13 @@ from delta_plugins.docker_image import (
     prune_images,
     source_root,
 )
-from delta_plugins.trainer_docker import DockerTrainer, DockerTrainerError, connect
+from delta_plugins.trainer_docker import (
+    DockerTrainer,
+    DockerTrainerError,
+    connect,
+    device_requests,
+    engine_has_gpus,
+)
 
 from delta_core.components import TrainJob
 from delta_core.config import SETTINGS
@@ -261,6 +267,35 @@ def test_a_base_image_that_cannot_be_had_is_one_line_naming_the_setting(
     message = str(err.value)
     assert "\n" not in message and "delta-no:0" in message
     assert "DELTA_TRAIN_DOCKER_BASE_IMAGE" in message
+
+
+@pytest.mark.docker
+def test_gpu_requests_follow_the_gpus_asked_for(client):
+    assert device_requests(client, 0) == ([], "cpu")
+    (request,), device = device_requests(client, 2)
+    assert (request["Count"], request["Capabilities"], device) == (2, [["gpu"]], "cuda")
+    requests, device = device_requests(client, None)  # all GPUs, when the engine has any
+    if engine_has_gpus(client):
+        assert requests[0]["Count"] == -1 and device == "cuda"
+    else:
+        assert (requests, device) == ([], "cpu")
+    with pytest.raises(DockerTrainerError, match="--gpus"):
+        device_requests(client, -1)
+
+
+@pytest.mark.docker
+def test_asking_for_a_gpu_the_engine_cannot_give_is_one_line_and_leaves_no_container(
+    client, image, dataset, docker_home, tmp_path
+):
+    if engine_has_gpus(client):
+        pytest.skip("this engine has GPUs: the refusal cannot happen here")
+    job = TrainJob(dataset, tmp_path / "out", model_size="tiny", max_steps=1, gpus=1)
+    with pytest.raises(DockerTrainerError) as err:
+        DockerTrainer().train(job)
+    message = str(err.value)
+    assert "\n" not in message and "cannot give containers GPUs" in message
+    assert "--gpus 0" in message and "--trainer local" in message
+    assert not ours(client)
 
 
 @pytest.mark.docker
