@@ -78,9 +78,13 @@ def cuda_device_count() -> int:
 
 
 def cpu_env(nproc: int, env: dict[str, str] | None = None) -> dict[str, str]:
-    """Share the cores among CPU processes instead of torchrun's one thread each."""
+    """Share the cores among several CPU processes instead of torchrun's one thread each.
+
+    One process picks its own thread count (:func:`delta_core.train_runtime.idle_cores`).
+    """
     env = dict(os.environ if env is None else env)
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(nproc, 1))))
+    if nproc > 1:
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     return env
 
 

@@ -39,6 +39,7 @@ class TrainRequest:
     max_steps: int | None = None
     gpus: int | None = None
     dataset: Path | None = None
+    retrain_tokenizer: bool = False
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -62,7 +63,13 @@ def pick_trainer(ctx: DeltaContext, name: str) -> Any:
     return trainers[name]
 
 
-def prepare_data(ctx: DeltaContext, request: TrainRequest) -> PreparedData:
+def prepare_data(
+    ctx: DeltaContext,
+    request: TrainRequest,
+    *,
+    progress: Any = None,
+    say: Callable[[str], None] = print,
+) -> PreparedData:
     """The dataset to train on: the one asked for, or one built from the memory now."""
     if request.dataset is not None:
         meta = Path(request.dataset) / "meta.json"
@@ -72,7 +79,18 @@ def prepare_data(ctx: DeltaContext, request: TrainRequest) -> PreparedData:
         return PreparedData(Path(request.dataset), Path(tok) if tok else None)
     from delta_core.train_dataset_source import build_from_memory
 
-    return build_from_memory(ctx)
+    return build_from_memory(
+        ctx, retrain_tokenizer=request.retrain_tokenizer, progress=progress, say=say
+    )
+
+
+def _dataset_stamp(directory: Path) -> Any:
+    """What identifies one build of a dataset (a rebuilt one must not feed a resumed run)."""
+    try:
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return [meta.get("tokenizer_version"), meta.get("created_ns"), meta.get("splits")]
 
 
 def runs_dir(ctx: DeltaContext) -> Path:
@@ -89,6 +107,7 @@ def _new_run(ctx: DeltaContext, job: TrainJob, data: PreparedData) -> Path:
     record = {
         "job": {**asdict(job), "dataset_dir": str(job.dataset_dir), "out_dir": str(run)},
         "tokenizer_dir": str(data.tokenizer_dir) if data.tokenizer_dir else None,
+        "dataset_stamp": _dataset_stamp(data.dataset_dir),
     }
     write_private(run / JOB_FILE, json.dumps(record, indent=2))
     return run
@@ -107,6 +126,7 @@ def run_training(
     request: TrainRequest,
     *,
     resume: bool = False,
+    progress: Any = None,
     say: Callable[[str], None] = print,
 ) -> ModelInfo:
     """Run every stage and return the registered model."""
@@ -127,9 +147,14 @@ def run_training(
         )
         tok = record.get("tokenizer_dir")
         data = PreparedData(job.dataset_dir, Path(tok) if tok else None)
+        if _dataset_stamp(job.dataset_dir) != record.get("dataset_stamp"):
+            raise TrainPipelineError(
+                f"the dataset of run {run.name} was rebuilt or removed since it started; "
+                f"start a new run (and delete {run} if it is of no use)"
+            )
         say(f"resuming {run.name} with the {trainer.name} trainer")
     else:
-        data = prepare_data(ctx, request)
+        data = prepare_data(ctx, request, progress=progress, say=say)
         job = TrainJob(
             dataset_dir=data.dataset_dir,
             out_dir=Path(),

@@ -83,6 +83,21 @@ def peak_flops_for(name: str) -> float | None:
     return None
 
 
+def idle_cores() -> int:
+    """Cores not busy with other work, at least one.
+
+    OpenMP threads that share a core with another busy process spin at every barrier: on a
+    loaded two-core machine two threads ran a tiny model 8x slower than one. So a CPU run
+    takes the cores the load average leaves free (set OMP_NUM_THREADS to choose yourself).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        busy = int(os.getloadavg()[0] + 0.5)
+    except OSError:
+        busy = 0
+    return max(1, (cores or 1) - busy)
+
+
 def _pick_dtype(choice: str, device: torch.device) -> str:
     if choice != "auto":
         if choice == "float16" and device.type == "cpu":
@@ -111,6 +126,8 @@ def setup(device: str = "auto", dtype: str = "auto") -> Runtime:
         torch.backends.cudnn.allow_tf32 = True
     else:
         dev = torch.device("cpu")
+        if "OMP_NUM_THREADS" not in os.environ and world == 1:
+            torch.set_num_threads(idle_cores())
     if world > 1 and not dist.is_initialized():
         if use_cuda:
             dist.init_process_group("nccl", device_id=dev)

@@ -13,6 +13,20 @@ import pytest
 torch = pytest.importorskip("torch")
 
 FAST_SETS = ["--set", "batch_size=4", "--set", "block_size=32", "--set", "eval_iters=4"]
+# the evaluation gate after training has its own tests (promotion); here it would only add time
+NO_GATE = ["--no-promote"]
+
+
+def _bash_history(path, n=600):
+    """NL2Bash commands (../shared/data/nl2bash) as a timestamped bash history, 20 per session."""
+    from byte_dataset import commands
+
+    lines, t = [], 1_700_000_000
+    for i, command in enumerate(commands(n)):
+        t += 30 if i % 20 else 4000
+        lines += [f"#{t}", command]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def _delta_train(env, *args):
@@ -23,7 +37,7 @@ def test_delta_train_local_registers_a_loadable_model(token_dataset, train_env, 
     res = _delta_train(
         train_env,
         "--trainer", "local", "--model-size", "tiny", "--max-steps", "20", "--device", "cpu",
-        "--dataset", str(token_dataset), *FAST_SETS, "--json",
+        "--dataset", str(token_dataset), *FAST_SETS, *NO_GATE, "--json",
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     info = json.loads(res.stdout)
@@ -42,6 +56,36 @@ def test_delta_train_local_registers_a_loadable_model(token_dataset, train_env, 
     dataset = json.loads((delta_home / "models" / info["version"] / "dataset.json").read_text())
     assert dataset["tokenizer_version"] == "bytes-test"
     assert list((delta_home / "models" / ".runs").iterdir()) == []  # registered: run removed
+
+
+def test_delta_train_from_the_memory(tmp_path, train_env, delta_home):
+    """No --dataset: the history is extracted, a tokenizer trained, a dataset built, then train."""
+    env = {**train_env, "DELTA_TOKENIZER_VOCAB_SIZE": "512"}
+    imported = subprocess.run(
+        ["delta", "memory", "import", "--from", "bash", str(_bash_history(tmp_path / "h"))],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    res = _delta_train(
+        env, "--trainer", "local", "--model-size", "tiny", "--max-steps", "10",
+        "--device", "cpu", *FAST_SETS, *NO_GATE, "--json",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "trained tokenizer sentencepiece-" in res.stderr
+    info = json.loads(res.stdout)
+    assert info["tokenizer_version"].startswith("sentencepiece-")
+    model_dir = delta_home / "models" / info["version"]
+    tok_config = json.loads((model_dir / "tokenizer" / "tokenizer_config.json").read_text())
+    assert tok_config["version"] == info["tokenizer_version"]
+    dataset = json.loads((model_dir / "dataset.json").read_text())
+    assert dataset["extraction"]["kept"] > 500 and dataset["vocab_size"] == info["vocab_size"]
+
+    # a second run reuses the active tokenizer: its models stay comparable
+    again = _delta_train(env, "--trainer", "local", "--model-size", "tiny", "--max-steps", "2",
+                         "--device", "cpu", *FAST_SETS, *NO_GATE, "--json")  # fmt: skip
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"using tokenizer {info['tokenizer_version']}" in again.stderr
+    assert json.loads(again.stdout)["tokenizer_version"] == info["tokenizer_version"]
 
 
 def test_unknown_or_unavailable_trainer_is_one_line(token_dataset, train_env, delta_home):
@@ -64,7 +108,7 @@ def test_ctrl_c_keeps_the_run_and_resume_finishes_it(token_dataset, train_env, d
     runs = delta_home / "models" / ".runs"
     proc = subprocess.Popen(
         ["delta-train", "--trainer", "local", "--model-size", "tiny", "--max-steps", "150",
-         "--device", "cpu", "--dataset", str(token_dataset), *FAST_SETS,
+         "--device", "cpu", "--dataset", str(token_dataset), *FAST_SETS, *NO_GATE,
          "--set", "eval_interval=5", "--set", "patience=0"],
         env=train_env,
         stdout=subprocess.PIPE,
@@ -82,7 +126,7 @@ def test_ctrl_c_keeps_the_run_and_resume_finishes_it(token_dataset, train_env, d
     (run,) = runs.iterdir()
     assert not list((delta_home / "models").glob("2*"))  # nothing registered
 
-    res = _delta_train(train_env, "--trainer", "local", "--resume", "--json")
+    res = _delta_train(train_env, "--trainer", "local", "--resume", "--json", *NO_GATE)
     assert res.returncode == 0, res.stderr[-2000:]
     assert f"resuming {run.name}" in res.stderr and "resume step" in res.stderr
     info = json.loads(res.stdout)
