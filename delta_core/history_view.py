@@ -126,6 +126,7 @@ class IndexHistory:
         self.index = index
         self.txn = None
         self._recent: deque[str] = deque(maxlen=RECENT_LIMIT)
+        self._scan: tuple[str | None, list[CommandStats]] = (None, [])
         for cmd in recent:  # oldest first
             self.observe(cmd)
         self._now = 0
@@ -145,6 +146,7 @@ class IndexHistory:
             out.append(st)
             if len(out) >= limit:
                 break
+        self._scan = (prefix, out)
         return out
 
     def stats(self, command: str) -> CommandStats | None:
@@ -159,10 +161,18 @@ class IndexHistory:
         return out
 
     def recent(self, prefix: str, limit: int) -> list[str]:
+        """This shell's commands first, then the scanned ones by their last use."""
         out = []
         for cmd in reversed(self._recent):
             if cmd.startswith(prefix):
                 out.append(cmd)
+                if len(out) >= limit:
+                    return out
+        scan = self._scan[1] if self._scan[0] == prefix else self.prefix_stats(prefix, SCAN_LIMIT)
+        seen = set(out)
+        for st in sorted(scan, key=lambda st: -st.last_ns):
+            if st.command not in seen:
+                out.append(st.command)
                 if len(out) >= limit:
                     break
         return out

@@ -24,6 +24,7 @@ class SuggestEngine:
         self.ctx = ctx
         self.budget = model_budget_s
         self.suggesters: dict[str, Any] = dict(ctx.components.suggesters)
+        self.problems: dict[str, str] = {}  # suggesters switched off, and why
         for name, s in list(self.suggesters.items()):
             try:
                 if hasattr(s, "attach"):
@@ -31,7 +32,8 @@ class SuggestEngine:
                 if hasattr(s, "refresh"):
                     s.refresh()  # a model starts loading now, in its own thread
             except Exception as exc:
-                log.problem(f"suggester {name} is off: {exc}", ctx.layout.log_file)
+                # A broken memory is already reported (once) by the recorder; do not say it twice.
+                self.problems[name] = str(exc)
                 del self.suggesters[name]
         self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="delta-model")
         self._pending: cf.Future | None = None

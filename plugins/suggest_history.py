@@ -1,8 +1,8 @@
 """The ``history`` suggester: the memory's commands ranked by context (prefix scans in the index).
 
 It reads the index environment in one short read transaction per request, and keeps the
-shell's recent commands in memory (the last ones of the store, then each one the shell
-reports through ``observe``), so a keystroke costs a few cursor walks.
+commands this shell reports through ``observe`` in memory as the most recent ones, so a
+keystroke costs a few cursor walks.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from delta_core.components import Suggestion, SuggestQuery
-from delta_core.history_view import RECENT_LIMIT, IndexHistory
+from delta_core.history_view import IndexHistory
 from delta_core.hookspecs import hookimpl
 from delta_core.lmdb_env import read_txn
 from delta_core.suggest_rank import rank_history
@@ -24,14 +24,13 @@ class HistorySuggester:
         self.store: Any = None
 
     def attach(self, ctx: Any) -> None:
-        """Bind to a Delta context's store (done by the engine before the first request)."""
+        """Bind to a Delta context's store (done by the engine before the first request).
+
+        Nothing is read now: recency comes from the index's last-use times and from the
+        commands this shell reports, so a damaged shard costs suggestions nothing.
+        """
         self.store = ctx.store
-        recent: list[str] = []
-        for rec in self.store.iter_records(reverse=True):
-            recent.append(rec.command)
-            if len(recent) >= RECENT_LIMIT:
-                break
-        self.view = IndexHistory(self.store.index, reversed(recent))
+        self.view = IndexHistory(self.store.index)
 
     def observe(self, rec: Any) -> None:
         if self.view is not None:

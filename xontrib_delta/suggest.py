@@ -131,6 +131,15 @@ class Suggestions:
         if self.engine is not None:
             self.engine.close()
             self.engine = None
+        self.tracker = None  # late threads stop setting variables
+        env = self.xsh.env
+        try:
+            if LAST_VAR in env:
+                del env[LAST_VAR]
+            if env.get(NEXT_VAR):
+                env[NEXT_VAR] = ""
+        except Exception as exc:
+            log.problem(f"could not remove ${LAST_VAR}: {exc}")
 
     def complete(self, prefix: str, line: str, begidx: int, endidx: int, ctx: Any = None) -> Any:
         """Tab completion: whole command lines from Delta for the text before the cursor."""
@@ -182,7 +191,7 @@ class Suggestions:
     def _predict_next(self) -> None:
         try:
             found = self.query("", limit=1)
-            if found:
+            if found and self.engine is not None:
                 self.xsh.env[NEXT_VAR] = found[0].command
                 self.shown(found[0].command, "", found[0].source)
         except Exception as exc:
