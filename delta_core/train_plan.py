@@ -16,16 +16,19 @@ from delta_core.train_config import TrainConfig
 from delta_core.train_data import DatasetError
 
 # Upper bounds of the automatic step count: on a laptop CPU "minutes", on a GPU a real run.
-AUTO_MAX_STEPS = {"cpu": 300, "cuda": 5000}
+AUTO_MAX_STEPS = {"cpu": 200, "cuda": 5000}
 AUTO_MIN_STEPS = 50
 AUTO_EPOCHS = 2.0
 MIN_BLOCK = 8
 
 # sequences per micro-batch: small on CPU (cache-friendly), large on a GPU (saturate it)
 AUTO_BATCH = {
-    "cpu": {"tiny": 16, "small": 16, "base": 8},
+    "cpu": {"tiny": 16, "small": 8, "base": 4},
     "cuda": {"tiny": 64, "small": 64, "base": 32},
 }
+# On a CPU the context is cut to 128 tokens (several commands of a session): `small` trains at
+# ~600 tokens/s on one loaded core, so its 256-token default would take half an hour.
+AUTO_CPU_BLOCK = 128
 
 
 def resolve_plan(
@@ -41,6 +44,8 @@ def resolve_plan(
     if cfg.model_size not in SIZES:
         raise ValueError(f"unknown model size {cfg.model_size!r}; choose one of {', '.join(SIZES)}")
     block = cfg.block_size or int(SIZES[cfg.model_size]["block_size"])
+    if not cfg.block_size and device_type == "cpu":
+        block = min(block, AUTO_CPU_BLOCK)
     if block > max_block:
         if cfg.block_size:
             raise DatasetError(

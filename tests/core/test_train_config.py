@@ -40,14 +40,15 @@ def _plan(**kw):
 
 def test_auto_values_depend_on_size_device_and_data():
     plan, notes = _plan(cfg={"model_size": "small"})
-    assert (plan.block_size, plan.batch_size, plan.grad_accum) == (256, 16, 1)
-    assert plan.max_steps == 50  # two passes over 100k tokens, raised to the minimum
-    assert plan.eval_interval == 5 and plan.checkpoint_interval == 5
+    assert (plan.block_size, plan.batch_size, plan.grad_accum) == (128, 8, 1)  # CPU shape
+    assert plan.max_steps == 196  # two passes over 100k tokens of 1024 per step
+    assert plan.eval_interval == 19 and plan.checkpoint_interval == 19
     assert plan.compile == "off" and plan.learning_rate == 1e-3 and not notes
 
     gpu, _ = _plan(cfg={"model_size": "base"}, device_type="cuda", world_size=4,
                    train_tokens=10**9)  # fmt: skip
     assert gpu.compile == "on" and gpu.grad_accum == 4 and gpu.max_steps == 5000
+    assert (gpu.block_size, gpu.batch_size) == (512, 32)
 
 
 def test_block_shrinks_to_a_small_history_but_an_explicit_one_is_an_error():
