@@ -14,12 +14,13 @@ from hashlib import blake2b
 from pathlib import Path
 
 from delta_core.codec import identity
-from delta_core.components import Importer, ImportProblem, PrivacyFilter
+from delta_core.components import Importer, ImportProblem, PrivacyFilter, Verdict
 from delta_core.privacy import apply_filters
 from delta_core.record import Record, local_utc_offset_minutes
 from delta_core.store import Store
 
 BATCH = 20_000
+VERDICT_MEMO = 200_000
 
 
 @dataclass
@@ -57,6 +58,7 @@ def import_records(
     origins: dict[str, bytes] = {}
     position = 0
     src = source.encode("utf-8", "surrogatepass")
+    verdicts: dict[tuple[str, str], Verdict] = {}
 
     def flush() -> None:
         res = store.add_many(batch, origins)
@@ -73,7 +75,15 @@ def import_records(
             continue
         summary.read += 1
         position += 1
-        verdict = apply_filters(filters, item.command, item.cwd) if filters else None
+        verdict = None
+        if filters:
+            # Histories repeat themselves; filters are pure, so each (command, cwd) is judged once.
+            memo_key = (item.command, item.cwd)
+            verdict = verdicts.get(memo_key)
+            if verdict is None:
+                if len(verdicts) >= VERDICT_MEMO:
+                    verdicts.clear()
+                verdict = verdicts[memo_key] = apply_filters(filters, item.command, item.cwd)
         if verdict is not None:
             if verdict.action == "drop":
                 summary.dropped += 1

@@ -130,11 +130,6 @@ def _tail_session(rec: Record) -> str:
     return rec.session or f"h:{rec.host}|{rec.user}|{rec.shell}"
 
 
-def _order(rec: Record) -> tuple[int, int, str]:
-    # The order ``reindex`` reads records in: day shard, then key (time, id).
-    return (rec.day_number, max(rec.start_ns, 0), rec.id)
-
-
 class Index:
     """The index environment's tables and the operations the store performs on them."""
 
@@ -148,33 +143,48 @@ class Index:
         by_cmd: dict[bytes, CommandStats] = {}
         sessions: dict[str, list[int]] = {}
         days: dict[int, int] = {}
+        streams: dict[str, list[tuple[tuple[int, int, str], Record]]] = {}
+        stats_of: dict[str, CommandStats] = {}  # histories repeat: one key per distinct command
         for rec in records:
-            key = command_key(rec.command)
-            st = by_cmd.get(key)
+            st = stats_of.get(rec.command)
             if st is None:
-                st = by_cmd[key] = CommandStats(rec.command)
+                key = command_key(rec.command)
+                st = by_cmd.get(key)
+                if st is None:
+                    st = by_cmd[key] = CommandStats(rec.command)
+                stats_of[rec.command] = st
             st.add(rec)
             if rec.session:
                 s = sessions.get(rec.session)
                 if s is None:
                     sessions[rec.session] = [rec.start_ns, rec.start_ns, 1]
                 else:
-                    s[0] = min(s[0], rec.start_ns)
-                    s[1] = max(s[1], rec.start_ns)
+                    if rec.start_ns < s[0]:
+                        s[0] = rec.start_ns
+                    if rec.start_ns > s[1]:
+                        s[1] = rec.start_ns
                     s[2] += 1
             day = rec.day_number
             days[day] = days.get(day, 0) + 1
+            order = (day, rec.start_ns if rec.start_ns > 0 else 0, rec.id)
+            stream = streams.get(_tail_session(rec))
+            if stream is None:
+                streams[_tail_session(rec)] = [(order, rec)]
+            else:
+                stream.append((order, rec))
         self._merge(txn, by_cmd, sessions, {day_name(d): n for d, n in days.items()})
-        self._add_successors(txn, records)
+        self._add_successors(txn, streams)
 
-    def _add_successors(self, txn: lmdb.Transaction, records: Iterable[Record]) -> None:
-        by_session: dict[str, list[Record]] = {}
-        for rec in records:
-            by_session.setdefault(_tail_session(rec), []).append(rec)
+    def _add_successors(
+        self, txn: lmdb.Transaction, streams: dict[str, list[tuple[tuple[int, int, str], Record]]]
+    ) -> None:
         tdb = self.db[b"session_tails"]
         pairs: dict[bytes, list] = {}
-        for sid, recs in by_session.items():
-            recs.sort(key=_order)
+        prefixes: dict[str, bytes] = {}  # previous command -> its successor key prefix
+        pair_keys: dict[str, bytes] = {}  # next command -> its half of the pair key
+        for sid, items in streams.items():
+            if any(items[i][0] > items[i + 1][0] for i in range(len(items) - 1)):
+                items.sort(key=lambda it: it[0])
             skey = sid.encode("utf-8", "surrogatepass")[:KEY_LIMIT]
             old = txn.get(skey, db=tdb)
             if old is not None:
@@ -183,20 +193,25 @@ class Index:
                 prev = old[_TAIL.size :].decode("utf-8", "surrogatepass")
             else:
                 last, prev = None, None
-            for rec in recs:
-                order = _order(rec)
+            for order, rec in items:
                 if last is not None and order <= last:
                     continue  # older than what this session already holds: see module doc
                 if prev is not None:
-                    nkey = command_key(rec.command, PAIR_LIMIT)
-                    k = successor_prefix(prev) + nkey
+                    head = prefixes.get(prev)
+                    if head is None:
+                        head = prefixes[prev] = successor_prefix(prev)
+                    nkey = pair_keys.get(rec.command)
+                    if nkey is None:
+                        nkey = pair_keys[rec.command] = command_key(rec.command, PAIR_LIMIT)
+                    k = head + nkey
                     item = pairs.get(k)
                     if item is None:
                         long_cmd = rec.command if len(nkey) > PAIR_LIMIT else ""
                         pairs[k] = [1, rec.start_ns, long_cmd]
                     else:
                         item[0] += 1
-                        item[1] = max(item[1], rec.start_ns)
+                        if rec.start_ns > item[1]:
+                            item[1] = rec.start_ns
                 last, prev = order, rec.command
             if prev is not None:
                 day, ns, rid = last
