@@ -150,15 +150,6 @@ def all_reduce_sum(rt: Runtime, values: list[float]) -> list[float]:
     return t.tolist()
 
 
-def broadcast_flag(rt: Runtime, flag: bool) -> bool:
-    """The master's decision (e.g. to stop early), on every rank."""
-    if not rt.ddp:
-        return flag
-    t = torch.tensor([1 if flag else 0], device=rt.device)
-    dist.broadcast(t, src=0)
-    return bool(t.item())
-
-
 def gather_objects(rt: Runtime, obj: object) -> list[object]:
     """``obj`` from every rank, in rank order (collective: every rank must call it)."""
     if not rt.ddp:
