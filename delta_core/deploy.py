@@ -62,8 +62,29 @@ def _write_active(layout: Layout, version: str, reason: str, metrics: dict | Non
 def promote(layout: Layout, version: str, reason: str = "manual", metrics: dict | None = None):
     """Make ``version`` the served model; return its info. Raises :class:`RegistryError`."""
     info = get_model(layout, version)
+    export_for_serving(layout, info.path)
     _write_active(layout, info.version, reason, metrics)
     return info
+
+
+def export_for_serving(layout: Layout, model_dir: Path) -> None:
+    """Write ``model.onnx`` beside the weights so the server starts without exporting.
+
+    Best effort: without onnx installed, or when the export fails, the model is still
+    promoted and served through PyTorch; the reason goes to the log.
+    """
+    try:
+        from delta_core.inference.export import ensure_onnx
+
+        ensure_onnx(model_dir)
+    except ImportError:
+        return
+    except Exception as exc:
+        from delta_core import log
+
+        log.problem(
+            f"ONNX export of {model_dir.name} failed ({exc}); serving with PyTorch", layout.log_file
+        )
 
 
 def rollback(layout: Layout) -> str:

@@ -1,12 +1,19 @@
 """Model completions as text: the session context in the training format, the typed prefix
-handled exactly, the answer decoded back to a command (imports torch through the decoder).
+handled exactly, the answer decoded back to a command (the engine does the ids).
 
 What was typed is split by the tokenizer into settled ids (every word before the last space)
 and a pending tail (the last, maybe unfinished, word). The prompt is the session context in
 the format training used (:func:`delta_core.training_format.format_context`) plus the
 settled ids; the decoder must then spell the tail byte for byte before it may continue
-(token healing by constraint). So a completion always extends exactly what was typed — and
-it is checked once more before it is returned.
+(token healing by constraint, :class:`~delta_core.inference.constraint.TokenRule`). So a
+completion always extends exactly what was typed — and it is checked once more before it
+is returned.
+
+Decoding runs in :class:`~delta_core.inference.engine.Engine` (PyTorch or ONNX Runtime),
+greedy and speculative by default: drafts come from the prompt itself (the session's
+commands), from the history commands the caller passes and from the previous completion.
+The server (:mod:`delta_core.serve`) uses :meth:`ModelCompleter.job` and
+:meth:`ModelCompleter.finish` to run the same decoding inside its batches.
 """
 
 from __future__ import annotations
@@ -52,27 +59,49 @@ def load_tokenizer_dir(directory: Path, plugins: dict[str, Any]) -> Any:
 
 
 class ModelCompleter:
-    """A model and its tokenizer, answering "what comes next" for a session and a prefix."""
+    """A model and its tokenizer, answering "what comes next" for a session and a prefix.
 
-    def __init__(self, model: Any, tok: Any, device: str = "cpu") -> None:
-        from delta_core.decoding import ByteConstraint, GreedyDecoder
+    ``model`` is a GPT (run with PyTorch on ``device``) or an inference backend.
+    """
 
+    def __init__(self, model: Any, tok: Any, device: str = "cpu", speculate: bool = True):
+        from delta_core.inference.constraint import TokenRule
+        from delta_core.inference.engine import Engine
+
+        if not hasattr(model, "step"):
+            from delta_core.inference.backends import TorchBackend
+
+            model = TorchBackend(model, device)
         self.tok = tok
-        self.decoder = GreedyDecoder(model, device)
-        self.constraint = ByteConstraint(token_bytes(tok))
+        self.engine = Engine(model, speculate=speculate)
         self.stop = command_stop_ids(tok)
+        self.rule = TokenRule(token_bytes(tok), self.stop)
         self.exit_id = tok.special_ids["exit"]
-        self.budget = self.decoder.block_size - MAX_NEW
+        self.budget = self.engine.shape.block_size - MAX_NEW
         self._anchor = 0  # first turn of the history in the prompt (moves in big steps)
+        self._draft_ids: dict[str, list[int]] = {}
+        self._last: dict[str, list[int]] = {}  # key -> ids of its previous completion
 
     @classmethod
-    def from_dir(cls, model_dir: Path | str, plugins: dict[str, Any], device: str = "cpu"):
-        """Load ``models/<version>/`` (weights, config and the tokenizer copied with them)."""
-        from delta_core.checkpoint import load_model
+    def from_dir(
+        cls,
+        model_dir: Path | str,
+        plugins: dict[str, Any],
+        device: str = "cpu",
+        backend: str = "auto",
+    ):
+        """Load ``models/<version>/`` (weights, config and the tokenizer copied with them).
+
+        ``backend``: ``torch``, ``onnx`` (exported now if missing), ``onnx-int8``, or ``auto``
+        (ONNX Runtime when the model was exported and it is installed, else PyTorch).
+        """
+        from delta_core.inference.backends import ONNX_FILE, load_backend
 
         model_dir = Path(model_dir)
         tok = load_tokenizer_dir(model_dir / "tokenizer", plugins)
-        return cls(load_model(model_dir, device), tok, device)
+        if backend == "auto" and not (model_dir / ONNX_FILE).exists():
+            backend = "torch"
+        return cls(load_backend(model_dir, backend, device), tok, device)
 
     def prompt(self, history: Sequence[Turn], cwd: str, typed: str = "") -> list[int]:
         """The prompt ids; the window start moves by half a window at a time so consecutive
@@ -89,22 +118,71 @@ class ModelCompleter:
             ids = ids[-self.budget :]
         return ids
 
-    def complete(self, history: Sequence[Turn], cwd: str, typed: str) -> tuple[str, float] | None:
-        """The greedy completion of ``typed`` and its probability, or None."""
+    def _extra(self, drafts: Sequence[str], key: str) -> list[list[int]]:
+        out = [self._last[key]] if key in self._last else []
+        for cmd in drafts:
+            ids = self._draft_ids.get(cmd)
+            if ids is None:
+                if len(self._draft_ids) > 1024:
+                    self._draft_ids.clear()
+                ids = self._draft_ids[cmd] = [*self.tok.encode(cmd), self.exit_id]
+            out.append(ids)
+        return out
+
+    def job(
+        self,
+        history: Sequence[Turn],
+        cwd: str,
+        typed: str,
+        *,
+        key: str = "",
+        drafts: Sequence[str] = (),
+        beams: int = 1,
+        speculate: bool = True,
+    ):
+        """A decoding job for ``typed`` (greedy, or beam search when ``beams`` > 1)."""
+        from delta_core.inference.decode import BeamJob
+
         _, tail = self.tok.encode_prefix(typed)
+        pending = escape(tail).encode("utf-8", "surrogatepass")
         ids = self.prompt(history, cwd, typed)
-        out = self.decoder.complete(
-            ids, self.constraint, escape(tail).encode("utf-8", "surrogatepass"), self.stop, MAX_NEW
-        )
-        if out is None:
-            return None
+        if beams > 1:
+            return BeamJob(self.engine.sequence(key), ids, self.rule, pending, MAX_NEW, beams)
+        extra = self._extra(drafts, key)
+        return self.engine.greedy_job(ids, self.rule, pending, MAX_NEW, key, extra, speculate)
+
+    def finish(self, job: Any, typed: str, key: str = "") -> list[tuple[str, float]]:
+        """The completions of a finished job as ``(text, probability)``, best first."""
+        found = job.result
+        found = [] if found is None else found if isinstance(found, list) else [found]
         settled = self.tok.encode_prefix(typed)[0]
-        text = self.tok.decode(settled + out.ids)
-        if not text.startswith(typed) or text == typed or "\n" in text:
-            return None
-        return text, math.exp(out.logprob)
+        out = []
+        for c in found:
+            text = self.tok.decode(settled + c.ids)
+            if text.startswith(typed) and text != typed and "\n" not in text:
+                out.append((text, math.exp(c.logprob)))
+        if found and not isinstance(job.result, list):
+            self._last[key] = [*found[0].ids, self.exit_id]
+        return out
+
+    def complete(
+        self, history: Sequence[Turn], cwd: str, typed: str, drafts: Sequence[str] = ()
+    ) -> tuple[str, float] | None:
+        """The greedy completion of ``typed`` and its probability, or None."""
+        job = self.job(history, cwd, typed, drafts=drafts)
+        self.engine.run(job)
+        got = self.finish(job, typed)
+        return got[0] if got else None
+
+    def complete_k(
+        self, history: Sequence[Turn], cwd: str, typed: str, k: int
+    ) -> list[tuple[str, float]]:
+        """Up to ``k`` completions by beam search, most probable first."""
+        job = self.job(history, cwd, typed, beams=max(2, k))
+        self.engine.run(job)
+        return self.finish(job, typed)[:k]
 
     def nll(self, history: Sequence[Turn], cwd: str, command: str) -> tuple[float, int]:
         """Negative log-likelihood of ``command`` (and its end) after the session, and tokens."""
         target = [*self.tok.encode(command), self.exit_id]
-        return -self.decoder.score(self.prompt(history, cwd), target), len(target)
+        return -self.engine.score(self.prompt(history, cwd), target), len(target)

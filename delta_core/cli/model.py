@@ -107,3 +107,32 @@ def rollback_cmd() -> None:
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"model {version} is now served")
+
+
+@model.command("export-onnx")
+@click.argument("version", required=False, default="latest")
+@click.option(
+    "--int8", "int8", is_flag=True, help="also write model.int8.onnx (dynamic quantization)"
+)
+@json_option
+def export_onnx_cmd(version: str, int8: bool, as_json: bool) -> None:
+    """Export VERSION (default: the newest) to ONNX with KV-cache inputs and outputs."""
+    ctx = load_context()
+    try:
+        info = get_model(ctx.layout, version)
+        from delta_core.inference.backends import ONNX_INT8_FILE
+        from delta_core.inference.export import export_dir, quantize
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+    except ImportError as exc:
+        raise click.ClickException(
+            f"{exc}; install the serve extra: pip install 'xontrib-delta[serve]'"
+        ) from None
+    paths = [export_dir(info.path)]
+    if int8:
+        paths.append(quantize(paths[0], info.path / ONNX_INT8_FILE))
+    if as_json:
+        click.echo(json.dumps({"version": info.version, "files": [str(p) for p in paths]}))
+        return
+    for p in paths:
+        click.echo(f"wrote {p} ({p.stat().st_size / 1e6:.1f} MB)")

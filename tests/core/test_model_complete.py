@@ -49,6 +49,6 @@ def test_kv_cache_gives_the_same_answer_as_a_fresh_decoder(completer):
     hist = [Turn("make test"), Turn("git diff")]
     first = completer.complete(hist, "", "gi")
     again = completer.complete(hist, "", "git ")  # reuses the cached prompt prefix
-    fresh = ModelCompleter(completer.decoder.model, completer.tok)
+    fresh = ModelCompleter(completer.engine.backend, completer.tok)
     assert fresh.complete(hist, "", "git ") == again
     assert first is None or first[0].startswith("gi")

@@ -1,0 +1,111 @@
+"""ONNX export of a Delta model with KV-cache inputs and outputs (imports torch and onnx).
+
+The exported graph is :class:`~delta_core.inference.graph.StepGraph`: dynamic batch, new
+tokens and past length (past may be empty: one graph serves prefill and decoding). The
+model's shape goes into the ONNX metadata (``delta_shape``) so ONNX Runtime serves it with
+no torch import. ``model.int8.onnx`` is the optional int8 dynamic quantization (weights in
+int8, activations quantized on the fly): smaller and faster on CPUs, slightly different logits.
+Files are written atomically and 0600, like every model file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from delta_core.inference.backends import ONNX_FILE, ONNX_INT8_FILE, Shape
+from delta_core.paths import write_private
+
+OPSET = 17
+
+
+def _trace_inputs(shape: Shape, batch: int = 2, new: int = 3, past: int = 2):
+    import torch
+
+    ids = torch.zeros((batch, new), dtype=torch.long)
+    pos = torch.arange(past, past + new).repeat(batch, 1)
+    mask = torch.ones((batch, new, past + new), dtype=torch.bool).tril(diagonal=past)
+    kv = torch.zeros((shape.n_layer, 2, batch, shape.n_head, past, shape.head_dim))
+    return ids, pos, mask, kv
+
+
+def export_model(model: Any, path: Path | str) -> Path:
+    """Write ``model`` (a GPT) as ONNX to ``path``; return the path."""
+    import onnx
+    import torch
+
+    from delta_core.inference.graph import StepGraph
+
+    c = model.config
+    shape = Shape(c.n_layer, c.n_head, c.n_embd // c.n_head, c.block_size, c.vocab_size)
+    graph = StepGraph(model.eval().float().cpu()).eval()
+    buf = io.BytesIO()
+    # the TorchScript exporter is deprecated but needs no onnxscript and handles this graph
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            graph,
+            _trace_inputs(shape),
+            buf,
+            input_names=["input_ids", "position_ids", "attn_mask", "past_kv"],
+            output_names=["logits", "new_kv"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "new"},
+                "position_ids": {0: "batch", 1: "new"},
+                "attn_mask": {0: "batch", 1: "new", 2: "total"},
+                "past_kv": {2: "batch", 4: "past"},
+                "logits": {0: "batch", 1: "new"},
+                "new_kv": {2: "batch", 4: "new"},
+            },
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    proto = onnx.load_from_string(buf.getvalue())
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "delta_shape", shape.to_json()
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write_private(tmp, proto.SerializeToString())
+    os.replace(tmp, path)
+    return path
+
+
+def quantize(src: Path | str, dst: Path | str) -> Path:
+    """int8 dynamic quantization of an exported model (MatMul weights)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    dst = Path(dst)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    quantize_dynamic(
+        str(src), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"]
+    )
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, dst)
+    return dst
+
+
+def export_dir(model_dir: Path | str, quantized: bool = False) -> Path:
+    """Export ``models/<version>/model.onnx`` (and ``model.int8.onnx`` when asked)."""
+    from delta_core.checkpoint import load_model
+
+    model_dir = Path(model_dir)
+    out = export_model(load_model(model_dir, "cpu"), model_dir / ONNX_FILE)
+    if quantized:
+        out = quantize(out, model_dir / ONNX_INT8_FILE)
+    return out
+
+
+def ensure_onnx(model_dir: Path | str, quantized: bool = False) -> Path:
+    """The ONNX file of a model directory, exported now if missing or older than the weights."""
+    model_dir = Path(model_dir)
+    path = model_dir / (ONNX_INT8_FILE if quantized else ONNX_FILE)
+    weights = model_dir / "model.pt"
+    fresh = path.exists() and (
+        not weights.exists() or path.stat().st_mtime >= weights.stat().st_mtime
+    )
+    if not fresh:
+        export_dir(model_dir, quantized)
+    return path
