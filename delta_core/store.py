@@ -473,7 +473,6 @@ class Store:
         self._forget_env(self._shard_path(day))
         dest = private_dir(self.layout.quarantine) / f"{day}-{time.strftime('%Y%m%dT%H%M%S')}"
         shutil.move(str(self._shard_path(day)), dest)
-        log.problem(f"shard {day} is damaged; moved to {dest}", self.layout.log_file)
         return dest
 
     def disk_usage(self) -> dict[str, int]:
