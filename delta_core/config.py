@@ -53,6 +53,11 @@ SETTINGS: dict[str, Setting] = {
     "search.key": Setting(str, "c-s", "xonsh key for the interactive search (read from $DELTA_SEARCH_KEY at load; empty: none)"),
     "serve.listen": Setting(str, "", "HOST:PORT to serve a team over TCP (needs serve.token)"),
     "serve.token": Setting(str, "", "shared secret clients must send with --listen"),
+    "serve.backend": Setting(str, "onnx", "inference backend of delta serve: onnx, onnx-int8, torch"),
+    "serve.threads": Setting(int, 1, "compute threads of delta serve (0: all cores)"),
+    "serve.auto_start": Setting(bool, True, "shells start delta serve when a model is promoted"),
+    "serve.timeout_ms": Setting(int, 40, "how long a shell waits for a model suggestion"),
+    "serve.idle_exit_s": Setting(int, 3600, "delta serve exits after this long without requests (0: never)"),
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -78,7 +78,7 @@ class ModelCompleter:
         self.rule = TokenRule(token_bytes(tok), self.stop)
         self.exit_id = tok.special_ids["exit"]
         self.budget = self.engine.shape.block_size - MAX_NEW
-        self._anchor = 0  # first turn of the history in the prompt (moves in big steps)
+        self._anchors: dict[str, int] = {}  # key -> first turn of its history in the prompt
         self._draft_ids: dict[str, list[int]] = {}
         self._last: dict[str, list[int]] = {}  # key -> ids of its previous completion
 
@@ -103,17 +103,21 @@ class ModelCompleter:
             backend = "torch"
         return cls(load_backend(model_dir, backend, device), tok, device)
 
-    def prompt(self, history: Sequence[Turn], cwd: str, typed: str = "") -> list[int]:
+    def prompt(self, history: Sequence[Turn], cwd: str, typed: str = "", key: str = "") -> list[int]:
         """The prompt ids; the window start moves by half a window at a time so consecutive
-        prompts share a long prefix and the decoder's KV cache is reused."""
-        if self._anchor > len(history):
-            self._anchor = 0
+        prompts (of the same ``key``, a shell) share a long prefix and the KV cache is reused."""
+        anchor = self._anchors.get(key, 0)
+        if anchor > len(history):
+            anchor = 0
         while True:
-            ids = format_context(self.tok, history[self._anchor :], cwd, prefix=typed)
-            left = len(history) - self._anchor
+            ids = format_context(self.tok, history[anchor:], cwd, prefix=typed)
+            left = len(history) - anchor
             if len(ids) <= self.budget or left == 0:
                 break
-            self._anchor += max(1, left // 2)
+            anchor += max(1, left // 2)
+        if len(self._anchors) > 256:
+            self._anchors.clear()
+        self._anchors[key] = anchor
         if len(ids) > self.budget:
             ids = ids[-self.budget :]
         return ids
@@ -145,7 +149,7 @@ class ModelCompleter:
 
         _, tail = self.tok.encode_prefix(typed)
         pending = escape(tail).encode("utf-8", "surrogatepass")
-        ids = self.prompt(history, cwd, typed)
+        ids = self.prompt(history, cwd, typed, key)
         if beams > 1:
             return BeamJob(self.engine.sequence(key), ids, self.rule, pending, MAX_NEW, beams)
         extra = self._extra(drafts, key)

@@ -1,5 +1,9 @@
 """The ``model`` suggester: completions from the served model (``delta model promote``).
 
+With ``serve.auto_start`` (the default) it asks ``delta serve`` (started on demand, in the
+background) and waits at most ``serve.timeout_ms``; when the server is absent or late it
+answers nothing and the shell shows history. Otherwise it loads the model in the shell:
+
 The model loads in a background thread on first use and again whenever the ``active``
 pointer changes (its mtime is checked at most once a second), so a promoted model reaches
 a running shell without a restart. Until it is loaded, or while another request holds it,
@@ -35,10 +39,18 @@ class ModelSuggester:
         self._checked = 0.0
         self._busy = threading.Lock()
         self._loading: threading.Thread | None = None
+        self.remote: Any = None  # a RemoteModel when the server is used
+        self.store: Any = None
 
     def attach(self, ctx: Any) -> None:
         self.layout = ctx.layout
         self.plugins = ctx.components.tokenizers
+        self.store = getattr(ctx, "store", None)
+        if ctx.config["serve.auto_start"]:
+            # the model lives in `delta serve`, shared by every shell; none is loaded here
+            from delta_core.serve.remote import RemoteModel
+
+            self.remote = RemoteModel(ctx.layout, ctx.config["serve.timeout_ms"])
 
     def _load(self, version: str) -> None:
         try:
@@ -58,7 +70,7 @@ class ModelSuggester:
     def refresh(self) -> None:
         """Start loading the served model if the pointer changed (cheap; at most once a second)."""
         now = time.monotonic()
-        if self.layout is None or now - self._checked < POLL_S:
+        if self.remote is not None or self.layout is None or now - self._checked < POLL_S:
             return
         self._checked = now
         from delta_core.deploy import active_stamp, active_version
@@ -79,7 +91,40 @@ class ModelSuggester:
         self.turns.append(as_turn(rec))
         del self.turns[:-MAX_TURNS]
 
+    def _drafts(self, prefix: str) -> list[str]:
+        """History commands starting with ``prefix``: drafts for speculative decoding."""
+        if not prefix or self.store is None:
+            return []
+        from itertools import islice
+
+        from delta_core.lmdb_env import read_txn
+
+        try:
+            index = self.store.index
+            with read_txn(index.env) as txn:
+                return [st.command for st in islice(index.iter_commands(txn, prefix), 4)]
+        except Exception:
+            return []
+
+    def _remote(self, query: SuggestQuery) -> list[Suggestion]:
+        from delta_core.deploy import active_version
+
+        if self.layout is None or (self.remote.client is None and not active_version(self.layout)):
+            return []  # nothing promoted: no server to start
+        turns = self.turns or [Turn(c) for c in query.previous]
+        context = (len(self.turns), turns[-1] if turns else None, query.cwd, self.remote.version)
+        hit, got = self.memo.get(context, query.prefix)
+        if not hit:
+            found = self.remote.suggest(turns, query.cwd, query.prefix, drafts=self._drafts(query.prefix))
+            if found is None:
+                return []  # absent or late: the shell shows history
+            got = found[0] if found else None
+            self.memo.put(context, query.prefix, got)
+        return [] if got is None else [Suggestion(got[0], got[1], "model")]
+
     def suggest(self, query: SuggestQuery) -> list[Suggestion]:
+        if self.remote is not None:
+            return self._remote(query)
         self.refresh()
         if self.completer is None or not self._busy.acquire(blocking=False):
             return []

@@ -26,6 +26,8 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "delta_core.cli.eval_cmd": "eval_cmd",
     "delta_core.cli.feedback_cmd": "feedback_cmd",
     "delta_core.cli.knowledge_cmd": "knowledge",
+    "delta_core.cli.serve_cmd": "serve",
+    "delta_core.cli.suggest_cmd": "suggest_cmd",
 }
 
 

@@ -1,0 +1,99 @@
+"""``delta suggest PREFIX``: the suggestions the shell would show, for scripts and other shells.
+
+History candidates come from the memory's index; the model completion from ``delta serve``
+when it runs (the same server the shells use), else from the served model loaded here.
+Both are merged exactly as in the shell (:func:`delta_core.suggest.combine`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from itertools import islice
+
+import click
+
+from delta_core.cli.common import json_option, load_context
+
+#: Previous commands given to the model as the session context.
+CONTEXT = 32
+
+
+def _model_suggestions(ctx, turns, cwd, prefix, k) -> tuple[list[tuple[str, float]], str]:
+    from delta_core.deploy import active_version
+    from delta_core.serve.launch import connect
+    from delta_core.serve.remote import RemoteModel
+
+    client = connect(ctx.layout)
+    if client is not None:
+        remote = RemoteModel(ctx.layout, auto_start=False)
+        remote.client = client
+        got = remote.suggest(turns, cwd, prefix, k=k, timeout=10.0)
+        remote.close()
+        if got is not None:
+            return got, "server"
+    version = active_version(ctx.layout)
+    if not version:
+        return [], "none"
+    from delta_core.model_complete import ModelCompleter
+
+    completer = ModelCompleter.from_dir(ctx.layout.models / version, ctx.components.tokenizers)
+    if k > 1:
+        return completer.complete_k(turns, cwd, prefix, k), "in-process"
+    got = completer.complete(turns, cwd, prefix)
+    return ([got] if got else []), "in-process"
+
+
+@click.command("suggest")
+@click.argument("prefix", required=False, default="")
+@click.option("--cwd", default=None, help="the directory the command is for (default: here)")
+@click.option(
+    "--next", "next_", is_flag=True, help="the next command (what the empty prompt shows)"
+)
+@click.option("-k", "k", type=click.IntRange(1, 20), default=1, show_default=True, help="how many")
+@json_option
+def suggest_cmd(prefix: str, cwd: str | None, next_: bool, k: int, as_json: bool) -> None:
+    """Print the suggestions the shell would show for PREFIX."""
+    from delta_core.components import Suggestion, SuggestQuery
+    from delta_core.suggest import combine
+    from delta_core.training_format import as_turn
+
+    if next_:
+        prefix = ""
+    elif not prefix:
+        raise click.UsageError("give a PREFIX, or --next for the next command")
+    if "\n" in prefix:
+        raise click.UsageError("PREFIX is one line")
+    ctx = load_context()
+    cwd = cwd or os.getcwd()
+    recent = list(islice(ctx.store.iter_records(reverse=True), CONTEXT))[::-1]
+    turns = [as_turn(r) for r in recent]
+    query = SuggestQuery(prefix, cwd, tuple(t.command for t in turns[-3:]), limit=k)
+    history: list[Suggestion] = []
+    hist = ctx.components.suggesters.get("history")
+    if hist is not None:
+        hist.attach(ctx)
+        for r in recent:
+            hist.observe(r)
+        history = list(hist.suggest(query))
+    found, via = _model_suggestions(ctx, turns, cwd, prefix, k)
+    models = [Suggestion(t, p, "model") for t, p in found]
+    merged = combine(history, models[0] if models else None, k)
+    seen = {s.command for s in merged}
+    merged += [s for s in models[1:] if s.command not in seen]
+    merged = merged[:k]
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "prefix": prefix,
+                    "model_via": via,
+                    "suggestions": [
+                        {"command": s.command, "score": s.score, "source": s.source} for s in merged
+                    ],
+                }
+            )
+        )
+        return
+    for s in merged:
+        click.echo(s.command)

@@ -1,0 +1,1 @@
+"""``delta serve``: the per-user model server (protocol, scheduler, server, launcher)."""

@@ -1,0 +1,82 @@
+"""Finding, starting and stopping the server from a shell or the CLI (no torch here).
+
+:func:`start_detached` forks ``python -m delta_core.serve`` into its own session (no
+terminal, stdio to ``/dev/null``, problems to Delta's log) and returns at once: a shell
+never waits for the model to load. Starts are rate-limited so a server that cannot start
+(no model promoted) is not respawned on every keystroke.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+from delta_core.paths import Layout
+from delta_core.serve.protocol import Client, socket_path
+
+#: Seconds between two start attempts from one process.
+RETRY_S = 30.0
+_last_start: dict[str, float] = {}
+
+
+def connect(layout: Layout, timeout: float = 0.5) -> Client | None:
+    """A client of the running server, or None when none answers."""
+    path = socket_path(layout)
+    if not path.exists():
+        return None
+    try:
+        return Client(path, timeout=timeout)
+    except OSError:
+        return None
+
+
+def status(layout: Layout, timeout: float = 2.0) -> dict[str, Any] | None:
+    client = connect(layout)
+    if client is None:
+        return None
+    try:
+        return client.call({"op": "status"}, timeout)
+    except (OSError, ValueError):
+        return None
+    finally:
+        client.close()
+
+
+def start_detached(layout: Layout, args: list[str] | None = None, force: bool = False) -> bool:
+    """Start a server for ``layout`` in the background; False when one was started lately."""
+    key = str(layout.root)
+    now = time.monotonic()
+    if not force and now - _last_start.get(key, -RETRY_S) < RETRY_S:
+        return False
+    _last_start[key] = now
+    env = {**os.environ, "DELTA_HOME": str(layout.root)}
+    subprocess.Popen(
+        [sys.executable, "-m", "delta_core.serve", *(args or [])],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+        env=env,
+    )
+    return True
+
+
+def stop(layout: Layout, timeout: float = 5.0) -> bool:
+    """Ask the server to shut down and wait until its socket is gone; False if none ran."""
+    client = connect(layout)
+    if client is None:
+        return False
+    try:
+        client.call({"op": "stop"}, timeout)
+    except (OSError, ValueError):
+        pass
+    finally:
+        client.close()
+    deadline = time.monotonic() + timeout
+    while socket_path(layout).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return True

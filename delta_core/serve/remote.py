@@ -1,0 +1,88 @@
+"""The shell's side of ``delta serve``: ask the server, never wait longer than the budget.
+
+:class:`RemoteModel` keeps one connection per shell, starts the server on demand (detached,
+rate-limited) when none answers, and gives up on a request after ``timeout_ms``: the caller
+then shows history suggestions. Each shell is its own ``session`` at the server, so its KV
+cache is kept there between keystrokes and a new keystroke cancels the previous request.
+No torch or onnxruntime is imported here.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from delta_core.paths import Layout
+from delta_core.serve.launch import connect, start_detached
+from delta_core.serve.protocol import MAX_HISTORY
+
+#: After a failed connection, seconds before trying again (keystrokes stay instant).
+RECONNECT_S = 0.5
+
+
+class RemoteModel:
+    def __init__(self, layout: Layout, timeout_ms: int = 40, auto_start: bool = True) -> None:
+        self.layout = layout
+        self.timeout = timeout_ms / 1000
+        self.auto_start = auto_start
+        self.session = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.client: Any = None
+        self._retry_at = 0.0
+        self.version: str | None = None
+
+    def _client(self) -> Any:
+        if self.client is not None:
+            return self.client
+        now = time.monotonic()
+        if now < self._retry_at:
+            return None
+        self.client = connect(self.layout, timeout=self.timeout)
+        if self.client is None:
+            self._retry_at = now + RECONNECT_S
+            if self.auto_start:
+                start_detached(self.layout)
+        return self.client
+
+    def suggest(
+        self,
+        history: Sequence[Any],
+        cwd: str,
+        prefix: str,
+        k: int = 1,
+        drafts: Sequence[str] = (),
+        timeout: float | None = None,
+    ) -> list[tuple[str, float]] | None:
+        """The server's completions, or None when it is absent, late or failing."""
+        client = self._client()
+        if client is None:
+            return None
+        timeout = self.timeout if timeout is None else timeout
+        msg = {
+            "op": "suggest",
+            "session": self.session,
+            "prefix": prefix,
+            "cwd": cwd,
+            "history": [[t.command, t.cwd, t.exit] for t in list(history)[-MAX_HISTORY:]],
+            "k": k,
+            "drafts": list(drafts),
+            "timeout_ms": int(max(timeout * 1000 * 4, 200)),  # late answers still warm the cache
+        }
+        try:
+            got = client.call(msg, timeout)
+        except TimeoutError:
+            return None  # the answer comes later and is dropped; history is shown meanwhile
+        except (OSError, ValueError):
+            self.close()
+            return None
+        if not got.get("ok"):
+            return None
+        self.version = got.get("model")
+        return [(s["command"], float(s["score"])) for s in got.get("suggestions", [])]
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None

@@ -1,0 +1,309 @@
+"""``delta serve``: one daemon per user and Delta root that holds the served model for every
+shell (protocol: :mod:`delta_core.serve.protocol`).
+
+An asyncio loop owns the sockets: it reads frames, checks them and hands suggest requests
+to the :class:`~delta_core.serve.scheduler.Scheduler` thread, which owns the model; answers
+come back through ``call_soon_threadsafe``. A client that sends garbage, a frame over the
+limit or disconnects mid-request loses its own connection and requests, nobody else's.
+The ``active`` pointer is polled once a second; a promoted model loads in a thread and
+takes the requests that arrive after it is ready (no request is dropped). SIGTERM, SIGINT
+or ``{"op": "stop"}`` shut down gracefully. A lock file keeps it to one server per root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hmac
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from delta_core import log
+from delta_core.paths import Layout, private_dir, write_private
+from delta_core.serve.protocol import (
+    HEADER,
+    MAX_HISTORY,
+    ProtocolError,
+    check_length,
+    decode_body,
+    encode,
+    socket_path,
+)
+from delta_core.serve.scheduler import Request, Scheduler
+from delta_core.training_format import Turn
+
+POLL_S = 1.0
+DEFAULT_TIMEOUT_MS = 1000
+LOCK = "serve.lock"
+
+
+class ServeError(RuntimeError):
+    """The server cannot start; the message is one line a user can act on."""
+
+
+def load_completer(layout: Layout, plugins: dict[str, Any], backend: str, threads: int = 0):
+    """The active model's completer, or ``(None, None)`` when no model is promoted."""
+    from delta_core.deploy import active_version
+    from delta_core.inference.backends import load_backend
+    from delta_core.model_complete import ModelCompleter, load_tokenizer_dir
+
+    version = active_version(layout)
+    if not version:
+        return None, None
+    model_dir = layout.models / version
+    tok = load_tokenizer_dir(model_dir / "tokenizer", plugins)
+    completer = ModelCompleter(load_backend(model_dir, backend, threads=threads), tok)
+    completer.complete([], "", "")  # warm up: the first forward is the slow one
+    return completer, version
+
+
+def _turns(raw: Any) -> list[Turn]:
+    if not isinstance(raw, list):
+        raise ProtocolError("history must be a list")
+    out = []
+    for item in raw[-MAX_HISTORY:]:
+        if isinstance(item, str):
+            out.append(Turn(item))
+        elif isinstance(item, list) and item and isinstance(item[0], str):
+            cwd = item[1] if len(item) > 1 and isinstance(item[1], str) else ""
+            ex = item[2] if len(item) > 2 and isinstance(item[2], int) else None
+            out.append(Turn(item[0], cwd, ex))
+        else:
+            raise ProtocolError("history items are [command, cwd, exit]")
+    return out
+
+
+class Server:
+    def __init__(
+        self,
+        ctx: Any,
+        backend: str = "onnx",
+        listen: str = "",
+        batching: bool = True,
+        threads: int = 0,
+    ) -> None:
+        self.ctx = ctx
+        self.layout: Layout = ctx.layout
+        self.backend_kind = backend
+        self.threads = threads
+        self.token = ctx.config["serve.token"]
+        self.listen = listen
+        if listen and not self.token:
+            raise ServeError(
+                "--listen needs serve.token in the config (`delta config set serve.token ...`)"
+            )
+        self.path = socket_path(self.layout)
+        self.clients = 0
+        self.started = time.time()
+        self.batching = batching
+        self.scheduler: Scheduler | None = None
+        self._stop: asyncio.Event | None = None
+        self._lock_fd: int | None = None
+        self.idle_exit = float(ctx.config["serve.idle_exit_s"])
+        self.last_request = time.monotonic()
+
+    # --- lifetime ---------------------------------------------------------------------
+    def _take_lock(self) -> None:
+        private_dir(self.layout.root)
+        fd = os.open(self.layout.root / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ServeError(f"a delta server already runs for {self.layout.root}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def _load(self) -> None:
+        plugins = self.ctx.components.tokenizers
+        completer, version = load_completer(self.layout, plugins, self.backend_kind, self.threads)
+        if completer is None:
+            raise ServeError("no model is promoted yet; train one with `delta-train`")
+        self.backend_name = completer.engine.backend.name
+        self.scheduler = Scheduler(completer, version, batching=self.batching).start()
+
+    def _watch(self) -> None:
+        """Load a newly promoted model (in this thread) and swap it in."""
+        from delta_core.deploy import active_stamp, active_version
+
+        stamp = active_stamp(self.layout)
+        while not self._stop_flag:
+            time.sleep(POLL_S)
+            idle = time.monotonic() - self.last_request
+            if not self.path.exists() or (self.idle_exit and idle > self.idle_exit):
+                # socket removed (its root deleted) or nobody asked for a long time: go away
+                self._loop.call_soon_threadsafe(self._stop.set)
+                return
+            now = active_stamp(self.layout)
+            if now == stamp:
+                continue
+            stamp = now
+            version = active_version(self.layout)
+            if not version or version == self.scheduler.version:
+                continue
+            try:
+                completer, version = load_completer(
+                    self.layout, self.ctx.components.tokenizers, self.backend_kind, self.threads
+                )
+                self.scheduler.swap(completer, version)
+            except Exception as exc:
+                log.problem(
+                    f"delta serve: cannot load model {version}: {exc}", self.layout.log_file
+                )
+
+    def run(self) -> None:
+        """Serve until stopped (blocking)."""
+        self._take_lock()
+        self._stop_flag = False
+        self._load()
+        try:
+            asyncio.run(self._main())
+        finally:
+            self._stop_flag = True
+            self.scheduler.stop()
+            for p in (self.path,):
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+
+    async def _main(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self._stop.set)
+            except (ValueError, RuntimeError):
+                pass  # not the main thread (tests)
+        if self.path.exists() or self.path.is_symlink():
+            self.path.unlink()
+        if self.path.parent == self.layout.root:
+            private_dir(self.layout.root)
+        old = os.umask(0o177)  # the socket is born 0600: no window where others may connect
+        try:
+            unix = await asyncio.start_unix_server(self._client, path=str(self.path))
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+        servers = [unix]
+        if self.listen:
+            host, _, port = self.listen.rpartition(":")
+            servers.append(
+                await asyncio.start_server(self._tcp_client, host or "127.0.0.1", int(port))
+            )
+        threading.Thread(target=self._watch, name="delta-watch", daemon=True).start()
+        write_private(self.layout.root / "serve.pid", f"{os.getpid()}\n")
+        await self._stop.wait()
+        for s in servers:
+            s.close()
+        with contextlib.suppress(FileNotFoundError):
+            (self.layout.root / "serve.pid").unlink()
+
+    # --- connections ------------------------------------------------------------------
+    async def _tcp_client(self, reader, writer) -> None:
+        await self._client(reader, writer, tcp=True)
+
+    async def _client(self, reader, writer, tcp: bool = False) -> None:
+        loop = asyncio.get_running_loop()
+        self.clients += 1
+        mine: list[Request] = []
+        authed = not tcp
+
+        def send(msg: dict[str, Any]) -> None:
+            if not writer.is_closing():
+                writer.write(encode(msg))
+
+        def reply_from_thread(msg: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(send, msg)
+
+        try:
+            while True:
+                try:
+                    head = await reader.readexactly(HEADER.size)
+                    (n,) = HEADER.unpack(head)
+                    msg = decode_body(await reader.readexactly(check_length(n)))
+                except ProtocolError as exc:
+                    send({"ok": False, "error": str(exc)})
+                    break
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    break
+                op, rid = msg.get("op"), msg.get("id")
+                if not authed:
+                    token = msg.get("token")
+                    if (
+                        op == "hello"
+                        and isinstance(token, str)
+                        and hmac.compare_digest(token.encode(), self.token.encode())
+                    ):
+                        authed = True
+                        send({"id": rid, "ok": True})
+                        continue
+                    send({"id": rid, "ok": False, "error": "a valid token is needed first"})
+                    break
+                self.last_request = time.monotonic()
+                if op == "suggest":
+                    try:
+                        req = self._request(msg, mine)
+                    except (ProtocolError, TypeError, ValueError) as exc:
+                        send({"id": rid, "ok": False, "error": f"bad request: {exc}"})
+                        continue
+                    req.reply = lambda m, rid=rid: reply_from_thread({"id": rid, **m})
+                    mine[:] = [*[r for r in mine if not r.job or not r.job.done][-8:], req]
+                    self.scheduler.submit(req)
+                elif op == "status":
+                    send({"id": rid, "ok": True, **self.status()})
+                elif op == "hello":
+                    send({"id": rid, "ok": True})
+                elif op == "stop" and not tcp:
+                    send({"id": rid, "ok": True})
+                    self._stop.set()
+                else:
+                    send({"id": rid, "ok": False, "error": f"unknown op {op!r}"})
+                await writer.drain()
+        finally:
+            self.clients -= 1
+            for req in mine:
+                req.cancelled = True  # the client is gone: free its rows in the batch
+            writer.close()
+
+    def _request(self, msg: dict[str, Any], mine: list[Request]) -> Request:
+        prefix, cwd = msg.get("prefix", ""), msg.get("cwd", "")
+        session = msg.get("session", "")
+        if not all(isinstance(x, str) for x in (prefix, cwd, session)):
+            raise ProtocolError("prefix, cwd and session are strings")
+        if "\n" in prefix:
+            raise ProtocolError("prefix is one line")
+        k = int(msg.get("k", 1))
+        timeout = float(msg.get("timeout_ms", DEFAULT_TIMEOUT_MS)) / 1000
+        drafts = [d for d in msg.get("drafts", [])[:8] if isinstance(d, str)]
+        return Request(
+            session=session or f"conn-{id(mine)}",
+            prefix=prefix,
+            cwd=cwd,
+            history=_turns(msg.get("history", [])),
+            reply=lambda m: None,
+            k=max(1, min(k, 8)),
+            drafts=drafts,
+            deadline=time.monotonic() + max(0.001, min(timeout, 30.0)),
+        )
+
+    def status(self) -> dict[str, Any]:
+        return {
+            **self.scheduler.snapshot(),
+            "backend": self.backend_name,
+            "clients": self.clients,
+            "pid": os.getpid(),
+            "socket": str(self.path),
+            "listen": self.listen or None,
+            "uptime_s": round(time.time() - self.started, 1),
+        }
+
+
+def pid_file(layout: Layout) -> Path:
+    return layout.root / "serve.pid"

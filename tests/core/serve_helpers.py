@@ -1,0 +1,43 @@
+"""A promoted model in a Delta root, made in a second: a real sentencepiece tokenizer trained
+on the sample history and a small seeded GPT, registered and promoted like a trained one.
+Its weights are random unless ``train_steps`` is given (latency and protocol do not care)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from delta_core.paths import Layout
+
+SAMPLE = Path(__file__).parents[1] / "data" / "shell_commands_sample.txt"
+
+
+def promoted_model(root: Path, work: Path, size: dict | None = None, seed: int = 0) -> str:
+    import torch
+
+    from delta_core.deploy import promote
+    from delta_core.model import GPT
+    from delta_core.model_config import GPTConfig
+    from delta_core.plugin_manager import Components, make_plugin_manager
+    from delta_core.registry import register_model
+    from delta_core.tokenizers import train_tokenizer
+
+    plugins = Components.from_manager(make_plugin_manager()).tokenizers
+    texts = SAMPLE.read_text().splitlines()[:2000]
+    info = train_tokenizer(texts, plugins["sentencepiece"], root=work / "tok", vocab_size=600)
+    shape = size or {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 128}
+    torch.manual_seed(seed)
+    model = GPT(GPTConfig(vocab_size=600, **shape))
+    run = work / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), run / "model.pt")
+    (run / "config.json").write_text(
+        json.dumps(
+            {"model": model.config.to_dict(), "train": {"model_size": "tiny"}, "dataset": {}}
+        )
+    )
+    (run / "metrics.json").write_text(json.dumps({"params": model.num_params(), "steps": 0}))
+    layout = Layout(root)
+    reg = register_model(layout, run, trainer="test", tokenizer_dir=info.directory)
+    promote(layout, reg.version)
+    return reg.version
