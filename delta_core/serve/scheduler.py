@@ -98,7 +98,8 @@ class Scheduler:
             self._cv.notify()
         for req in queued:
             req.reply({"ok": False, "error": "the server is shutting down"})
-        self.thread.join(grace)
+        if self.thread.is_alive():
+            self.thread.join(grace)
 
     def snapshot(self) -> dict[str, Any]:
         lat = sorted(self.latencies)

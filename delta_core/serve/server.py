@@ -177,10 +177,8 @@ class Server:
         loop = self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
+            with contextlib.suppress(ValueError, RuntimeError):  # not the main thread (tests)
                 loop.add_signal_handler(sig, self._stop.set)
-            except (ValueError, RuntimeError):
-                pass  # not the main thread (tests)
         if self.path.exists() or self.path.is_symlink():
             self.path.unlink()
         if self.path.parent == self.layout.root:

@@ -52,6 +52,8 @@ def clean_env(base: Path, delta_home: Path | None = None, **extra: str) -> dict[
         TERM="xterm",
         PROMPT_TOOLKIT_NO_CPR="1",
         XONSH_HISTORY_BACKEND="dummy",
+        # a `delta serve` the shell starts outlives it; in tests it goes soon after the last use
+        DELTA_SERVE_IDLE_EXIT_S="15",
     )
     env.update(extra)
     return env
