@@ -14,8 +14,9 @@ from typing import Any
 from delta_core.deploy import active_version, gate, promote
 from delta_core.registry import ModelInfo, get_model
 
-#: Held-back commands replayed at most (the newest ones), to keep the gate quick on a CPU.
-GATE_COMMANDS = 1000
+#: Held-back commands replayed at most (the first after the split): each costs a model call per
+#: keystroke, and the gate runs inside `delta-train` on a laptop CPU.
+GATE_COMMANDS = 200
 
 
 def held_back(ctx: Any, info: ModelInfo) -> tuple[list, list]:
