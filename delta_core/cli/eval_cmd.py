@@ -56,7 +56,9 @@ def _store_split(ctx, fraction: float) -> tuple[list, list]:
     return records[:cut], records[cut:]
 
 
-def _completer(ctx, train, model: str | None, model_size: str, steps: int, workdir: Path, say):
+def _completer(
+    ctx, train, model: str | None, model_size: str, steps: int, workdir: Path, say, backend="auto"
+):
     from delta_core.model_complete import ModelCompleter
 
     plugins = ctx.components.tokenizers
@@ -67,7 +69,7 @@ def _completer(ctx, train, model: str | None, model_size: str, steps: int, workd
             info = get_model(ctx.layout, None if model == "latest" else model)
         except RegistryError as exc:
             raise click.ClickException(str(exc)) from None
-        return ModelCompleter.from_dir(info.path, plugins), info.version
+        return ModelCompleter.from_dir(info.path, plugins, backend=backend), info.version
     from delta_core.eval_model import train_eval_model
 
     say(f"training a {model_size} model on {len(train)} train commands ({steps} steps)…")
@@ -94,9 +96,27 @@ def _completer(ctx, train, model: str | None, model_size: str, steps: int, workd
     help="Without files: the newest share of the memory is the test history.",
 )
 @click.option("--plot", type=click.Path(path_type=Path), default=None, help="Write a PNG chart.")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "torch", "onnx", "onnx-int8"]),
+    default="auto",
+    show_default=True,
+    help="How --model runs (onnx-int8: the dynamically quantized export).",
+)
 @json_option
 def eval_cmd(
-    train_file, test_file, fmt, model, no_model, model_size, steps, limit, split, plot, as_json
+    train_file,
+    test_file,
+    fmt,
+    model,
+    no_model,
+    model_size,
+    steps,
+    limit,
+    split,
+    plot,
+    backend,
+    as_json,
 ) -> None:
     """Replay a test history and compare Delta's suggestions with the baselines."""
     import torch
@@ -126,7 +146,9 @@ def eval_cmd(
     with tempfile.TemporaryDirectory(prefix="delta-eval-") as tmp:
         completer, model_name = (None, "none")
         if not no_model:
-            completer, model_name = _completer(ctx, train, model, model_size, steps, Path(tmp), say)
+            completer, model_name = _completer(
+                ctx, train, model, model_size, steps, Path(tmp), say, backend
+            )
         with progress("replaying the test history", len(test)) as advance:
             result = evaluate(train, test, completer, progress=lambda i: advance(1))
     if plot is not None:

@@ -99,6 +99,18 @@ class OnnxBackend:
         return logits, new_kv
 
 
+def graph_version(path: Path | str) -> int:
+    """The graph version an exported file was made with (0: unknown or unreadable)."""
+    try:
+        import onnx
+
+        model = onnx.load(str(path), load_external_data=False)
+        meta = {p.key: p.value for p in model.metadata_props}
+        return int(meta.get("delta_graph", 0))
+    except Exception:
+        return 0
+
+
 def load_backend(model_dir: Path | str, kind: str = "auto", device: str = "cpu", threads: int = 0):
     """The backend for a registered model directory.
 

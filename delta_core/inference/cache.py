@@ -103,7 +103,7 @@ def forward_rows(backend, rows: list[tuple[Sequence, list[int]]]) -> list[np.nda
     input_ids = np.zeros((B, T), np.int64)
     positions = np.zeros((B, T), np.int64)
     mask = np.zeros((B, T, P + T), bool)
-    past = np.zeros((shape.n_layer, 2, B, shape.n_head, P, shape.head_dim), np.float32)
+    past = np.empty((shape.n_layer, 2, B, shape.n_head, P, shape.head_dim), np.float32)
     causal = np.tri(T, dtype=bool)
     for b, (seq, ids) in enumerate(rows):
         n, t = len(seq), len(ids)
@@ -112,6 +112,7 @@ def forward_rows(backend, rows: list[tuple[Sequence, list[int]]]) -> list[np.nda
         if n:
             past[:, :, b, :, :n] = seq.kv[:, :, :, :n]
             mask[b, :, :n] = True
+        past[:, :, b, :, n:] = 0.0  # masked, but must be finite (0 * NaN is NaN)
         mask[b, :, P:] = causal
         mask[b, t:, P:] = np.eye(T, dtype=bool)[t:]  # padding queries look at themselves only
     logits, new_kv = backend.step(input_ids, positions, mask, past)

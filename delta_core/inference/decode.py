@@ -82,6 +82,9 @@ class GreedyJob:
         self.done = False
         self.result: Completion | None = None
         self.stats = DraftStats()
+        #: most draft tokens per step; a busy server lowers it (a full batch gains little
+        #: from drafts and every row is padded to the longest feed)
+        self.draft_cap = 1 << 30
         self.prompt_len = len(prompt)
         if len(prompt) + 1 > seq.shape.block_size:
             prompt = prompt[len(prompt) + 1 - seq.shape.block_size :]
@@ -151,7 +154,7 @@ class GreedyJob:
         self.pending = self.rule.advance(self.pending, tok)
 
     def _next_feed(self, tok: int) -> None:
-        room = min(self.seq.room() - 1, self.max_new - len(self.out))
+        room = min(self.seq.room() - 1, self.max_new - len(self.out), self.draft_cap)
         draft: list[int] = []
         if self.drafter is not None and room > 0:
             draft = self.drafter.draft([*self.seq.ids, tok], self.extra, room)

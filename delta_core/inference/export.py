@@ -16,10 +16,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from delta_core.inference.backends import ONNX_FILE, ONNX_INT8_FILE, Shape
+from delta_core.inference.backends import ONNX_FILE, ONNX_INT8_FILE, Shape, graph_version
 from delta_core.paths import write_private
 
 OPSET = 17
+GRAPH_VERSION = 2  # delta_core.inference.graph.GRAPH_VERSION (kept here: no torch import)
 
 
 def _trace_inputs(shape: Shape, batch: int = 2, new: int = 3, past: int = 2):
@@ -37,8 +38,10 @@ def export_model(model: Any, path: Path | str) -> Path:
     import onnx
     import torch
 
+    from delta_core.inference.graph import GRAPH_VERSION as built
     from delta_core.inference.graph import StepGraph
 
+    assert built == GRAPH_VERSION, "update export.GRAPH_VERSION with graph.GRAPH_VERSION"
     c = model.config
     shape = Shape(c.n_layer, c.n_head, c.n_embd // c.n_head, c.block_size, c.vocab_size)
     graph = StepGraph(model.eval().float().cpu()).eval()
@@ -66,6 +69,8 @@ def export_model(model: Any, path: Path | str) -> Path:
     proto = onnx.load_from_string(buf.getvalue())
     entry = proto.metadata_props.add()
     entry.key, entry.value = "delta_shape", shape.to_json()
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "delta_graph", str(GRAPH_VERSION)
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     write_private(tmp, proto.SerializeToString())
@@ -103,8 +108,10 @@ def ensure_onnx(model_dir: Path | str, quantized: bool = False) -> Path:
     model_dir = Path(model_dir)
     path = model_dir / (ONNX_INT8_FILE if quantized else ONNX_FILE)
     weights = model_dir / "model.pt"
-    fresh = path.exists() and (
-        not weights.exists() or path.stat().st_mtime >= weights.stat().st_mtime
+    fresh = (
+        path.exists()
+        and (not weights.exists() or path.stat().st_mtime >= weights.stat().st_mtime)
+        and graph_version(path) == GRAPH_VERSION
     )
     if not fresh:
         export_dir(model_dir, quantized)

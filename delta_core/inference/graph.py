@@ -11,7 +11,8 @@ that each continue their own cached sequence::
 - ``attn_mask``: (batch, new, past + new) bool, True where a query may look.
 - ``past_kv``: (n_layer, 2, batch, n_head, past, head_dim) float32, possibly past = 0.
 - ``new_kv``: the keys and values of the new tokens only, (n_layer, 2, batch, n_head, new,
-  head_dim): the caller owns the caches and appends them, so nothing re-copies the past.
+  head_dim): the caller owns the caches and appends them, so nothing re-copies the past
+  (attention scores the past and the new keys separately for the same reason).
 
 It is the graph exported to ONNX and the PyTorch backend's forward, so both backends run
 the same computation; a test checks it against ``GPT.forward``. Attention is written out
@@ -29,6 +30,8 @@ import torch.nn.functional as F
 
 #: Added to masked attention scores: finite, so a fully masked padding row gives no NaN.
 MASKED = -1e9
+#: Bumped when the graph's computation or signature changes: older exports are redone.
+GRAPH_VERSION = 2
 
 
 class StepGraph(nn.Module):
@@ -61,10 +64,16 @@ class StepGraph(nn.Module):
             k = k.view(B, T, H, hd).transpose(1, 2)
             v = v.view(B, T, H, hd).transpose(1, 2)
             new_kv.append(torch.stack((k, v)))
-            keys = torch.cat((past_kv[i, 0], k), dim=2)
-            values = torch.cat((past_kv[i, 1], v), dim=2)
-            att = torch.matmul(q, keys.transpose(-2, -1)) * scale + bias
-            y = torch.matmul(F.softmax(att, dim=-1), values)
+            # scores against the past and the new keys separately: only the small score
+            # tensor is concatenated, never the (large) cached keys and values
+            past_k, past_v = past_kv[i, 0], past_kv[i, 1]
+            P = past_k.size(2)
+            att = torch.cat(
+                (torch.matmul(q, past_k.transpose(-2, -1)), torch.matmul(q, k.transpose(-2, -1))),
+                dim=-1,
+            )
+            w = F.softmax(att * scale + bias, dim=-1)
+            y = torch.matmul(w[..., :P], past_v) + torch.matmul(w[..., P:], v)
             y = y.transpose(1, 2).reshape(B, T, H * hd)
             x = x + attn.c_proj(y)
             x = x + block.mlp(block.ln_2(x))

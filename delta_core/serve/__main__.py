@@ -14,6 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default=None)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--no-batching", action="store_true")
+    parser.add_argument("--no-speculation", action="store_true")
     args = parser.parse_args(argv)
     from delta_core.context import DeltaContext
     from delta_core.serve.server import ServeError, Server
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
             backend=args.backend or ctx.config["serve.backend"],
             listen=ctx.config["serve.listen"] if args.listen is None else args.listen,
             batching=not args.no_batching,
+            speculate=not args.no_speculation,
             threads=ctx.config["serve.threads"] if args.threads is None else args.threads,
         )
         server.run()

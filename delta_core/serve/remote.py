@@ -23,6 +23,17 @@ from delta_core.serve.protocol import MAX_HISTORY
 RECONNECT_S = 0.5
 
 
+def stable_window(history: Sequence[Any], size: int = MAX_HISTORY // 2) -> list[Any]:
+    """The last ``size`` to ``2 * size`` turns, starting at a multiple of ``size``.
+
+    The start moves only every ``size`` commands, so consecutive prompts at the server
+    share their beginning and its KV cache (a window sliding by one command would not).
+    """
+    items = list(history)
+    start = max(0, (len(items) // size - 1) * size)
+    return items[start:]
+
+
 class RemoteModel:
     def __init__(self, layout: Layout, timeout_ms: int = 40, auto_start: bool = True) -> None:
         self.layout = layout
@@ -65,7 +76,7 @@ class RemoteModel:
             "session": self.session,
             "prefix": prefix,
             "cwd": cwd,
-            "history": [[t.command, t.cwd, t.exit] for t in list(history)[-MAX_HISTORY:]],
+            "history": [[t.command, t.cwd, t.exit] for t in stable_window(history)],
             "k": k,
             "drafts": list(drafts),
             "timeout_ms": int(max(timeout * 1000 * 4, 200)),  # late answers still warm the cache

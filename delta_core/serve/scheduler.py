@@ -25,6 +25,9 @@ from delta_core.training_format import Turn
 
 #: Rows feeding more ids than this (a prompt) get a forward pass of their own.
 PREFILL = 16
+#: Ids fed per step across the batch that drafts may fill: one row drafts up to this many,
+#: sixteen rows draft none (they gain from sharing the pass instead).
+DRAFT_BUDGET = 16
 
 
 @dataclass
@@ -195,6 +198,9 @@ class Scheduler:
         self.running = keep
 
     def _step(self) -> None:
+        cap = max(0, DRAFT_BUDGET // len(self.running) - 1)
+        for req in self.running:
+            req.job.draft_cap = cap
         short, alone = [], []
         for req in self.running:
             rows = req.job.rows()

@@ -46,7 +46,9 @@ class ServeError(RuntimeError):
     """The server cannot start; the message is one line a user can act on."""
 
 
-def load_completer(layout: Layout, plugins: dict[str, Any], backend: str, threads: int = 0):
+def load_completer(
+    layout: Layout, plugins: dict[str, Any], backend: str, threads: int = 0, speculate: bool = True
+):
     """The active model's completer, or ``(None, None)`` when no model is promoted."""
     from delta_core.deploy import active_version
     from delta_core.inference.backends import load_backend
@@ -57,7 +59,9 @@ def load_completer(layout: Layout, plugins: dict[str, Any], backend: str, thread
         return None, None
     model_dir = layout.models / version
     tok = load_tokenizer_dir(model_dir / "tokenizer", plugins)
-    completer = ModelCompleter(load_backend(model_dir, backend, threads=threads), tok)
+    completer = ModelCompleter(
+        load_backend(model_dir, backend, threads=threads), tok, speculate=speculate
+    )
     completer.complete([], "", "")  # warm up: the first forward is the slow one
     return completer, version
 
@@ -86,11 +90,13 @@ class Server:
         listen: str = "",
         batching: bool = True,
         threads: int = 0,
+        speculate: bool = True,
     ) -> None:
         self.ctx = ctx
         self.layout: Layout = ctx.layout
         self.backend_kind = backend
         self.threads = threads
+        self.speculate = speculate
         self.token = ctx.config["serve.token"]
         self.listen = listen
         if listen and not self.token:
@@ -122,7 +128,9 @@ class Server:
 
     def _load(self) -> None:
         plugins = self.ctx.components.tokenizers
-        completer, version = load_completer(self.layout, plugins, self.backend_kind, self.threads)
+        completer, version = load_completer(
+            self.layout, plugins, self.backend_kind, self.threads, self.speculate
+        )
         if completer is None:
             raise ServeError("no model is promoted yet; train one with `delta-train`")
         self.backend_name = completer.engine.backend.name
@@ -149,7 +157,11 @@ class Server:
                 continue
             try:
                 completer, version = load_completer(
-                    self.layout, self.ctx.components.tokenizers, self.backend_kind, self.threads
+                    self.layout,
+                    self.ctx.components.tokenizers,
+                    self.backend_kind,
+                    self.threads,
+                    self.speculate,
                 )
                 self.scheduler.swap(completer, version)
             except Exception as exc:
@@ -229,8 +241,8 @@ class Server:
                 except ProtocolError as exc:
                     send({"ok": False, "error": str(exc)})
                     break
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    break
+                except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+                    break  # gone, or the server is shutting down
                 op, rid = msg.get("op"), msg.get("id")
                 if not authed:
                     token = msg.get("token")
@@ -263,7 +275,10 @@ class Server:
                     self._stop.set()
                 else:
                     send({"id": rid, "ok": False, "error": f"unknown op {op!r}"})
-                await writer.drain()
+                try:
+                    await writer.drain()
+                except (ConnectionError, asyncio.CancelledError):
+                    break
         finally:
             self.clients -= 1
             for req in mine:

@@ -28,6 +28,11 @@ def promoted_model(root: Path, work: Path, size: dict | None = None, seed: int =
     shape = size or {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 128}
     torch.manual_seed(seed)
     model = GPT(GPTConfig(vocab_size=600, **shape))
+    from delta_core.model_complete import load_tokenizer_dir
+
+    exit_id = load_tokenizer_dir(info.directory, plugins).special_ids["exit"]
+    with torch.no_grad():  # an untrained model rarely ends a command; make it end some
+        model.wte.weight[exit_id] *= 8
     run = work / "run"
     run.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), run / "model.pt")

@@ -11,12 +11,12 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from delta_core.model_complete import ModelCompleter  # noqa: E402
-from delta_core.paths import Layout  # noqa: E402
-from delta_core.plugin_manager import Components, make_plugin_manager  # noqa: E402
-from delta_core.serve.scheduler import Request, Scheduler  # noqa: E402
-from delta_core.training_format import Turn  # noqa: E402
-from tests.core.serve_helpers import promoted_model  # noqa: E402
+from delta_core.model_complete import ModelCompleter
+from delta_core.paths import Layout
+from delta_core.plugin_manager import Components, make_plugin_manager
+from delta_core.serve.scheduler import Request, Scheduler
+from delta_core.training_format import Turn
+from tests.core.serve_helpers import promoted_model
 
 HIST = [Turn("git status", "/src", 0), Turn("make test", "/src", 2), Turn("git diff", "/src", 0)]
 PREFIXES = ["g", "git ", "git s", "make", "ls", "cd ", "m", "gi", "git d", "docker ", "", "l"]
