@@ -91,34 +91,49 @@ class Sequence:
         return self.shape.block_size - len(self.ids)
 
 
-def forward_rows(backend, rows: list[tuple[Sequence, list[int]]]) -> list[np.ndarray]:
+def forward_rows(backend, rows: list[tuple[Sequence, list[int]]], arena=None) -> list[np.ndarray]:
     """Feed each row's ids after its sequence in one step; return each row's logits (T_b, V).
 
-    Sequences grow by what they were fed (keys, values, last logits).
+    Sequences grow by what they were fed (keys, values, last logits). With an
+    :class:`~delta_core.inference.arena.Arena` the past is the arena itself (no copy).
     """
     shape = backend.shape
-    B = len(rows)
-    P = max(len(s) for s, _ in rows)
+    if arena is not None:
+        slots = arena.bind(rows)
+        past = arena.buf
+        P = past.shape[4]
+    else:
+        slots = list(rows)
+        P = max(len(s) for s, _ in rows)
+        past = np.empty((shape.n_layer, 2, len(rows), shape.n_head, P, shape.head_dim), np.float32)
+    B = len(slots)
     T = max(len(ids) for _, ids in rows)
     input_ids = np.zeros((B, T), np.int64)
     positions = np.zeros((B, T), np.int64)
     mask = np.zeros((B, T, P + T), bool)
-    past = np.empty((shape.n_layer, 2, B, shape.n_head, P, shape.head_dim), np.float32)
     causal = np.tri(T, dtype=bool)
-    for b, (seq, ids) in enumerate(rows):
+    eye = np.eye(T, dtype=bool)
+    for b, row in enumerate(slots):
+        if row is None:  # a free arena slot: one padding query that looks at itself
+            mask[b, :, P:] = eye
+            continue
+        seq, ids = row
         n, t = len(seq), len(ids)
         input_ids[b, :t] = ids
         positions[b, :] = np.minimum(np.arange(n, n + T), shape.block_size - 1)
-        if n:
-            past[:, :, b, :, :n] = seq.kv[:, :, :, :n]
-            mask[b, :, :n] = True
-        past[:, :, b, :, n:] = 0.0  # masked, but must be finite (0 * NaN is NaN)
+        if arena is None:
+            if n:
+                past[:, :, b, :, :n] = seq.kv[:, :, :, :n]
+            past[:, :, b, :, n:] = 0.0  # masked, but must be finite (0 * NaN is NaN)
+        mask[b, :, :n] = True
         mask[b, :, P:] = causal
-        mask[b, t:, P:] = np.eye(T, dtype=bool)[t:]  # padding queries look at themselves only
+        mask[b, t:, P:] = eye[t:]  # padding queries look at themselves only
     logits, new_kv = backend.step(input_ids, positions, mask, past)
-    out = []
-    for b, (seq, ids) in enumerate(rows):
-        t = len(ids)
-        seq.append(ids, new_kv[:, :, b, :, :t], logits[b, t - 1])
-        out.append(logits[b, :t])
-    return out
+    out = {}
+    for b, row in enumerate(slots):
+        if row is not None:
+            seq, ids = row
+            t = len(ids)
+            seq.append(ids, new_kv[:, :, b, :, :t], logits[b, t - 1])
+            out[id(seq)] = logits[b, :t]
+    return [out[id(seq)] for seq, _ in rows]

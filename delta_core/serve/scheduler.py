@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from delta_core.inference.arena import Arena
 from delta_core.inference.cache import forward_rows
 from delta_core.training_format import Turn
 
@@ -67,6 +68,7 @@ class Scheduler:
             "steps": 0,
             "rows": 0,
         }
+        self._arenas: dict[int, Arena] = {}  # backend id -> the batch's cache slots
         self.thread = threading.Thread(target=self._loop, name="delta-scheduler", daemon=True)
 
     def start(self) -> Scheduler:
@@ -92,6 +94,10 @@ class Scheduler:
     def swap(self, completer: Any, version: str) -> None:
         with self._cv:
             self.completer, self.version = completer, version
+            # the old model's slots go with its last requests (they keep views of them)
+            live = {id(r.completer.engine.backend) for r in self.running}
+            live.add(id(completer.engine.backend))
+            self._arenas = {k: a for k, a in self._arenas.items() if k in live}
 
     def stop(self, grace: float = 2.0) -> None:
         """Finish running requests (up to ``grace`` seconds), refuse the queued ones."""
@@ -207,16 +213,19 @@ class Scheduler:
             if rows:
                 big = any(len(ids) > PREFILL for _, ids in rows)
                 (alone if big else short).append((req, rows))
-        batches = [[x] for x in alone]
+        batches = [([x], None) for x in alone]
         # requests on different models (during a swap) never share a forward pass
         by_backend: dict[int, list] = {}
         for req, rows in short:
             by_backend.setdefault(id(req.completer.engine.backend), []).append((req, rows))
-        batches += list(by_backend.values())
-        for part in batches:
+        for key, part in by_backend.items():
+            if key not in self._arenas:
+                self._arenas[key] = Arena(part[0][0].completer.engine.shape)
+            batches.append((part, self._arenas[key]))
+        for part, arena in batches:
             flat = [r for _, rows in part for r in rows]
             try:
-                out = forward_rows(part[0][0].completer.engine.backend, flat)
+                out = forward_rows(part[0][0].completer.engine.backend, flat, arena)
             except Exception as exc:
                 for req, _ in part:
                     req.job.cancel()

@@ -202,3 +202,36 @@ def test_int8_quantized_model_stays_close(model, backends, tmp_path):
     a = forward_rows(backends["onnx"], [(seq_a, ids[0].tolist())])[0]
     b = forward_rows(q, [(seq_b, ids[0].tolist())])[0]
     assert np.abs(a - b).max() < 0.5 and not np.array_equal(a, b)
+
+
+def test_jobs_joining_and_leaving_an_arena_batch_decode_as_alone(backends, rule):
+    """Continuous batching at the engine level: jobs start at different steps, draft, finish
+    and leave; slots are reused; every output equals the job run alone."""
+    from delta_core.inference.arena import Arena
+    from delta_core.inference.decode import GreedyJob
+
+    be = backends["onnx"]
+    prompts = _prompts(14, seed=10)
+    alone = Engine(be)
+    want = [alone.greedy(p, rule, max_new=20) for p in prompts]
+    arena, running, results, waiting = Arena(be.shape), [], {}, list(enumerate(prompts))
+    drafter = PromptLookup()
+    while waiting or running:
+        if waiting:  # one job joins per step
+            i, p = waiting.pop(0)
+            running.append((i, GreedyJob(Sequence(be.shape), p, rule, b"", 20, drafter)))
+        for i, job in [r for r in running if r[1].done]:
+            results[i] = job.result
+        running = [r for r in running if not r[1].done]
+        rows = [(i, job, job.rows()) for i, job in running]
+        small = [r for r in rows if len(r[2][0][1]) <= 16]
+        for i, job, rs in rows:
+            if len(rs[0][1]) > 16:  # prompts run alone, as the scheduler does
+                job.advance(forward_rows(be, rs))
+        if small:
+            out = forward_rows(be, [r for _, _, rs in small for r in rs], arena)
+            for (_, job, _), logits in zip(small, out, strict=True):
+                job.advance([logits])
+    got = [results[i] for i in range(len(prompts))]
+    assert [(g and g.ids) for g in got] == [(w and w.ids) for w in want]
+    arena.release()
