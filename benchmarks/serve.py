@@ -339,6 +339,8 @@ def throughput(
         "per_s": round(sum(done) / wall, 1),
         "errors": sum(errors),
         "mean_batch": status["mean_batch"],
+        "wall_s": round(wall, 2),
+        **{k: v for k, v in status.items() if k.endswith(("_s", "_steps"))},
     }
 
 
@@ -381,6 +383,8 @@ def main() -> None:
             "speedup": round(b["per_s"] / s["per_s"], 2),
             "mean_batch": b["mean_batch"],
             "errors": b["errors"] + s["errors"],
+            "profile_batching": {k: v for k, v in b.items() if k.endswith(("_s", "_steps"))},
+            "profile_sequential": {k: v for k, v in s.items() if k.endswith(("_s", "_steps"))},
         }
         if args.no_spec_throughput:
             b = throughput(root, streams, n, per, True, args.threads, spec=False)

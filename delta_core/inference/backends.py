@@ -57,7 +57,8 @@ class TorchBackend:
         with t.inference_mode():
             args = [t.from_numpy(a).to(self.device) for a in (input_ids, position_ids, attn_mask)]
             past = t.from_numpy(past_kv).to(self.device)
-            logits, new_kv = self.graph(*args, past)
+            layers = [past[i, j] for i in range(self.shape.n_layer) for j in (0, 1)]
+            logits, new_kv = self.graph(*args, *layers)
             return logits.float().cpu().numpy(), new_kv.float().cpu().numpy()
 
 
@@ -87,15 +88,11 @@ class OnnxBackend:
         self.path = Path(path)
 
     def step(self, input_ids, position_ids, attn_mask, past_kv) -> tuple[np.ndarray, np.ndarray]:
-        logits, new_kv = self.session.run(
-            None,
-            {
-                "input_ids": input_ids,
-                "position_ids": position_ids,
-                "attn_mask": attn_mask,
-                "past_kv": past_kv,
-            },
-        )
+        feed = {"input_ids": input_ids, "position_ids": position_ids, "attn_mask": attn_mask}
+        for i in range(self.shape.n_layer):  # views: a contiguous cache is not copied
+            feed[f"past_k_{i}"] = past_kv[i, 0]
+            feed[f"past_v_{i}"] = past_kv[i, 1]
+        logits, new_kv = self.session.run(None, feed)
         return logits, new_kv
 
 

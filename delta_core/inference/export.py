@@ -20,7 +20,7 @@ from delta_core.inference.backends import ONNX_FILE, ONNX_INT8_FILE, Shape, grap
 from delta_core.paths import write_private
 
 OPSET = 17
-GRAPH_VERSION = 2  # delta_core.inference.graph.GRAPH_VERSION (kept here: no torch import)
+GRAPH_VERSION = 3  # delta_core.inference.graph.GRAPH_VERSION (kept here: no torch import)
 
 
 def _trace_inputs(shape: Shape, batch: int = 2, new: int = 3, past: int = 2):
@@ -29,8 +29,10 @@ def _trace_inputs(shape: Shape, batch: int = 2, new: int = 3, past: int = 2):
     ids = torch.zeros((batch, new), dtype=torch.long)
     pos = torch.arange(past, past + new).repeat(batch, 1)
     mask = torch.ones((batch, new, past + new), dtype=torch.bool).tril(diagonal=past)
-    kv = torch.zeros((shape.n_layer, 2, batch, shape.n_head, past, shape.head_dim))
-    return ids, pos, mask, kv
+    kv = [
+        torch.zeros((batch, shape.n_head, past, shape.head_dim)) for _ in range(2 * shape.n_layer)
+    ]
+    return ids, pos, mask, *kv
 
 
 def export_model(model: Any, path: Path | str) -> Path:
@@ -45,6 +47,7 @@ def export_model(model: Any, path: Path | str) -> Path:
     c = model.config
     shape = Shape(c.n_layer, c.n_head, c.n_embd // c.n_head, c.block_size, c.vocab_size)
     graph = StepGraph(model.eval().float().cpu()).eval()
+    past_names = [f"past_{kv}_{i}" for i in range(shape.n_layer) for kv in "kv"]
     buf = io.BytesIO()
     # the TorchScript exporter is deprecated but needs no onnxscript and handles this graph
     with torch.no_grad(), warnings.catch_warnings():
@@ -53,13 +56,13 @@ def export_model(model: Any, path: Path | str) -> Path:
             graph,
             _trace_inputs(shape),
             buf,
-            input_names=["input_ids", "position_ids", "attn_mask", "past_kv"],
+            input_names=["input_ids", "position_ids", "attn_mask", *past_names],
             output_names=["logits", "new_kv"],
             dynamic_axes={
                 "input_ids": {0: "batch", 1: "new"},
                 "position_ids": {0: "batch", 1: "new"},
                 "attn_mask": {0: "batch", 1: "new", 2: "total"},
-                "past_kv": {2: "batch", 4: "past"},
+                **{name: {0: "batch", 2: "past"} for name in past_names},
                 "logits": {0: "batch", 1: "new"},
                 "new_kv": {2: "batch", 4: "new"},
             },

@@ -3,13 +3,15 @@
 ``StepGraph`` wraps a trained GPT (sharing its weights) and computes, for a batch of rows
 that each continue their own cached sequence::
 
-    logits, new_kv = step(input_ids, position_ids, attn_mask, past_kv)
+    logits, new_kv = step(input_ids, position_ids, attn_mask, past_k_0, past_v_0, past_k_1, ...)
 
 - ``input_ids``, ``position_ids``: (batch, new) int64; positions are each row's true
   positions, so rows of different lengths share one padded batch (learned absolute
   position embeddings do not care where a key sits in the cache, only the mask does).
 - ``attn_mask``: (batch, new, past + new) bool, True where a query may look.
-- ``past_kv``: (n_layer, 2, batch, n_head, past, head_dim) float32, possibly past = 0.
+- ``past_k_i``, ``past_v_i``: layer ``i``'s cached keys and values, (batch, n_head, past,
+  head_dim) float32, possibly past = 0. One input per tensor: the caller passes views of its
+  cache array, and nothing inside splits (copies) a stacked cache.
 - ``new_kv``: the keys and values of the new tokens only, (n_layer, 2, batch, n_head, new,
   head_dim): the caller owns the caches and appends them, so nothing re-copies the past
   (attention scores the past and the new keys separately for the same reason).
@@ -31,7 +33,7 @@ import torch.nn.functional as F
 #: Added to masked attention scores: finite, so a fully masked padding row gives no NaN.
 MASKED = -1e9
 #: Bumped when the graph's computation or signature changes: older exports are redone.
-GRAPH_VERSION = 2
+GRAPH_VERSION = 3
 
 
 class StepGraph(nn.Module):
@@ -47,7 +49,7 @@ class StepGraph(nn.Module):
         input_ids: torch.Tensor,
         position_ids: torch.Tensor,
         attn_mask: torch.Tensor,
-        past_kv: torch.Tensor,
+        *past: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         g = self.gpt
         B, T = input_ids.shape
@@ -66,7 +68,7 @@ class StepGraph(nn.Module):
             new_kv.append(torch.stack((k, v)))
             # scores against the past and the new keys separately: only the small score
             # tensor is concatenated, never the (large) cached keys and values
-            past_k, past_v = past_kv[i, 0], past_kv[i, 1]
+            past_k, past_v = past[2 * i], past[2 * i + 1]
             P = past_k.size(2)
             att = torch.cat(
                 (torch.matmul(q, past_k.transpose(-2, -1)), torch.matmul(q, k.transpose(-2, -1))),

@@ -24,7 +24,8 @@ from delta_core.inference.arena import Arena
 from delta_core.inference.cache import forward_rows
 from delta_core.training_format import Turn
 
-#: Rows feeding more ids than this (a prompt) get a forward pass of their own.
+#: Rows feeding more ids than this (a prompt) get a forward pass of their own (fewer
+#: when the batch is busy: see ``_step``).
 PREFILL = 16
 #: Ids fed per step across the batch that drafts may fill: one row drafts up to this many,
 #: sixteen rows draft none (they gain from sharing the pass instead).
@@ -60,14 +61,11 @@ class Scheduler:
         self._cv = threading.Condition()
         self._stopping = False
         self.latencies: deque[float] = deque(maxlen=2000)
-        self.counts = {
-            "served": 0,
-            "cancelled": 0,
-            "timeouts": 0,
-            "errors": 0,
-            "steps": 0,
-            "rows": 0,
-        }
+        self.counts: dict[str, float] = dict.fromkeys(
+            ("served", "cancelled", "timeouts", "errors", "steps", "rows"), 0
+        )
+        for kind in ("batch", "prompt"):  # where the scheduler's time goes
+            self.counts |= {f"{kind}_steps": 0, f"{kind}_forward_s": 0.0, f"{kind}_choose_s": 0.0}
         self._arenas: dict[int, Arena] = {}  # backend id -> the batch's cache slots
         self.thread = threading.Thread(target=self._loop, name="delta-scheduler", daemon=True)
 
@@ -122,7 +120,7 @@ class Scheduler:
             "model": self.version,
             "queue": len(self.queue),
             "active": len(self.running),
-            **self.counts,
+            **{k: round(v, 3) for k, v in self.counts.items()},
             "mean_batch": round(self.counts["rows"] / steps, 2),
             "latency_ms": {"p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99)},
             "draft_acceptance": round(stats.acceptance, 3),
@@ -211,7 +209,9 @@ class Scheduler:
         for req in self.running:
             rows = req.job.rows()
             if rows:
-                big = any(len(ids) > PREFILL for _, ids in rows)
+                # every row of a step is padded to the longest feed: a few ids of prompt
+                # would make everyone's step as long, so they run apart
+                big = any(len(ids) > min(PREFILL, cap + 1) for _, ids in rows)
                 (alone if big else short).append((req, rows))
         batches = [([x], None) for x in alone]
         # requests on different models (during a swap) never share a forward pass
@@ -224,6 +224,7 @@ class Scheduler:
             batches.append((part, self._arenas[key]))
         for part, arena in batches:
             flat = [r for _, rows in part for r in rows]
+            t0 = time.perf_counter()
             try:
                 out = forward_rows(part[0][0].completer.engine.backend, flat, arena)
             except Exception as exc:
@@ -231,12 +232,17 @@ class Scheduler:
                     req.job.cancel()
                     req.error = f"inference failed: {exc}"
                 continue
-            self.counts["steps"] += 1
-            self.counts["rows"] += len(flat)
+            t1 = time.perf_counter()
             i = 0
             for req, rows in part:
                 req.job.advance(out[i : i + len(rows)])
                 i += len(rows)
+            kind = "batch" if arena is not None else "prompt"
+            self.counts["steps"] += 1
+            self.counts["rows"] += len(flat)
+            self.counts[f"{kind}_steps"] += 1
+            self.counts[f"{kind}_forward_s"] += t1 - t0
+            self.counts[f"{kind}_choose_s"] += time.perf_counter() - t1
 
     def _loop(self) -> None:
         while True:
