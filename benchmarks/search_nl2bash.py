@@ -9,6 +9,14 @@ their programs from this machine's manual pages) are documents.
 
     python benchmarks/search_nl2bash.py                   # 2,000 sampled queries
     python benchmarks/search_nl2bash.py --queries 0       # all 12,607
+
+Result on the shared 2-core machine (2,000 queries, load average 4-13):
+
+    method          recall@1  recall@10
+    substring          0.054      0.155
+    BM25               0.261      0.489
+    semantic only      0.374      0.650
+    delta search       0.398      0.669   (1.37x BM25 at recall@10)
 """
 
 from __future__ import annotations
