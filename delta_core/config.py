@@ -50,14 +50,25 @@ SETTINGS: dict[str, Setting] = {
     ),
     "suggest.enabled": Setting(bool, True, "suggestions in the shell"),
     "search.embedder": Setting(str, "minilm", "embedder plugin for `delta search`"),
-    "search.key": Setting(str, "c-s", "xonsh key for the interactive search (read from $DELTA_SEARCH_KEY at load; empty: none)"),
+    "search.background_interval": Setting(
+        float, 600.0, "seconds between background catch-ups of the search index (0: off)"
+    ),
+    "search.key": Setting(
+        str,
+        "c-s",
+        "xonsh key for the interactive search (read from $DELTA_SEARCH_KEY at load; empty: none)",
+    ),
     "serve.listen": Setting(str, "", "HOST:PORT to serve a team over TCP (needs serve.token)"),
     "serve.token": Setting(str, "", "shared secret clients must send with --listen"),
-    "serve.backend": Setting(str, "onnx", "inference backend of delta serve: onnx, onnx-int8, torch"),
+    "serve.backend": Setting(
+        str, "onnx", "inference backend of delta serve: onnx, onnx-int8, torch"
+    ),
     "serve.threads": Setting(int, 1, "compute threads of delta serve (0: all cores)"),
     "serve.auto_start": Setting(bool, True, "shells start delta serve when a model is promoted"),
     "serve.timeout_ms": Setting(int, 40, "how long a shell waits for a model suggestion"),
-    "serve.idle_exit_s": Setting(int, 3600, "delta serve exits after this long without requests (0: never)"),
+    "serve.idle_exit_s": Setting(
+        int, 3600, "delta serve exits after this long without requests (0: never)"
+    ),
 }
 
 _TRUE = {"1", "true", "yes", "on"}

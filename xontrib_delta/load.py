@@ -85,6 +85,7 @@ def _load_xontrib_(xsh: Any, **_: Any) -> dict[str, Any]:
         if search_key:
             loaded.undo.append(install(xsh, search_key))
         _install_suggestions(xsh, recorder, loaded)
+        _install_indexer(xsh, loaded)
         _active = loaded
         if env.get("XONSH_INTERACTIVE"):
             recorder.start(config_env(env))
@@ -120,6 +121,21 @@ def _install_suggestions(xsh: Any, recorder: ShellRecorder, loaded: _Loaded) -> 
     ):
         event(handler)
         loaded.handlers.append((event, handler))
+
+
+def _install_indexer(xsh: Any, loaded: _Loaded) -> None:
+    """The search index catches up in a detached process now and then (xontrib_delta/indexer.py)."""
+    from xontrib_delta.indexer import BackgroundIndexer
+
+    indexer = BackgroundIndexer(xsh.env.detype)
+    loaded.undo.append(indexer.close)
+
+    def _delta_index_postcommand(**kw: Any) -> None:
+        indexer.command_recorded()
+        indexer.maybe_start()
+
+    xsh.builtins.events.on_postcommand(_delta_index_postcommand)
+    loaded.handlers.append((xsh.builtins.events.on_postcommand, _delta_index_postcommand))
 
 
 def _unload_xontrib_(xsh: Any, **_: Any) -> None:
