@@ -392,10 +392,14 @@ def main() -> None:
             tp[n]["no_spec_batching_per_s"] = b["per_s"]
             tp[n]["no_spec_sequential_per_s"] = s["per_s"]
             tp[n]["no_spec_speedup"] = round(b["per_s"] / s["per_s"], 2)
+            tp[n]["spec_batching_vs_no_spec_sequential"] = round(
+                tp[n]["batching_per_s"] / s["per_s"], 2
+            )
     report["throughput"] = tp
     if "in_process" in report:
         report["speculative_speedup"] = report["in_process"]["onnx+kv+spec"]["speedup_mean"]
     report["batching_speedup_16"] = tp.get(16, {}).get("speedup")
+    report["batching_speedup_16_no_spec"] = tp.get(16, {}).get("no_spec_speedup")
     report["cpu_load_1min_at_end"] = round(os.getloadavg()[0], 1)
     if args.json or args.only_throughput:
         print(json.dumps(report))
@@ -403,6 +407,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    print(json.dumps(report), file=sys.stderr)  # everything, profiles included
     con = Console()
     t = Table(title=f"per suggestion, in process ({args.threads} thread(s), load {load:.1f})")
     for col in (
@@ -433,7 +438,14 @@ def main() -> None:
         f"({report['e2e_n']} keystrokes)"
     )
     t = Table(title="server throughput (suggestions/s)")
-    for col in ("clients", "batching", "one at a time", "speedup", "mean batch"):
+    for col in (
+        "clients",
+        "batching",
+        "one at a time",
+        "speedup",
+        "mean batch",
+        "no spec: batching / one / speedup",
+    ):
         t.add_column(col)
     for n, r in tp.items():
         t.add_row(
@@ -442,12 +454,16 @@ def main() -> None:
             str(r["sequential_per_s"]),
             str(r["speedup"]),
             str(r["mean_batch"]),
+            f"{r['no_spec_batching_per_s']} / {r['no_spec_sequential_per_s']} / "
+            f"{r['no_spec_speedup']}"
+            if "no_spec_speedup" in r
+            else "-",
         )
     con.print(t)
     con.print(
         json.dumps(
             {
-                k: report[k]
+                k: report.get(k)
                 for k in ("e2e_p50_ms", "e2e_p95_ms", "speculative_speedup", "batching_speedup_16")
             }
         )

@@ -205,23 +205,33 @@ class Scheduler:
         cap = max(0, DRAFT_BUDGET // len(self.running) - 1)
         for req in self.running:
             req.job.draft_cap = cap
-        short, alone = [], []
+        decode, prompt, alone = [], [], []
         for req in self.running:
             rows = req.job.rows()
-            if rows:
-                # every row of a step is padded to the longest feed: a few ids of prompt
-                # would make everyone's step as long, so they run apart
-                big = any(len(ids) > min(PREFILL, cap + 1) for _, ids in rows)
-                (alone if big else short).append((req, rows))
-        batches = [([x], None) for x in alone]
+            if not rows:
+                continue
+            # every row of a step is padded to its longest feed, so rows feeding a few ids
+            # of a new prompt share a step of their own, and a long prompt runs alone
+            longest = max(len(ids) for _, ids in rows)
+            if longest <= cap + 1:
+                decode.append((req, rows))
+            elif longest <= PREFILL:
+                prompt.append((req, rows))
+            else:
+                alone.append((req, rows))
+        batches: list[tuple[list, Arena | None]] = [([x], None) for x in alone]
         # requests on different models (during a swap) never share a forward pass
-        by_backend: dict[int, list] = {}
-        for req, rows in short:
-            by_backend.setdefault(id(req.completer.engine.backend), []).append((req, rows))
-        for key, part in by_backend.items():
-            if key not in self._arenas:
-                self._arenas[key] = Arena(part[0][0].completer.engine.shape)
-            batches.append((part, self._arenas[key]))
+        for group, slotted in ((prompt, False), (decode, True)):
+            by_backend: dict[int, list] = {}
+            for req, rows in group:
+                by_backend.setdefault(id(req.completer.engine.backend), []).append((req, rows))
+            for key, part in by_backend.items():
+                arena = None
+                if slotted:
+                    if key not in self._arenas:
+                        self._arenas[key] = Arena(part[0][0].completer.engine.shape)
+                    arena = self._arenas[key]
+                batches.append((part, arena))
         for part, arena in batches:
             flat = [r for _, rows in part for r in rows]
             t0 = time.perf_counter()
