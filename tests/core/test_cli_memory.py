@@ -182,7 +182,9 @@ def test_recorder_never_raises_into_the_shell(tmp_path, monkeypatch, capsys):
 
 def test_explain_names_the_filter_and_what_is_stored(delta_home):
     token = "ghp_" + "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5"
-    out = json.loads(run("memory", "explain", f"export GITHUB_TOKEN={token} && make", "--json").stdout)
+    out = json.loads(
+        run("memory", "explain", f"export GITHUB_TOKEN={token} && make", "--json").stdout
+    )
     assert out["action"] == "redact"
     assert out["stored"] == "export GITHUB_TOKEN=<redacted:github-token> && make"
     fired = [f for f in out["filters"] if f["action"] != "keep"]
