@@ -40,6 +40,7 @@ DATA = Path("/work/shared/data")
 USERS = [f"User{i}" for i in range(1, 9)]
 PER_USER = 1500
 CONTEXT = 32
+BACKEND = ["onnx"]  # the server's --backend (set from the command line)
 
 
 def _sessions() -> dict[str, list[str]]:
@@ -262,7 +263,7 @@ def _msg(sess, hist, cwd, prefix, timeout_ms=120000):
 def e2e(root: Path, keys, threads: int) -> dict:
     from delta_core.serve.protocol import Client
 
-    srv = ServerProc(root, "--threads", str(threads))
+    srv = ServerProc(root, "--threads", str(threads), "--backend", BACKEND[0])
     try:
         c = Client(srv.path, timeout=60)
         c.call(_msg(*keys[0]), 120)  # the session's first prompt (prefill) is not a keystroke
@@ -296,7 +297,8 @@ def throughput(
 ):
     from delta_core.serve.protocol import Client
 
-    args = ["--threads", str(threads)] + ([] if batching else ["--no-batching"])
+    args = ["--threads", str(threads), "--backend", BACKEND[0]]
+    args += [] if batching else ["--no-batching"]
     args += [] if spec else ["--no-speculation"]
     srv = ServerProc(root, *args)
     done = [0] * clients
@@ -355,11 +357,16 @@ def main() -> None:
     ap.add_argument("--per-client", type=int, default=8)
     ap.add_argument("--workdir", default="/tmp/delta-bench-serve")
     ap.add_argument("--only-throughput", action="store_true")
+    ap.add_argument("--only-e2e", action="store_true")
+    ap.add_argument(
+        "--backend", default="onnx", help="the server's backend: onnx, onnx-int8, torch"
+    )
     ap.add_argument(
         "--no-spec-throughput", action="store_true", help="also both modes without speculation"
     )
     args = ap.parse_args()
     load = os.getloadavg()[0]
+    BACKEND[0] = args.backend
     root, test = build(Path(args.workdir), args.steps)
     keys = keystrokes(test, args.commands)
     report: dict = {
@@ -368,9 +375,13 @@ def main() -> None:
         "threads": args.threads,
     }
     if not args.only_throughput:
-        report["in_process"] = in_process(root, keys, args.threads, args.nocache)
+        if not args.only_e2e:
+            report["in_process"] = in_process(root, keys, args.threads, args.nocache)
         typed = keystrokes({u: r for u, r in list(test.items())[:2]}, 4, every=True)
         report.update(e2e(root, typed, args.threads))
+        if args.only_e2e:
+            print(json.dumps(report))
+            return
     streams = [[k for k in keys if k[0] == u] for u in test]
     tp = {}
     for n in [int(x) for x in args.clients.split(",")]:
