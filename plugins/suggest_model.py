@@ -115,7 +115,9 @@ class ModelSuggester:
         context = (len(self.turns), turns[-1] if turns else None, query.cwd, self.remote.version)
         hit, got = self.memo.get(context, query.prefix)
         if not hit:
-            found = self.remote.suggest(turns, query.cwd, query.prefix, drafts=self._drafts(query.prefix))
+            found = self.remote.suggest(
+                turns, query.cwd, query.prefix, drafts=self._drafts(query.prefix)
+            )
             if found is None:
                 return []  # absent or late: the shell shows history
             got = found[0] if found else None

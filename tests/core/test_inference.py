@@ -225,7 +225,7 @@ def test_jobs_joining_and_leaving_an_arena_batch_decode_as_alone(backends, rule)
         running = [r for r in running if not r[1].done]
         rows = [(i, job, job.rows()) for i, job in running]
         small = [r for r in rows if len(r[2][0][1]) <= 16]
-        for i, job, rs in rows:
+        for _, job, rs in rows:
             if len(rs[0][1]) > 16:  # prompts run alone, as the scheduler does
                 job.advance(forward_rows(be, rs))
         if small:
