@@ -33,7 +33,7 @@ def active_version(layout: Layout) -> str | None:
     """The version being served, or None (no model promoted yet)."""
     try:
         text = active_path(layout).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
+    except (OSError, UnicodeDecodeError):  # absent, or the Delta root is unusable: none served
         return None
     return text or None
 
@@ -102,7 +102,7 @@ def active_stamp(layout: Layout) -> float:
     """The pointer's modification time (0 when absent): cheap to poll from a shell."""
     try:
         return os.stat(active_path(layout)).st_mtime
-    except FileNotFoundError:
+    except OSError:
         return 0.0
 
 
