@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from delta_core.components import ImportProblem
-from delta_core.record import local_utc_offset_minutes
+from delta_core.record import Record, local_utc_offset_minutes
 
 NS = 1_000_000_000
 # Outside these bounds a "timestamp" is garbage: before 1971 or after 2200.
@@ -30,6 +30,16 @@ def read_bytes(path: Path) -> bytes | ImportProblem:
         return ImportProblem(0, f"{path} is a directory, not a history file")
     except OSError as exc:
         return ImportProblem(0, f"cannot read {path}: {exc.strerror or exc}")
+
+
+def parse_file(
+    path: Path, parse: Callable[[bytes], Iterator[Record | ImportProblem]]
+) -> Iterator[Record | ImportProblem]:
+    """``parse`` the file's bytes, or the one problem that kept it from being read."""
+    data = read_bytes(path)
+    if isinstance(data, ImportProblem):
+        return iter((data,))
+    return parse(data)
 
 
 def split_lines(data: bytes) -> tuple[list[str] | list[bytes], bool]:

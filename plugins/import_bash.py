@@ -19,7 +19,7 @@ from delta_core.history_input import (
     epoch_ns,
     histfile_for,
     is_truncated,
-    read_bytes,
+    parse_file,
     split_lines,
     truncated_problem,
     unique_paths,
@@ -131,10 +131,7 @@ class BashImporter:
         return unique_paths([*([found] if found else []), home / ".bash_history"])
 
     def read(self, path: Path) -> Iterator[Record | ImportProblem]:
-        data = read_bytes(path)
-        if isinstance(data, ImportProblem):
-            return iter((data,))
-        return parse_bash(data)
+        return parse_file(path, parse_bash)
 
 
 @hookimpl

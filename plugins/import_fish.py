@@ -24,7 +24,7 @@ from delta_core.history_input import (
     decode_entry,
     epoch_ns,
     is_truncated,
-    read_bytes,
+    parse_file,
     split_lines,
     truncated_problem,
     unique_paths,
@@ -120,10 +120,7 @@ class FishImporter:
         )
 
     def read(self, path: Path) -> Iterator[Record | ImportProblem]:
-        data = read_bytes(path)
-        if isinstance(data, ImportProblem):
-            return iter((data,))
-        return parse_fish(data)
+        return parse_file(path, parse_fish)
 
 
 @hookimpl

@@ -21,7 +21,7 @@ from delta_core.history_input import (
     epoch_ns,
     histfile_for,
     is_truncated,
-    read_bytes,
+    parse_file,
     split_lines,
     truncated_problem,
     unique_paths,
@@ -172,10 +172,7 @@ class ZshImporter:
         )
 
     def read(self, path: Path) -> Iterator[Record | ImportProblem]:
-        data = read_bytes(path)
-        if isinstance(data, ImportProblem):
-            return iter((data,))
-        return parse_zsh(data)
+        return parse_file(path, parse_zsh)
 
 
 @hookimpl
