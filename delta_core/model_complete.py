@@ -103,7 +103,9 @@ class ModelCompleter:
             backend = "torch"
         return cls(load_backend(model_dir, backend, device), tok, device)
 
-    def prompt(self, history: Sequence[Turn], cwd: str, typed: str = "", key: str = "") -> list[int]:
+    def prompt(
+        self, history: Sequence[Turn], cwd: str, typed: str = "", key: str = ""
+    ) -> list[int]:
         """The prompt ids; the window start moves by half a window at a time so consecutive
         prompts (of the same ``key``, a shell) share a long prefix and the KV cache is reused."""
         anchor = self._anchors.get(key, 0)

@@ -25,7 +25,9 @@ def tldr_commands(data: Path) -> list[str]:
     out = []
     with open(data / "tldr" / "examples_common_linux.tsv", encoding="utf-8") as f:
         for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-            cmd = PLACEHOLDER.sub(lambda m: (m.group(1) or "x").split("/")[-1], row["example_command"])
+            cmd = PLACEHOLDER.sub(
+                lambda m: (m.group(1) or "x").split("/")[-1], row["example_command"]
+            )
             if "{{" not in cmd and len(cmd) < 120:
                 out.append(cmd)
     return out
@@ -37,7 +39,15 @@ def main() -> None:
     nl2bash = [c.strip() for c in (data / "nl2bash" / "all.cm").read_text().splitlines()]
     corpus = [c for c in nl2bash if c and len(c) < 120] + tldr_commands(data)
     projects = ["~/src/delta", "~/src/website", "~/notes", "~/src/infra"]
-    habits = ["git status", "ls", "git diff", "git add -A", "make test", "ls -la", "git log --oneline -5"]
+    habits = [
+        "git status",
+        "ls",
+        "git diff",
+        "git add -A",
+        "make test",
+        "ls -la",
+        "git log --oneline -5",
+    ]
     favourites = rng.sample(corpus, 60)
     t = datetime(2026, 10, 1, 8, 30, tzinfo=UTC)
     for s in range(60):
@@ -46,17 +56,33 @@ def main() -> None:
         session = f"sample-{s:03d}"
         for _ in range(rng.randint(10, 40)):
             r = rng.random()
-            cmd = rng.choice(habits) if r < 0.35 else rng.choice(favourites) if r < 0.7 else rng.choice(corpus)
+            cmd = (
+                rng.choice(habits)
+                if r < 0.35
+                else rng.choice(favourites)
+                if r < 0.7
+                else rng.choice(corpus)
+            )
             if cmd == "git add -A":
                 cmd = f"git commit -m '{rng.choice(['fix', 'docs', 'wip', 'tests'])}'"
             t += timedelta(seconds=rng.randint(3, 240))
             exit_ = 0 if rng.random() < 0.92 else rng.choice([1, 2, 127])
-            print(json.dumps({
-                "command": cmd, "cwd": cwd, "exit": exit_,
-                "duration": round(rng.expovariate(2.0), 3),
-                "timestamp": t.isoformat(), "session": session,
-                "host": "laptop", "user": "ada", "shell": "xonsh", "extra": {},
-            }))
+            print(
+                json.dumps(
+                    {
+                        "command": cmd,
+                        "cwd": cwd,
+                        "exit": exit_,
+                        "duration": round(rng.expovariate(2.0), 3),
+                        "timestamp": t.isoformat(),
+                        "session": session,
+                        "host": "laptop",
+                        "user": "ada",
+                        "shell": "xonsh",
+                        "extra": {},
+                    }
+                )
+            )
 
 
 if __name__ == "__main__":

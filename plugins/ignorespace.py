@@ -17,8 +17,11 @@ class IgnoreSpaceFilter:
 
     def check(self, command: str, cwd: str) -> Verdict:
         if command[:1] in (" ", "\t"):
-            return Verdict("drop", "", (Finding(self.name, "leading-space", 0, 1,
-                                                 "the command starts with a space"),))
+            return Verdict(
+                "drop",
+                "",
+                (Finding(self.name, "leading-space", 0, 1, "the command starts with a space"),),
+            )
         return Verdict("keep", command)
 
 

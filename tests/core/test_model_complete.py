@@ -36,7 +36,7 @@ def completer(tmp_path_factory):
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.text(alphabet=st.sampled_from(list("gitlsmake -./|\"'é▁") + ["\ue000"]), max_size=12))
+@given(st.text(alphabet=st.sampled_from([*list("gitlsmake -./|\"'é▁"), "\ue000"]), max_size=12))
 def test_completion_extends_the_typed_text_exactly(completer, typed):
     got = completer.complete([Turn("git status"), Turn("ls -la", "/home/u")], "/home/u", typed)
     if got is not None:
