@@ -28,6 +28,7 @@ state does after a ``forget``, ``prune`` or re-filtering removed commands.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,11 @@ EXPANSION_SEARCH = 256  # recall@10 0.96 at 1M vectors, p95 5.9 ms (see above)
 
 
 def _usearch() -> Any:
+    # usearch 2.26 loaded before onnxruntime 1.32 makes onnxruntime's import crash the process
+    # (segfault; measured here). Loaded the other way round both work, so a process that
+    # searches can still serve suggestions.
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
     try:
         from usearch.index import Index
     except ImportError:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
 
 import pytest
+
+# usearch imported before onnxruntime makes onnxruntime's import crash or hang the process
+# (see delta_core/vector_index.py); test modules import usearch at collection, so load
+# onnxruntime first, once, for the whole session.
+with contextlib.suppress(ImportError):
+    import onnxruntime  # noqa: F401
 
 from delta_core.record import Record
 

@@ -13,6 +13,7 @@ PyTorch runs on the device it is given. Both import lazily (the shell never load
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,12 +63,34 @@ class TorchBackend:
             return logits.float().cpu().numpy(), new_kv.float().cpu().numpy()
 
 
+def onnxruntime_usable() -> bool:
+    """Whether ``import onnxruntime`` is safe here: installed, and not after usearch.
+
+    usearch 2.26 loaded before onnxruntime 1.32 makes onnxruntime's import crash the whole
+    process (see :mod:`delta_core.vector_index`, which loads them the safe way round).
+    """
+    if "onnxruntime" in sys.modules:
+        return True
+    if "usearch" in sys.modules:
+        return False
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class OnnxBackend:
     """ONNX Runtime over an exported ``model.onnx`` (see :mod:`delta_core.inference.export`)."""
 
     name = "onnx"
 
     def __init__(self, path: Path | str, threads: int = 0, providers: list[str] | None = None):
+        if not onnxruntime_usable():
+            raise RuntimeError(
+                "ONNX Runtime cannot be loaded in this process (usearch was loaded first); "
+                "use the torch backend"
+            )
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -116,12 +139,7 @@ def load_backend(model_dir: Path | str, kind: str = "auto", device: str = "cpu",
     """
     model_dir = Path(model_dir)
     if kind == "auto":
-        try:
-            import onnxruntime  # noqa: F401
-
-            kind = "onnx"
-        except ImportError:
-            kind = "torch"
+        kind = "onnx" if onnxruntime_usable() else "torch"
     if kind in ("onnx", "onnx-int8"):
         from delta_core.inference.export import ensure_onnx
 
