@@ -11,10 +11,11 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import lmdb
 
@@ -173,8 +174,10 @@ class EnvCache:
         # insertion order is use order: a hit moves the entry to the end
         self._envs: dict[str, tuple[lmdb.Environment, tuple[int, int] | None]] = {}
         self._pinned: set[str] = set()  # never evicted (the index, in use across a write)
+        # The shell's recorder and its suggestion thread may open the same one at once.
+        self._lock = threading.RLock()
 
-    def get(
+    def _get_unlocked(
         self,
         path: str,
         map_size: int,
@@ -205,6 +208,23 @@ class EnvCache:
             self._evict_oldest()
         return env
 
+    def get(self, path: str, map_size: int, **kw: Any) -> lmdb.Environment | None:
+        """See :meth:`_get_unlocked`; safe to call from several threads."""
+        with self._lock:
+            return self._get_unlocked(path, map_size, **kw)
+
+    def drop(self, path: str | Path, *, close: bool = True) -> None:
+        with self._lock:
+            self._drop_unlocked(path, close=close)
+
+    def revalidate_under(self, root: Path) -> None:
+        with self._lock:
+            self._revalidate_under_unlocked(root)
+
+    def close_under(self, root: Path) -> None:
+        with self._lock:
+            self._close_under_unlocked(root)
+
     def _evict_oldest(self) -> None:
         old_path = next(p for p in self._envs if p not in self._pinned)
         old_env, _ = self._envs.pop(old_path)
@@ -213,14 +233,14 @@ class EnvCache:
         finally:
             old_env.close()
 
-    def revalidate_under(self, root: Path) -> None:
+    def _revalidate_under_unlocked(self, root: Path) -> None:
         """Close environments under ``root`` whose files were swapped by another process."""
         prefix = os.path.abspath(root) + os.sep
         for key, (_, ident) in list(self._envs.items()):
             if key.startswith(prefix) and file_identity(Path(key)) != ident:
-                self.drop(key)
+                self._drop_unlocked(key)
 
-    def drop(self, path: str | Path, *, close: bool = True) -> None:
+    def _drop_unlocked(self, path: str | Path, *, close: bool = True) -> None:
         """Forget the environment at ``path`` (closing it unless already closed)."""
         key = os.path.abspath(path)
         self._pinned.discard(key)
@@ -228,7 +248,7 @@ class EnvCache:
         if cached is not None and close:
             cached[0].close()
 
-    def close_under(self, root: Path) -> None:
+    def _close_under_unlocked(self, root: Path) -> None:
         prefix = os.path.abspath(root) + os.sep
         for key in [k for k in self._envs if k.startswith(prefix)]:
             self._pinned.discard(key)
