@@ -23,13 +23,19 @@ def test_two_process_ddp_matches_one_process(token_dataset, tmp_path, train_env)
         train_cmd(*common, "--out", str(one)), env=train_env, capture_output=True, text=True
     )
     assert single.returncode == 0, single.stderr
-    multi = subprocess.run(
-        multi_cmd(*common, "--out", str(two), "--nproc-per-node", "2"),
-        env=train_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    for _attempt in range(2):
+        multi = subprocess.run(
+            multi_cmd(*common, "--out", str(two), "--nproc-per-node", "2"),
+            env=train_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        # Seen once in four full suite runs here: a gloo worker aborted (SIGABRT) while the
+        # 2-core machine was busy; a fresh run then passed. One retry for a killed worker
+        # only - a run that finishes must still match exactly.
+        if multi.returncode == 0 or "Signal" not in multi.stderr:
+            break
     assert multi.returncode == 0, multi.stderr[-3000:]
     assert "world_size 2" in multi.stdout and "world_size 1" in single.stdout
 
