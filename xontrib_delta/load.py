@@ -33,6 +33,11 @@ class _Loaded:
     env_vars: dict[str, Any] = field(default_factory=dict)
     undo: list[Callable[[], None]] = field(default_factory=list)  # e.g. the search key binding
 
+    def on(self, event: Any, handler: Callable[..., Any]) -> None:
+        """Add ``handler`` to ``event`` and remember it for unload."""
+        event(handler)
+        self.handlers.append((event, handler))
+
 
 _active: _Loaded | None = None
 
@@ -69,8 +74,7 @@ def _load_xontrib_(xsh: Any, **_: Any) -> dict[str, Any]:
             (events.on_postcommand, _delta_postcommand),
             (events.on_exit, _on_exit),
         ):
-            event(handler)
-            loaded.handlers.append((event, handler))
+            loaded.on(event, handler)
         new_aliases = make_aliases(env.detype, recorder.using_memory)
         # Not .get(): xonsh's Aliases.get expands and Env.get fills in registered defaults.
         for name, fn in new_aliases.items():
@@ -119,8 +123,7 @@ def _install_suggestions(xsh: Any, recorder: ShellRecorder, loaded: _Loaded) -> 
         (events.on_pre_prompt, _delta_suggest_pre_prompt),
         (events.on_postcommand, _delta_suggest_postcommand),
     ):
-        event(handler)
-        loaded.handlers.append((event, handler))
+        loaded.on(event, handler)
 
 
 def _install_indexer(xsh: Any, loaded: _Loaded) -> None:
@@ -134,8 +137,19 @@ def _install_indexer(xsh: Any, loaded: _Loaded) -> None:
         indexer.command_recorded()
         indexer.maybe_start()
 
-    xsh.builtins.events.on_postcommand(_delta_index_postcommand)
-    loaded.handlers.append((xsh.builtins.events.on_postcommand, _delta_index_postcommand))
+    loaded.on(xsh.builtins.events.on_postcommand, _delta_index_postcommand)
+
+
+def _restore(mapping: Any, name: str, previous: Any, what: str) -> None:
+    """Put back what ``name`` was before load (or remove it); report a failure in one line."""
+    try:
+        if previous is _MISSING:
+            if name in mapping:
+                del mapping[name]
+        else:
+            mapping[name] = previous
+    except Exception as exc:
+        log.problem(f"could not remove {what}: {exc}")
 
 
 def _unload_xontrib_(xsh: Any, **_: Any) -> None:
@@ -150,23 +164,9 @@ def _unload_xontrib_(xsh: Any, **_: Any) -> None:
         except Exception as exc:
             log.problem(f"could not remove a handler: {exc}")
     for name, previous in loaded.aliases.items():
-        try:
-            if previous is _MISSING:
-                if name in xsh.aliases:
-                    del xsh.aliases[name]
-            else:
-                xsh.aliases[name] = previous
-        except Exception as exc:
-            log.problem(f"could not remove the alias {name}: {exc}")
+        _restore(xsh.aliases, name, previous, f"the alias {name}")
     for name, previous in loaded.env_vars.items():
-        try:
-            if previous is _MISSING:
-                if name in xsh.env:
-                    del xsh.env[name]
-            else:
-                xsh.env[name] = previous
-        except Exception as exc:
-            log.problem(f"could not remove ${name}: {exc}")
+        _restore(xsh.env, name, previous, f"${name}")
     for fn in reversed(loaded.undo):
         try:
             fn()
