@@ -61,7 +61,10 @@ SETTINGS: dict[str, Setting] = {
     "serve.listen": Setting(str, "", "HOST:PORT to serve a team over TCP (needs serve.token)"),
     "serve.token": Setting(str, "", "shared secret clients must send with --listen"),
     "serve.backend": Setting(
-        str, "onnx", "inference backend of delta serve: onnx, onnx-int8, torch"
+        str,
+        "onnx-int8",
+        "inference backend of delta serve, and the one the promotion gate evaluates: "
+        "onnx-int8, onnx (fp32), torch",
     ),
     "serve.threads": Setting(int, 1, "compute threads of delta serve (0: all cores)"),
     "serve.auto_start": Setting(bool, True, "shells start delta serve when a model is promoted"),

@@ -18,10 +18,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from delta_core.config import SETTINGS
 from delta_core.paths import Layout, private_dir, write_private
 from delta_core.registry import RegistryError, get_model
 
 ACTIVE = "active"
+#: What ``delta serve`` runs unless configured otherwise (``serve.backend``).
+SERVED = SETTINGS["serve.backend"].default
 LOG = "promotions.jsonl"
 
 
@@ -59,16 +62,26 @@ def _write_active(layout: Layout, version: str, reason: str, metrics: dict | Non
     write_private(layout.models / LOG, "\n".join(lines) + "\n")
 
 
-def promote(layout: Layout, version: str, reason: str = "manual", metrics: dict | None = None):
-    """Make ``version`` the served model; return its info. Raises :class:`RegistryError`."""
+def promote(
+    layout: Layout,
+    version: str,
+    reason: str = "manual",
+    metrics: dict | None = None,
+    backend: str = SERVED,
+):
+    """Make ``version`` the served model; return its info. Raises :class:`RegistryError`.
+
+    ``backend``: the ``serve.backend`` setting, whose ONNX file is written now.
+    """
     info = get_model(layout, version)
-    export_for_serving(layout, info.path)
+    export_for_serving(layout, info.path, backend)
     _write_active(layout, info.version, reason, metrics)
     return info
 
 
-def export_for_serving(layout: Layout, model_dir: Path) -> None:
-    """Write ``model.onnx`` beside the weights so the server starts without exporting.
+def export_for_serving(layout: Layout, model_dir: Path, backend: str = SERVED) -> None:
+    """Write ``model.onnx`` (and ``model.int8.onnx`` for the ``onnx-int8`` backend) beside
+    the weights so the server starts without exporting.
 
     Best effort: without onnx installed, or when the export fails, the model is still
     promoted and served through PyTorch; the reason goes to the log.
@@ -76,7 +89,7 @@ def export_for_serving(layout: Layout, model_dir: Path) -> None:
     try:
         from delta_core.inference.export import ensure_onnx
 
-        ensure_onnx(model_dir)
+        ensure_onnx(model_dir, quantized=backend == "onnx-int8")
     except ImportError:
         return
     except Exception as exc:

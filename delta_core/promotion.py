@@ -3,7 +3,9 @@
 The held-back history is the memory's commands from the dataset's validation split onward
 (``split_time_ns`` in the model's ``dataset.json``; the newest tenth when unknown): the
 model never trained on them. The candidate runs as ``delta``, the served model (if any) as
-``current``, beside the baselines, with :func:`delta_core.evaluation.evaluate`.
+``current``, beside the baselines, with :func:`delta_core.evaluation.evaluate`. Both run on
+the backend ``delta serve`` will use (``serve.backend``, int8 ONNX by default), so the gate
+judges the model users get, not its fp32 original.
 """
 
 from __future__ import annotations
@@ -34,8 +36,13 @@ def held_back(ctx: Any, info: ModelInfo) -> tuple[list, list]:
 
 
 def evaluate_candidate(ctx: Any, version: str) -> tuple[bool, str, dict[str, Any]]:
-    """Run the gate for ``version``; ``(passed, reason, eval result)``."""
+    """Run the gate for ``version``; ``(passed, reason, eval result)``.
+
+    The result's ``backend`` says what was evaluated (the served one unless ONNX Runtime
+    cannot be loaded in this process: then PyTorch).
+    """
     from delta_core.evaluation import evaluate
+    from delta_core.inference.backends import loadable_kind
     from delta_core.model_complete import ModelCompleter
 
     info = get_model(ctx.layout, version)
@@ -43,13 +50,18 @@ def evaluate_candidate(ctx: Any, version: str) -> tuple[bool, str, dict[str, Any
     if not test or not before:
         return False, "no held-back history to evaluate on", {}
     plugins = ctx.components.tokenizers
+    kind = loadable_kind(ctx.config["serve.backend"])
     others = {}
     current = active_version(ctx.layout)
     if current and current != info.version and (ctx.layout.models / current).is_dir():
-        others["current"] = ModelCompleter.from_dir(ctx.layout.models / current, plugins)
-    result = evaluate(before, test, ModelCompleter.from_dir(info.path, plugins), others=others)
+        others["current"] = ModelCompleter.from_dir(
+            ctx.layout.models / current, plugins, backend=kind
+        )
+    candidate = ModelCompleter.from_dir(info.path, plugins, backend=kind)
+    result = evaluate(before, test, candidate, others=others)
+    result["backend"] = kind
     ok, reason = gate(result)
-    return ok, reason, result
+    return ok, f"{reason} ({kind})", result
 
 
 def after_training(ctx: Any, info: ModelInfo) -> str:
@@ -60,5 +72,6 @@ def after_training(ctx: Any, info: ModelInfo) -> str:
         return f"model {info.version} not promoted: evaluation failed ({exc})"
     if not ok:
         return f"model {info.version} not promoted: {reason}"
-    promote(ctx.layout, info.version, "gate", result.get("strategies", {}).get("delta"))
+    metrics = {**result.get("strategies", {}).get("delta", {}), "backend": result["backend"]}
+    promote(ctx.layout, info.version, "gate", metrics, backend=ctx.config["serve.backend"])
     return f"model {info.version} promoted: {reason}"

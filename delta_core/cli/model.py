@@ -90,7 +90,11 @@ def promote_cmd(version: str) -> None:
 
     ctx = load_context()
     try:
-        info = promote(ctx.layout, None if version == "latest" else version)
+        info = promote(
+            ctx.layout,
+            None if version == "latest" else version,
+            backend=ctx.config["serve.backend"],
+        )
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"model {info.version} is now served")

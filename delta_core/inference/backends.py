@@ -109,6 +109,8 @@ class OnnxBackend:
             raise ValueError(f"{path} was not exported by delta (no shape metadata); re-export it")
         self.shape = Shape(**json.loads(meta["delta_shape"]))
         self.path = Path(path)
+        if self.path.name == ONNX_INT8_FILE:
+            self.name = "onnx-int8"
 
     def step(self, input_ids, position_ids, attn_mask, past_kv) -> tuple[np.ndarray, np.ndarray]:
         feed = {"input_ids": input_ids, "position_ids": position_ids, "attn_mask": attn_mask}
@@ -129,6 +131,14 @@ def graph_version(path: Path | str) -> int:
         return int(meta.get("delta_graph", 0))
     except Exception:
         return 0
+
+
+def loadable_kind(kind: str) -> str:
+    """The backend this process can load for ``kind``: ONNX kinds become ``torch`` when
+    ONNX Runtime cannot be imported here (not installed, or usearch came first)."""
+    if kind in ("onnx", "onnx-int8", "auto") and not onnxruntime_usable():
+        return "torch"
+    return kind
 
 
 def load_backend(model_dir: Path | str, kind: str = "auto", device: str = "cpu", threads: int = 0):

@@ -106,16 +106,30 @@ def export_dir(model_dir: Path | str, quantized: bool = False) -> Path:
     return out
 
 
-def ensure_onnx(model_dir: Path | str, quantized: bool = False) -> Path:
-    """The ONNX file of a model directory, exported now if missing or older than the weights."""
-    model_dir = Path(model_dir)
-    path = model_dir / (ONNX_INT8_FILE if quantized else ONNX_FILE)
-    weights = model_dir / "model.pt"
-    fresh = (
+def _fresh(path: Path, weights: Path) -> bool:
+    return (
         path.exists()
         and (not weights.exists() or path.stat().st_mtime >= weights.stat().st_mtime)
         and graph_version(path) == GRAPH_VERSION
     )
-    if not fresh:
-        export_dir(model_dir, quantized)
-    return path
+
+
+def ensure_onnx(model_dir: Path | str, quantized: bool = False) -> Path:
+    """The ONNX file of a model directory, exported now if missing or older than the weights.
+
+    ``quantized``: ``model.int8.onnx``, quantized from a fresh ``model.onnx`` (exported first
+    only when that one is stale too).
+    """
+    from delta_core.checkpoint import load_model
+
+    model_dir = Path(model_dir)
+    weights = model_dir / "model.pt"
+    fp32 = model_dir / ONNX_FILE
+    if not _fresh(fp32, weights):
+        export_model(load_model(model_dir, "cpu"), fp32)
+    if not quantized:
+        return fp32
+    int8 = model_dir / ONNX_INT8_FILE
+    if not _fresh(int8, fp32):
+        quantize(fp32, int8)
+    return int8

@@ -136,7 +136,7 @@ def test_concurrent_clients_all_answered_while_others_misbehave(server):
     c = Client(path, timeout=30)
     status = c.call({"op": "status"}, 30)
     assert status["served"] >= 24 and status["latency_ms"]["p95"] is not None
-    assert status["model"] and status["backend"] == "onnx"
+    assert status["model"] and status["backend"] == "onnx-int8"  # the default
     assert proc.poll() is None  # nobody took the server down
     assert c.call({"op": "stop"}, 30)["ok"]
     assert proc.wait(30) == 0
