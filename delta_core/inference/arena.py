@@ -3,10 +3,14 @@
 Assembling a padded past for every batched step copies each row's whole cache, as much work
 as the step itself on a CPU. An :class:`Arena` keeps the running sequences' caches in slots
 of one ``(n_layer, 2, slots, n_head, capacity, head_dim)`` array instead: each sequence's
-``kv`` becomes a view of its slot, so a step passes the arena as the past unchanged and the
-new keys land in place. Only a sequence joining copies its cache in (once); a finished one
-is copied out (once) when its slot is given to another. Free slots ride along as padding
-rows until the arena is compacted.
+``kv`` becomes a view of its slot, so a step passes the occupied slots as the past unchanged
+and the new keys land in place. Only a sequence joining copies its cache in (once); a
+finished one is copied out (once) when it leaves.
+
+The occupied slots are kept packed at the front (a leaving sequence's slot is filled by the
+last one, one slot copied) and only they go to the model (:attr:`past`, a contiguous view):
+a free slot would cost a padding row that still reads a whole slot of keys and values every
+step, which is most of a decoding row's cost on a CPU.
 """
 
 from __future__ import annotations
@@ -24,7 +28,12 @@ class Arena:
     def __init__(self, shape: Shape) -> None:
         self.shape = shape
         self.buf: np.ndarray | None = None
-        self.slots: list[Sequence | None] = []
+        self.slots: list[Sequence] = []  # the occupied slots, packed: slot b = slots[b]
+
+    @property
+    def past(self) -> np.ndarray:
+        """The occupied slots' caches: what a step takes as its past (a view, no copy)."""
+        return self.buf[:, :, : len(self.slots)]
 
     def _bound(self, seq: Sequence) -> bool:
         return self.buf is not None and seq.kv.base is self.buf
@@ -33,53 +42,63 @@ class Arena:
     def _detach(seq: Sequence) -> None:
         seq.kv = seq.kv[:, :, :, : max(len(seq), 1)].copy()
 
+    def _put(self, seq: Sequence, b: int) -> None:
+        n = len(seq)
+        self.buf[:, :, b, :, :n] = seq.kv[:, :, :, :n]
+        seq.kv = self.buf[:, :, b]
+
     def _rebuild(self, seqs: list[Sequence], need: int) -> None:
         s = self.shape
         cap = min(s.block_size, need + SPARE)
-        slots = max(len(seqs), 1)
-        buf = np.zeros((s.n_layer, 2, slots, s.n_head, cap, s.head_dim), np.float32)
-        for old in self.slots:
-            if old is not None and old not in seqs and self._bound(old):
-                self._detach(old)
+        room = len(seqs) + max(4, len(seqs) // 2)  # spare slots cost memory only, not steps
+        for seq in self.slots:
+            if seq not in seqs and self._bound(seq):
+                self._detach(seq)
+        self.buf = np.zeros((s.n_layer, 2, room, s.n_head, cap, s.head_dim), np.float32)
         for b, seq in enumerate(seqs):
             n = len(seq)
-            buf[:, :, b, :, :n] = seq.kv[:, :, :, :n]
-            seq.kv = buf[:, :, b]
-        self.buf, self.slots = buf, list(seqs)
+            self.buf[:, :, b, :, :n] = seq.kv[:, :, :, :n]
+        for b, seq in enumerate(seqs):  # views last: a bound one was read from the old array
+            seq.kv = self.buf[:, :, b]
+        self.slots = list(seqs)
 
-    def bind(
-        self, rows: list[tuple[Sequence, list[int]]]
-    ) -> list[tuple[Sequence, list[int]] | None]:
-        """Put every row's sequence in a slot; return the rows by slot (None: a free slot)."""
+    def bind(self, rows: list[tuple[Sequence, list[int]]]) -> list[tuple[Sequence, list[int]]]:
+        """Put every row's sequence in a slot; return the rows in slot order."""
         seqs = [seq for seq, _ in rows]
         need = max(len(seq) + len(ids) for seq, ids in rows)
         cap = 0 if self.buf is None else self.buf.shape[4]
-        if need > cap or len(set(map(id, seqs))) != len(seqs):
+        wanted = {id(s) for s in seqs}
+        if need > cap or len(wanted) != len(seqs):
             self._rebuild(seqs, need)
         else:
-            wanted = {id(s) for s in seqs}
-            for b, old in enumerate(self.slots):
-                if old is not None and (id(old) not in wanted or not self._bound(old)):
-                    if self._bound(old):
-                        self._detach(old)
-                    self.slots[b] = None
-            placed = {id(s) for s in self.slots if s is not None}
+            old = self.slots
+            keep = [id(seq) in wanted and self._bound(seq) for seq in old]
+            for seq, k in zip(old, keep, strict=True):
+                if not k and self._bound(seq):
+                    self._detach(seq)
+            # pack: each hole takes a sequence from beyond the kept count (one slot copied)
+            n_kept = sum(keep)
+            movers = [old[b] for b in range(n_kept, len(old)) if keep[b]]
+            packed = [old[b] if keep[b] else None for b in range(n_kept)]
+            for b, slot in enumerate(packed):
+                if slot is None:
+                    packed[b] = movers.pop()
+                    self._put(packed[b], b)
+            self.slots = packed
+            placed = {id(s) for s in packed}
             joining = [s for s in seqs if id(s) not in placed]
-            free = [b for b, s in enumerate(self.slots) if s is None]
-            if len(joining) > len(free) or len(free) - len(joining) > max(4, len(seqs)):
+            if len(packed) + len(joining) > self.buf.shape[2]:
                 self._rebuild(seqs, need)
             else:
-                for seq, b in zip(joining, free, strict=False):
-                    n = len(seq)
-                    self.buf[:, :, b, :, :n] = seq.kv[:, :, :, :n]
-                    seq.kv = self.buf[:, :, b]
-                    self.slots[b] = seq
+                for seq in joining:
+                    self._put(seq, len(self.slots))
+                    self.slots.append(seq)
         by_id = {id(seq): (seq, ids) for seq, ids in rows}
-        return [None if s is None else by_id.get(id(s)) for s in self.slots]
+        return [by_id[id(s)] for s in self.slots]
 
     def release(self) -> None:
         """Give every sequence its own cache back (before the arena is dropped)."""
         for seq in self.slots:
-            if seq is not None and self._bound(seq):
+            if self._bound(seq):
                 self._detach(seq)
         self.buf, self.slots = None, []

@@ -98,42 +98,36 @@ def forward_rows(backend, rows: list[tuple[Sequence, list[int]]], arena=None) ->
     :class:`~delta_core.inference.arena.Arena` the past is the arena itself (no copy).
     """
     shape = backend.shape
+    order = [seq for seq, _ in rows]
     if arena is not None:
-        slots = arena.bind(rows)
-        past = arena.buf
-        P = past.shape[4]
+        rows = arena.bind(rows)  # in slot order
+        past = arena.past
     else:
-        slots = list(rows)
         P = max(len(s) for s, _ in rows)
         past = np.empty((shape.n_layer, 2, len(rows), shape.n_head, P, shape.head_dim), np.float32)
-    B = len(slots)
-    T = max(len(ids) for _, ids in rows)
-    input_ids = np.zeros((B, T), np.int64)
-    positions = np.zeros((B, T), np.int64)
-    mask = np.zeros((B, T, P + T), bool)
-    causal = np.tri(T, dtype=bool)
-    eye = np.eye(T, dtype=bool)
-    for b, row in enumerate(slots):
-        if row is None:  # a free arena slot: one padding query that looks at itself
-            mask[b, :, P:] = eye
-            continue
-        seq, ids = row
-        n, t = len(seq), len(ids)
-        input_ids[b, :t] = ids
-        positions[b, :] = np.minimum(np.arange(n, n + T), shape.block_size - 1)
-        if arena is None:
+        for b, (seq, _) in enumerate(rows):
+            n = len(seq)
             if n:
                 past[:, :, b, :, :n] = seq.kv[:, :, :, :n]
             past[:, :, b, :, n:] = 0.0  # masked, but must be finite (0 * NaN is NaN)
-        mask[b, :, :n] = True
-        mask[b, :, P:] = causal
-        mask[b, t:, P:] = eye[t:]  # padding queries look at themselves only
+    B, P = len(rows), past.shape[4]
+    lens = np.array([len(seq) for seq, _ in rows])
+    feeds = np.array([len(ids) for _, ids in rows])
+    T = int(feeds.max())
+    input_ids = np.zeros((B, T), np.int64)
+    for b, (_, ids) in enumerate(rows):
+        input_ids[b, : len(ids)] = ids
+    positions = np.minimum(lens[:, None] + np.arange(T), shape.block_size - 1)
+    mask = np.empty((B, T, P + T), bool)
+    mask[:, :, :P] = np.arange(P) < lens[:, None, None]  # each row's own valid keys
+    # causal among a row's new ids; its padding queries look at themselves only
+    real = (np.arange(T) < feeds[:, None])[:, :, None]
+    mask[:, :, P:] = np.where(real, np.tri(T, dtype=bool), np.eye(T, dtype=bool))
+    mask[:, :, :P] &= real
     logits, new_kv = backend.step(input_ids, positions, mask, past)
     out = {}
-    for b, row in enumerate(slots):
-        if row is not None:
-            seq, ids = row
-            t = len(ids)
-            seq.append(ids, new_kv[:, :, b, :, :t], logits[b, t - 1])
-            out[id(seq)] = logits[b, :t]
-    return [out[id(seq)] for seq, _ in rows]
+    for b, (seq, ids) in enumerate(rows):
+        t = len(ids)
+        seq.append(ids, new_kv[:, :, b, :, :t], logits[b, t - 1])
+        out[id(seq)] = logits[b, :t]
+    return [out[id(seq)] for seq in order]

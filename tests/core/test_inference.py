@@ -206,7 +206,7 @@ def test_int8_quantized_model_stays_close(model, backends, tmp_path):
 
 def test_jobs_joining_and_leaving_an_arena_batch_decode_as_alone(backends, rule):
     """Continuous batching at the engine level: jobs start at different steps, draft, finish
-    and leave; slots are reused; every output equals the job run alone."""
+    and leave; slots are reused and kept packed; every output equals the job run alone."""
     from delta_core.inference.arena import Arena
     from delta_core.inference.decode import GreedyJob
 
@@ -230,6 +230,7 @@ def test_jobs_joining_and_leaving_an_arena_batch_decode_as_alone(backends, rule)
                 job.advance(forward_rows(be, rs))
         if small:
             out = forward_rows(be, [r for _, _, rs in small for r in rs], arena)
+            assert arena.past.shape[2] == len(small)  # packed: no free slot rides along
             for (_, job, _), logits in zip(small, out, strict=True):
                 job.advance([logits])
     got = [results[i] for i in range(len(prompts))]
