@@ -31,12 +31,17 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable, Iterator
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import compress, islice
+from operator import le
 
 import lmdb
 
 from delta_core.record import Record, day_name
+from delta_core.record_columns import Columns
 
 KEY_LIMIT = 480  # LMDB's default maximum key size is 511 bytes
 PAIR_LIMIT = 240  # each half of a successor key: two of them fit one LMDB key
@@ -125,9 +130,32 @@ def successor_prefix(previous: str) -> bytes:
     return _KLEN.pack(len(key)) + key
 
 
-def _tail_session(rec: Record) -> str:
-    # Imported plain histories carry no session id: one stream per host, user and shell.
-    return rec.session or f"h:{rec.host}|{rec.user}|{rec.shell}"
+def _session_spans(sessions: list[str], starts: list[int]):
+    """``((session, count), first start, last start)`` of each named session in the rows.
+
+    The rows run in start order, so a dict built in order keeps the last start and one built
+    backwards keeps the first.
+    """
+    counts = Counter(filter(None, sessions))
+    if not counts:
+        return []
+    first = dict(zip(reversed(sessions), reversed(starts), strict=False))
+    last = dict(zip(sessions, starts, strict=False))
+    return [((sid, n), first[sid], last[sid]) for sid, n in counts.items()]
+
+
+def _stream_rows(streams: list[str]) -> dict[str, list[int]]:
+    """Row numbers of each stream, in row order (one stream is the common case)."""
+    if len(set(streams)) == 1:
+        return {streams[0]: list(range(len(streams)))}
+    rows: dict[str, list[int]] = {}
+    for i, sid in enumerate(streams):
+        got = rows.get(sid)
+        if got is None:
+            rows[sid] = [i]
+        else:
+            got.append(i)
+    return rows
 
 
 class Index:
@@ -138,92 +166,93 @@ class Index:
         self.db = {name: env.open_db(name) for name in ALL_TABLES}
 
     # --- writing (inside a write transaction owned by the caller) -----------------------
-    def add_records(self, txn: lmdb.Transaction, records: Iterable[Record]) -> None:
-        """Fold newly stored records into the derived tables."""
-        by_cmd: dict[bytes, CommandStats] = {}
-        sessions: dict[str, list[int]] = {}
-        days: dict[int, int] = {}
-        streams: dict[str, list[tuple[tuple[int, int, str], Record]]] = {}
-        stats_of: dict[str, CommandStats] = {}  # histories repeat: one key per distinct command
-        for rec in records:
-            st = stats_of.get(rec.command)
-            if st is None:
-                key = command_key(rec.command)
-                st = by_cmd.get(key)
-                if st is None:
-                    st = by_cmd[key] = CommandStats(rec.command)
-                stats_of[rec.command] = st
-            st.add(rec)
-            if rec.session:
-                s = sessions.get(rec.session)
-                if s is None:
-                    sessions[rec.session] = [rec.start_ns, rec.start_ns, 1]
-                else:
-                    if rec.start_ns < s[0]:
-                        s[0] = rec.start_ns
-                    if rec.start_ns > s[1]:
-                        s[1] = rec.start_ns
-                    s[2] += 1
-            day = rec.day_number
-            days[day] = days.get(day, 0) + 1
-            order = (day, rec.start_ns if rec.start_ns > 0 else 0, rec.id)
-            stream = streams.get(_tail_session(rec))
-            if stream is None:
-                streams[_tail_session(rec)] = [(order, rec)]
-            else:
-                stream.append((order, rec))
-        self._merge(txn, by_cmd, sessions, {day_name(d): n for d, n in days.items()})
-        self._add_successors(txn, streams)
+    def add_records(self, txn: lmdb.Transaction, records: Sequence[Record]) -> None:
+        """Fold newly stored records (with their ids) into the derived tables."""
+        self.add_columns(txn, Columns.from_records(records))
 
-    def _add_successors(
-        self, txn: lmdb.Transaction, streams: dict[str, list[tuple[tuple[int, int, str], Record]]]
-    ) -> None:
+    def add_columns(self, txn: lmdb.Transaction, cols: Columns) -> None:
+        """Fold newly stored records, given as columns, into the derived tables."""
+        if not cols:
+            return
+        marks = list(zip(cols.starts, cols.cwds, strict=False))
+        if not all(map(le, marks, islice(marks, 1, None))):
+            cols = cols.take(sorted(range(len(marks)), key=marks.__getitem__))
+        # From here rows run in (start, cwd) order: the last value a dict keeps is the newest.
+        cmds, starts = cols.commands, cols.starts
+        counts = Counter(cmds)
+        ok = Counter(compress(cmds, [e == 0 for e in cols.exits]))
+        failed = Counter(compress(cmds, [e is not None and e != 0 for e in cols.exits]))
+        first = dict(zip(reversed(cmds), reversed(starts), strict=False))
+        last = dict(zip(cmds, zip(starts, cols.cwds, strict=False), strict=False))
+        by_cmd = {
+            command_key(c): CommandStats(
+                c, n, ok.get(c, 0), failed.get(c, 0), first[c], last[c][0], last[c][1]
+            )
+            for c, n in counts.items()
+        }
+        sessions = {
+            sid: (first_ns, last_ns, n)
+            for (sid, n), first_ns, last_ns in _session_spans(cols.sessions, starts)
+        }
+        days = {day_name(d): n for d, n in Counter(cols.days).items()}
+        self._merge(txn, by_cmd, sessions, days)
+        self._add_successors(txn, cols)
+
+    def _add_successors(self, txn: lmdb.Transaction, cols: Columns) -> None:
         tdb = self.db[b"session_tails"]
-        pairs: dict[bytes, list] = {}
-        prefixes: dict[str, bytes] = {}  # previous command -> its successor key prefix
-        pair_keys: dict[str, bytes] = {}  # next command -> its half of the pair key
-        for sid, items in streams.items():
-            if any(items[i][0] > items[i + 1][0] for i in range(len(items) - 1)):
-                items.sort(key=lambda it: it[0])
+        pairs: Counter[tuple[str, str]] = Counter()
+        newest: dict[tuple[str, str], int] = {}
+        for sid, rows in _stream_rows(cols.streams).items():
+            orders = [(cols.days[i], cols.starts[i], cols.ids[i]) for i in rows]
+            if not all(map(le, orders, islice(orders, 1, None))):
+                by_order = sorted(range(len(rows)), key=orders.__getitem__)
+                rows = [rows[j] for j in by_order]
+                orders = [orders[j] for j in by_order]
             skey = sid.encode("utf-8", "surrogatepass")[:KEY_LIMIT]
             old = txn.get(skey, db=tdb)
+            cmds = [cols.commands[i] for i in rows]
+            starts = [cols.starts[i] for i in rows]
             if old is not None:
                 day, ns, rid = _TAIL.unpack_from(old)
-                last = (day, ns, rid.hex())
-                prev = old[_TAIL.size :].decode("utf-8", "surrogatepass")
+                # older than what this session already holds: no pair (see module doc)
+                skip = bisect_right(orders, (day, ns, rid.hex()))
+                cmds, starts, orders = cmds[skip:], starts[skip:], orders[skip:]
+                if not cmds:
+                    continue
+                cmds.insert(0, old[_TAIL.size :].decode("utf-8", "surrogatepass"))
+                starts.insert(0, ns)
+            follows = list(zip(cmds, islice(cmds, 1, None), strict=False))
+            pairs.update(follows)
+            if all(map(le, starts, islice(starts, 1, None))):
+                seen = dict(zip(follows, islice(starts, 1, None), strict=False))
             else:
-                last, prev = None, None
-            for order, rec in items:
-                if last is not None and order <= last:
-                    continue  # older than what this session already holds: see module doc
-                if prev is not None:
-                    head = prefixes.get(prev)
-                    if head is None:
-                        head = prefixes[prev] = successor_prefix(prev)
-                    nkey = pair_keys.get(rec.command)
-                    if nkey is None:
-                        nkey = pair_keys[rec.command] = command_key(rec.command, PAIR_LIMIT)
-                    k = head + nkey
-                    item = pairs.get(k)
-                    if item is None:
-                        long_cmd = rec.command if len(nkey) > PAIR_LIMIT else ""
-                        pairs[k] = [1, rec.start_ns, long_cmd]
-                    else:
-                        item[0] += 1
-                        if rec.start_ns > item[1]:
-                            item[1] = rec.start_ns
-                last, prev = order, rec.command
-            if prev is not None:
-                day, ns, rid = last
-                value = _TAIL.pack(day, ns, bytes.fromhex(rid or "00" * 8))
-                txn.put(skey, value + prev.encode("utf-8", "surrogatepass"), db=tdb)
+                seen = {}
+                for pair, ns in zip(follows, islice(starts, 1, None), strict=False):
+                    if ns > seen.get(pair, ns - 1):
+                        seen[pair] = ns
+            if newest:  # several streams: keep the newest of each
+                for pair, ns in seen.items():
+                    if ns < newest.get(pair, ns):
+                        seen[pair] = newest[pair]
+            newest.update(seen)
+            day, ns, rid = orders[-1]
+            value = _TAIL.pack(day, ns, bytes.fromhex(rid or "00" * 8))
+            txn.put(skey, value + cmds[-1].encode("utf-8", "surrogatepass"), db=tdb)
         sdb = self.db[b"successors"]
-        for k, (n, last_ns, long_cmd) in pairs.items():
+        prefixes: dict[str, bytes] = {}  # previous command -> its successor key prefix
+        for (prev, nxt), n in pairs.items():
+            head = prefixes.get(prev)
+            if head is None:
+                head = prefixes[prev] = successor_prefix(prev)
+            nkey = command_key(nxt, PAIR_LIMIT)
+            k = head + nkey
+            last_ns = newest[prev, nxt]
             old = txn.get(k, db=sdb)
             if old is not None:
                 n0, l0 = _SUCC.unpack_from(old)
                 n, last_ns = n + n0, max(last_ns, l0)
-            txn.put(k, _SUCC.pack(n, last_ns) + long_cmd.encode("utf-8", "surrogatepass"), db=sdb)
+            long_cmd = nxt.encode("utf-8", "surrogatepass") if len(nkey) > PAIR_LIMIT else b""
+            txn.put(k, _SUCC.pack(n, last_ns) + long_cmd, db=sdb)
 
     def _merge(self, txn, by_cmd, sessions, days) -> None:
         cdb, sdb, ddb = self.db[b"commands"], self.db[b"sessions"], self.db[b"days"]

@@ -12,7 +12,8 @@ import fcntl
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ from delta_core.paths import FILE_MODE, make_private, private_dir
 
 T = TypeVar("T")
 MAX_DBS = 16
+SYNC_THREADS = 8
 
 
 def open_env(
@@ -158,6 +160,23 @@ def compact_and_close(env: lmdb.Environment, path: Path) -> None:
     shutil.rmtree(old)
 
 
+def _flush_file(path: str) -> tuple[str, OSError] | None:
+    """fdatasync an environment's data file (with ``writemap`` its pages are the file's)."""
+    try:
+        fd = os.open(os.path.join(path, "data.mdb"), os.O_RDONLY)
+    except FileNotFoundError:
+        return None  # removed since (pruned, quarantined): nothing left to flush
+    except OSError as exc:
+        return path, exc
+    try:
+        os.fdatasync(fd)
+    except OSError as exc:
+        return path, exc
+    finally:
+        os.close(fd)
+    return None
+
+
 class EnvCache:
     """The environments this process has open, one per directory.
 
@@ -174,6 +193,7 @@ class EnvCache:
         # insertion order is use order: a hit moves the entry to the end
         self._envs: dict[str, tuple[lmdb.Environment, tuple[int, int] | None]] = {}
         self._pinned: set[str] = set()  # never evicted (the index, in use across a write)
+        self._unsynced: set[str] = set()  # closed by eviction before their next sync
         # The shell's recorder and its suggestion thread may open the same one at once.
         self._lock = threading.RLock()
 
@@ -228,10 +248,25 @@ class EnvCache:
     def _evict_oldest(self) -> None:
         old_path = next(p for p in self._envs if p not in self._pinned)
         old_env, _ = self._envs.pop(old_path)
-        try:
-            old_env.sync(True)  # closing does not flush a no-sync environment
-        finally:
-            old_env.close()
+        old_env.close()
+        # Closing does not flush a no-sync environment: its pages wait in the page cache for
+        # the next group sync, which flushes the file without reopening the environment.
+        self._unsynced.add(old_path)
+
+    def sync(self, paths: Iterable[str]) -> list[tuple[str, OSError]]:
+        """Flush the data files of these environments (open or closed since written) to disk.
+
+        Many files are flushed at once from a few threads: the file system commits
+        concurrent flushes together, about ten times faster than one after another on ext4.
+        Returns the ``(path, error)`` of each file that could not be flushed.
+        """
+        with self._lock:
+            todo = [p for p in paths if p in self._envs or p in self._unsynced]
+            self._unsynced.difference_update(todo)
+        if len(todo) <= 1:
+            return [failed for failed in map(_flush_file, todo) if failed is not None]
+        with ThreadPoolExecutor(min(SYNC_THREADS, len(todo))) as pool:
+            return [failed for failed in pool.map(_flush_file, todo) if failed is not None]
 
     def _revalidate_under_unlocked(self, root: Path) -> None:
         """Close environments under ``root`` whose files were swapped by another process."""

@@ -20,6 +20,7 @@ from typing import ClassVar
 import lmdb
 
 from delta_core import codec, log
+from delta_core.encoded_batch import DayBatch, EncodedBatch, encode_batch
 from delta_core.index import Index
 from delta_core.lmdb_env import (
     ENVS,
@@ -31,6 +32,7 @@ from delta_core.lmdb_env import (
 )
 from delta_core.paths import Layout, private_dir
 from delta_core.record import Record, day_name
+from delta_core.record_columns import Columns
 
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MB = 1024 * 1024
@@ -157,16 +159,12 @@ class Store:
         ``origins`` maps a record id to an import origin (a source and line) for records
         that carried no timestamp: an origin seen before means the record is already here.
         """
-        by_day: dict[int, list[tuple[bytes, bytes, Record]]] = {}
-        for rec in records:
-            key, value = codec.encode_with_key(rec)
-            day = rec.day_number
-            items = by_day.get(day)
-            if items is None:
-                items = by_day[day] = []
-            items.append((key, value, rec))
+        return self.add_encoded(encode_batch(records, origins))
+
+    def add_encoded(self, batch: EncodedBatch) -> AddResult:
+        """Store records already encoded by :func:`~delta_core.encoded_batch.encode_batch`."""
         try:
-            return self._add_grouped(by_day, origins)
+            return self._add_grouped(batch)
         except _DamagedShard as damaged:
             # A damaged day must not stop recording: set it aside and write a fresh one.
             with self._lock.exclusive():
@@ -176,38 +174,45 @@ class Store:
                 "recording goes on (`delta memory verify` checks the rest)",
                 self.layout.log_file,
             )
-            return self._add_grouped(by_day, origins)
+            return self._add_grouped(batch)
 
-    def _add_grouped(self, by_day, origins) -> AddResult:
+    def _add_grouped(self, by_day: EncodedBatch) -> AddResult:
         result = AddResult()
-        added: list[Record] = []
+        added: list[DayBatch] = []
         with self._lock.shared():
             self._revalidate()
             self._index_env(check=False)
             index = self._index
-            for day_number, items in by_day.items():
+            for day_number, batch in by_day.items():
                 day = day_name(day_number)
-                if origins:
-                    items = self._drop_known_origins(index, items, origins, result)
+                if batch.origins is not None:
+                    batch = self._drop_known_origins(index, batch, result)
+                if not batch:
+                    continue
                 try:
                     env = self.shard(day, create=True, check=False)
                     assert env is not None
-                    new = write_txn(env, lambda txn, items=items: _put_new(txn, items))
+                    try:
+                        write_txn(env, lambda txn, b=batch: _put_all_new(txn, b))
+                    except _SomeDuplicates:
+                        rows = write_txn(env, lambda txn, b=batch: _put_new(txn, b))
+                        result.duplicates += len(batch) - len(rows)
+                        batch = batch.take(rows)
                 except DAMAGE_ERRORS as exc:
                     raise _DamagedShard(day, str(exc)) from None
                 self._dirty.add(os.path.join(self._shards_dir, day))
-                result.added += len(new)
-                result.duplicates += len(items) - len(new)
-                added.extend(new)
+                result.added += len(batch)
+                added.append(batch)
             if added:
 
                 def index_txn(txn):
-                    index.add_records(txn, added)
-                    if origins:
-                        idb = index.db[b"imports"]
-                        for rec in added:
-                            if rec.id in origins:
-                                txn.put(origins[rec.id], codec.record_key(rec), db=idb)
+                    index.add_columns(txn, Columns.concat(b.cols for b in added))
+                    idb = index.db[b"imports"]
+                    for b in added:
+                        if b.origins is not None:
+                            for key, origin in zip(b.keys, b.origins, strict=True):
+                                if origin is not None:
+                                    txn.put(origin, key, db=idb)
 
                 write_txn(index.env, index_txn)
                 self._dirty.add(self._index_path)
@@ -221,16 +226,18 @@ class Store:
             write_txn(self._index.env, fn)
             self._dirty.add(self._index_path)
 
-    def _drop_known_origins(self, index, items, origins, result):
+    def _drop_known_origins(self, index: Index, batch: DayBatch, result: AddResult) -> DayBatch:
+        idb = index.db[b"imports"]
         with read_txn(index.env) as txn:
-            kept = [
-                it
-                for it in items
-                if it[2].id not in origins
-                or txn.get(origins[it[2].id], db=index.db[b"imports"]) is None
+            rows = [
+                i
+                for i, origin in enumerate(batch.origins)
+                if origin is None or txn.get(origin, db=idb) is None
             ]
-        result.duplicates += len(items) - len(kept)
-        return kept
+        if len(rows) == len(batch):
+            return batch
+        result.duplicates += len(batch) - len(rows)
+        return batch.take(rows)
 
     def take_dirty(self) -> set[str]:
         """Environments written since the last sync (the caller syncs them with ``sync``)."""
@@ -239,13 +246,8 @@ class Store:
 
     def sync(self, paths: set[str] | None = None) -> None:
         """Flush committed transactions to disk (the group fsync)."""
-        for path in list(self._dirty if paths is None else paths):
-            try:
-                env = ENVS.get(path, self.map_size, create=False, check=False)
-                if env is not None:
-                    env.sync(True)
-            except lmdb.Error as exc:
-                log.problem(f"fsync failed: {exc}", self.layout.log_file)
+        for path, exc in ENVS.sync(list(self._dirty if paths is None else paths)):
+            log.problem(f"fsync of {path} failed: {exc}", self.layout.log_file)
         if paths is None:
             self._dirty.clear()
 
@@ -491,12 +493,25 @@ class Store:
         }
 
 
-def _put_new(txn: lmdb.Transaction, items) -> list[Record]:
-    added = []
-    for key, value, rec in items:
-        if txn.put(key, value, overwrite=False):
-            added.append(rec)
-    return added
+class _SomeDuplicates(Exception):
+    """Raised to abort a shard write that met keys already stored."""
+
+
+def _put_all_new(txn: lmdb.Transaction, batch: DayBatch) -> None:
+    consumed, added = txn.cursor().putmulti(
+        zip(batch.keys, batch.values, strict=True), overwrite=False
+    )
+    if added != consumed:
+        raise _SomeDuplicates
+
+
+def _put_new(txn: lmdb.Transaction, batch: DayBatch) -> list[int]:
+    """Store the rows whose keys are new; their row numbers."""
+    return [
+        i
+        for i, (key, value) in enumerate(zip(batch.keys, batch.values, strict=True))
+        if txn.put(key, value, overwrite=False)
+    ]
 
 
 def _rewrite_txn(txn: lmdb.Transaction, fn) -> tuple[int, int]:
