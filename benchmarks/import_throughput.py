@@ -30,9 +30,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from delta_core.importing import import_records
+from delta_core.context import DeltaContext
+from delta_core.import_parallel import import_path
 from delta_core.plugin_manager import Components, make_plugin_manager
-from delta_core.store import Store
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BUDGET = 100_000  # commands/s, DESIGN.md
@@ -130,21 +130,30 @@ def parse_only(importer, path: Path) -> float:
     return clock.rates(n)[1]
 
 
-def pipeline(importer, path: Path, filters, progress: Progress, label: str):
-    """``(wall rate, cpu rate, records added)`` of a full import into a fresh store."""
+def pipeline(fmt: str, path: Path, filters: bool, parallel: bool, progress: Progress, label: str):
+    """``(wall rate, cpu rate, records added)`` of ``delta memory import``'s path, fresh store.
+
+    The CPU rate counts this process and the reader process it starts (when ``parallel``).
+    """
     with tempfile.TemporaryDirectory(prefix="delta-bench-") as home:
+        env = {**os.environ, "DELTA_HOME": home, "DELTA_PLUGINS": ""}
+        if not filters:
+            env["DELTA_FILTERS_DISABLED"] = "secrets,ignorespace,patterns,xonsh_ignore"
+        ctx = DeltaContext(home, env)
         task = progress.add_task(label, total=None)
-        with Clock() as clock, Store(home) as store:
-            summary = import_records(
-                store,
-                importer.read(path),
-                filters,
-                source=f"{importer.name}:{path}",
-                progress=lambda k: progress.advance(task, k),
+        children = os.times()
+        with Clock() as clock:
+            summary = import_path(
+                ctx, fmt, path, parallel=parallel, progress=lambda k: progress.advance(task, k)
             )
+            ctx.close()
+        after = os.times()
         progress.remove_task(task)
         assert not summary.problems, summary.problems[:3]
-        return (*clock.rates(summary.read), summary.added)
+        child_cpu = (after.children_user + after.children_system) - (
+            children.children_user + children.children_system
+        )
+        return summary.read / clock.wall, summary.read / (clock.cpu + child_cpu), summary.added
 
 
 def main() -> None:
@@ -156,7 +165,6 @@ def main() -> None:
     args = ap.parse_args()
     console = Console()
     comps = Components.from_manager(make_plugin_manager({**os.environ, "DELTA_PLUGINS": ""}))
-    filters = list(comps.privacy_filters.values())
     cmds = cycled(real_commands(), args.n)
     formats = args.formats.split(",")
     rows = []
@@ -174,26 +182,27 @@ def main() -> None:
             console=console,
             transient=True,
         )
+        runs = [(fmt, False) for fmt in formats]
+        if not args.no_filters:
+            runs.append(("bash", True))
         with progress:
-            for fmt in formats:
-                imp = comps.importers[fmt]
-                parse = parse_only(imp, paths[fmt])
-                wall, cpu, added = pipeline(imp, paths[fmt], [], progress, f"{fmt}")
-                rows.append((fmt, "none", parse, wall, cpu, added))
-            if not args.no_filters and filters:
-                names = "+".join(f.name for f in filters)
-                imp = comps.importers["bash"]
-                wall, cpu, added = pipeline(imp, paths["bash"], filters, progress, "bash+filters")
-                rows.append(("bash", names, parse_only(imp, paths["bash"]), wall, cpu, added))
+            for fmt, filters in runs:
+                parse = parse_only(comps.importers[fmt], paths[fmt])
+                for parallel in (False, True):
+                    how = "two processes" if parallel else "one process"
+                    label = f"{fmt}{'+filters' if filters else ''}, {how}"
+                    wall, cpu, added = pipeline(fmt, paths[fmt], filters, parallel, progress, label)
+                    rows.append((fmt, "all" if filters else "none", how, parse, wall, cpu, added))
     table = Table(title=f"import throughput, {args.n:,} commands, {os.cpu_count()} CPUs")
-    cols = ["format", "filters", "parse cpu/s", "pipeline wall/s", "pipeline cpu/s", "added"]
+    cols = ["format", "filters", "import", "parse cpu/s", "wall/s", "cpu/s", "added"]
     cols += ["cpu ÷ readlines", "cpu ÷ sqlite", "wall ÷ budget", "cpu ÷ budget"]
     for col in cols:
-        table.add_column(col, justify="left" if col in ("format", "filters") else "right")
-    for fmt, filt, parse, wall, cpu, added in rows:
+        table.add_column(col, justify="left" if col in ("format", "filters", "import") else "right")
+    for fmt, filt, how, parse, wall, cpu, added in rows:
         table.add_row(
             fmt,
             filt,
+            how,
             f"{parse:,.0f}",
             f"{wall:,.0f}",
             f"{cpu:,.0f}",

@@ -8,7 +8,7 @@ time. Those get the import's start time plus their position (so order is kept) a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from pathlib import Path
@@ -17,7 +17,7 @@ from delta_core.codec import identity
 from delta_core.components import Importer, ImportProblem, PrivacyFilter, Verdict
 from delta_core.privacy import apply_filters
 from delta_core.record import Record, local_utc_offset_minutes
-from delta_core.store import Store
+from delta_core.store import AddResult, Store
 
 BATCH = 20_000
 VERDICT_MEMO = 200_000
@@ -39,43 +39,37 @@ class ImportSummary:
     def rate(self) -> float:
         return self.read / self.seconds if self.seconds else 0.0
 
+    def add(self, stored: AddResult) -> None:
+        """Count what the store did with a batch."""
+        self.added += stored.added
+        self.duplicates += stored.duplicates
 
-def import_records(
-    store: Store,
+
+def prepare_batches(
     items: Iterable[Record | ImportProblem],
-    filters: Iterable[PrivacyFilter],
+    filters: Sequence[PrivacyFilter],
+    summary: ImportSummary,
     *,
     source: str,
-    progress: Callable[[int], None] | None = None,
-) -> ImportSummary:
-    """Filter and store what an importer yields; ``source`` names the input for origins."""
-    filters = list(filters)
-    summary = ImportSummary()
-    t0 = time.perf_counter()
+    batch: int = BATCH,
+) -> Iterator[tuple[list[Record], dict[str, bytes]]]:
+    """Filtered records in batches, with the origins of those that carried no time.
+
+    Counts what it reads, drops and redacts, and collects problems, in ``summary``.
+    """
     now_ns = time.time_ns()
     offset = local_utc_offset_minutes(now_ns)
-    batch: list[Record] = []
+    records: list[Record] = []
     origins: dict[str, bytes] = {}
     position = 0
     src = source.encode("utf-8", "surrogatepass")
     verdicts: dict[tuple[str, str], Verdict] = {}
-
-    def flush() -> None:
-        res = store.add_many(batch, origins)
-        summary.added += res.added
-        summary.duplicates += res.duplicates
-        if progress is not None:
-            progress(len(batch))
-        batch.clear()
-        origins.clear()
-
     for item in items:
         if isinstance(item, ImportProblem):
             summary.problems.append(item)
             continue
         summary.read += 1
         position += 1
-        verdict = None
         if filters:
             # Histories repeat themselves; filters are pure, so each (command, cwd) is judged once.
             memo_key = (item.command, item.cwd)
@@ -84,7 +78,6 @@ def import_records(
                 if len(verdicts) >= VERDICT_MEMO:
                     verdicts.clear()
                 verdict = verdicts[memo_key] = apply_filters(filters, item.command, item.cwd)
-        if verdict is not None:
             if verdict.action == "drop":
                 summary.dropped += 1
                 continue
@@ -99,14 +92,32 @@ def import_records(
                 digest_size=16,
             ).digest()
             # the origins table is keyed by record id, so give it one now (just the hash);
-            # records with a time get theirs as Store.add_many encodes them
+            # records with a time get theirs as they are encoded
             item.id = identity(item)
             origins[item.id] = origin
-        batch.append(item)
-        if len(batch) >= BATCH:
-            flush()
-    if batch:
-        flush()
+        records.append(item)
+        if len(records) >= batch:
+            yield records, origins
+            records, origins = [], {}
+    if records:
+        yield records, origins
+
+
+def import_records(
+    store: Store,
+    items: Iterable[Record | ImportProblem],
+    filters: Iterable[PrivacyFilter],
+    *,
+    source: str,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Filter and store what an importer yields; ``source`` names the input for origins."""
+    summary = ImportSummary()
+    t0 = time.perf_counter()
+    for records, origins in prepare_batches(items, list(filters), summary, source=source):
+        summary.add(store.add_many(records, origins))
+        if progress is not None:
+            progress(len(records))
     store.sync()
     summary.seconds = time.perf_counter() - t0
     return summary

@@ -25,9 +25,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
 if TYPE_CHECKING:
+    import numpy as np
+
     from delta_core.shell_tokenizer import ShellTokenizer
 
 SESSION_FORMAT = "delta-session-v1"
@@ -117,6 +117,8 @@ class SessionEncoder:
 
     def encode_sessions(self, sessions: Sequence[Sequence[TurnLike | str]]) -> np.ndarray:
         """The packed stream of ``sessions`` (``<s>`` … ``</s>`` each), as int64 ids."""
+        import numpy as np  # the shell's suggester loads this module: numpy only when packing
+
         turned = [[as_turn(x) for x in s] for s in sessions]
         cmd_ids = self.tok.encode_batch([t.command for s in turned for t in s])
         parts: list[int] = []

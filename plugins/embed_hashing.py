@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from delta_core.hookspecs import hookimpl
-from delta_core.lexical import stemmed_words
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _slot(feature: str, dim: int) -> tuple[int, float]:
@@ -28,6 +29,11 @@ class HashingEmbedder:
     dim = 256
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        # loaded with the plugin manager, so numpy (in lexical too) stays off start-up
+        import numpy as np
+
+        from delta_core.lexical import stemmed_words
+
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
             feats = [f"w:{w}" for w in stemmed_words(text)]

@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from delta_core.hookspecs import hookimpl
 
 MAX_TOKENS = 128  # commands are short; longer ones keep their first 128 word pieces
@@ -126,6 +124,8 @@ class MiniLMEmbedder:
 
     def embed(self, texts: Sequence[str]) -> Any:
         """Unit vectors for ``texts``; similar texts are batched together by length."""
+        import numpy as np  # not at import: the plugin manager loads this module at start-up
+
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not len(texts):
             return out

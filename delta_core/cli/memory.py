@@ -204,7 +204,7 @@ def export(fmt: str, since, until, output) -> None:
 @json_option
 def import_(source: str, path: str | None, as_json: bool) -> None:
     """Import a history file; filters apply, re-importing adds nothing."""
-    from delta_core.importing import import_records
+    from delta_core.import_parallel import ImportFailed, import_path
 
     ctx = load_context()
     importers = ctx.components.importers
@@ -227,13 +227,10 @@ def import_(source: str, path: str | None, as_json: bool) -> None:
     skipped = 0
     for name, p in targets:
         with progress(f"importing {p.name} ({name})") as advance:
-            summary = import_records(
-                ctx.store,
-                importers[name].read(p),
-                ctx.filters,
-                source=f"{name}:{p.resolve()}",
-                progress=advance,
-            )
+            try:
+                summary = import_path(ctx, name, p, progress=advance)
+            except ImportFailed as exc:
+                raise click.ClickException(str(exc)) from None
         skipped += len(summary.problems)
         results.append((name, p, summary))
     if as_json:

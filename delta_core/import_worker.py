@@ -1,0 +1,70 @@
+"""The reading half of a parallel import: parse, filter and encode, then hand over the bytes.
+
+Run as ``python -m delta_core.import_worker`` by :mod:`delta_core.import_parallel`, which
+sends the job (a pickled dict) on standard input and reads frames from standard output: an
+8-byte length, then a pickled message. Messages are ``("batch", encoded, stored, counts,
+problems)``, then one of ``("done",)``, ``("unavailable", why)`` (a plugin of the parent
+cannot be found by name here) or ``("error", one line)``. Nothing here touches the store.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import sys
+from typing import Any, BinaryIO
+
+FRAME = struct.Struct("<Q")
+
+
+def send(out: BinaryIO, message: tuple) -> None:
+    """Write one frame."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(FRAME.pack(len(data)))
+    out.write(data)
+    out.flush()
+
+
+def run(job: dict[str, Any], out: BinaryIO) -> None:
+    """Read the history named in ``job`` and send it, encoded, in batches."""
+    from delta_core.context import DeltaContext
+    from delta_core.encoded_batch import encode_batch
+    from delta_core.importing import ImportSummary, prepare_batches
+
+    ctx = DeltaContext(job["root"], job["env"])
+    importer = ctx.components.importers.get(job["importer"])
+    by_name = {f.name: f for f in ctx.filters}
+    missing = [n for n in job["filters"] if n not in by_name]
+    if importer is None or missing:
+        send(out, ("unavailable", f"importer {job['importer']!r} or filters {missing} not found"))
+        return
+    summary = ImportSummary()
+    seen = (0, 0, 0, 0)  # read, dropped, redacted, problems already reported
+    for records, origins in prepare_batches(
+        importer.read(job["path"]),
+        [by_name[n] for n in job["filters"]],
+        summary,
+        source=job["source"],
+        batch=job["batch"],
+    ):
+        now = (summary.read, summary.dropped, summary.redacted, len(summary.problems))
+        counts = tuple(b - a for a, b in zip(seen, now, strict=True))
+        problems = summary.problems[seen[3] :]
+        send(out, ("batch", encode_batch(records, origins), len(records), counts[:3], problems))
+        seen = now
+    counts = (summary.read - seen[0], summary.dropped - seen[1], summary.redacted - seen[2])
+    send(out, ("batch", {}, 0, counts, summary.problems[seen[3] :]))
+    send(out, ("done",))
+
+
+def main() -> None:
+    out = sys.stdout.buffer
+    sys.stdout = sys.stderr  # a plugin's print must not corrupt the frames
+    try:
+        run(pickle.load(sys.stdin.buffer), out)
+    except Exception as exc:  # reported to the parent, which prints it in one line
+        send(out, ("error", f"{type(exc).__name__}: {exc}"))
+
+
+if __name__ == "__main__":
+    main()
