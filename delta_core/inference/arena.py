@@ -40,10 +40,11 @@ class Arena:
 
     @staticmethod
     def _detach(seq: Sequence) -> None:
-        seq.kv = seq.kv[:, :, :, : max(len(seq), 1)].copy()
+        seq.kv = seq.kv[:, :, :, : max(seq.filled, 1)].copy()
 
     def _put(self, seq: Sequence, b: int) -> None:
-        n = len(seq)
+        seq.keep_within(self.buf.shape[4])
+        n = seq.filled  # kept ids' keys and values move too
         self.buf[:, :, b, :, :n] = seq.kv[:, :, :, :n]
         seq.kv = self.buf[:, :, b]
 
@@ -56,7 +57,8 @@ class Arena:
                 self._detach(seq)
         self.buf = np.zeros((s.n_layer, 2, room, s.n_head, cap, s.head_dim), np.float32)
         for b, seq in enumerate(seqs):
-            n = len(seq)
+            seq.keep_within(cap)
+            n = seq.filled
             self.buf[:, :, b, :, :n] = seq.kv[:, :, :, :n]
         for b, seq in enumerate(seqs):  # views last: a bound one was read from the old array
             seq.kv = self.buf[:, :, b]

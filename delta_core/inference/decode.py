@@ -14,7 +14,10 @@ Speculation (greedy only): after choosing a token, the job asks its drafter for 
 feeds the token plus the draft in one step. Row ``i`` of the logits is what the model would
 have seen after the ``i``-th draft token, so the job walks the rows choosing exactly as plain
 greedy would, accepts draft tokens while they equal its choice and drops the cache of the
-rest: the output is the greedy output, only the number of forward passes changes.
+rest: the output is the greedy output, only the number of forward passes changes. A draft
+the sequence already holds (its kept continuation: what the previous keystroke's completion
+fed, see :mod:`~delta_core.inference.cache`) is checked for free, its logits being kept: the
+job walks it with no step at all, even in a busy batch that drafts nothing else.
 """
 
 from __future__ import annotations
@@ -38,11 +41,13 @@ class DraftStats:
     steps: int = 0  # forward passes of the job (prompt included)
     drafted: int = 0
     accepted: int = 0
+    replayed: int = 0  # ids taken from the sequence's kept continuation (no forward)
 
     def add(self, other: DraftStats) -> None:
         self.steps += other.steps
         self.drafted += other.drafted
         self.accepted += other.accepted
+        self.replayed += other.replayed
 
     @property
     def acceptance(self) -> float:
@@ -91,6 +96,7 @@ class GreedyJob:
         self.prompt_len = len(prompt)
         self._feed = seq.reuse(prompt)
         self._draft: list[int] = []
+        self._free = False  # the draft is a kept continuation (see _next_feed)
         if not self._feed:  # the whole prompt was cached: choose from its logits now
             self._walk([seq.last_logits])
 
@@ -123,7 +129,12 @@ class GreedyJob:
         self._walk(list(rows[start:]))
 
     def _walk(self, rows: list[np.ndarray]) -> None:
-        """Choose along ``rows`` (after the last chosen token, then after each draft token)."""
+        """Choose along ``rows`` (after the last chosen token, then after each draft token);
+        while the next feed is a kept continuation of the sequence, go on without a step."""
+        while rows is not None and not self.done:
+            rows = self._walk_rows(rows)
+
+    def _walk_rows(self, rows: list[np.ndarray]) -> list[np.ndarray] | None:
         draft = self._draft
         for i, row in enumerate(rows):
             got = self._choose(row)
@@ -131,7 +142,8 @@ class GreedyJob:
                 return self._finish(None)
             tok, lp = got
             if i < len(draft) and tok == draft[i] and tok not in self.rule.stop:
-                self.stats.accepted += 1
+                if not self._free:
+                    self.stats.accepted += 1
                 self._take(tok, lp)
                 if len(self.out) >= self.max_new:
                     return self._finish(None)
@@ -145,7 +157,7 @@ class GreedyJob:
             if len(self.out) >= self.max_new or self.seq.room() < 1:
                 return self._finish(None)
             self._next_feed(tok)
-            return None
+            return self.seq.replay(self._feed) if self._free else None
         return None
 
     def _take(self, tok: int, lp: float) -> None:
@@ -154,7 +166,18 @@ class GreedyJob:
         self.pending = self.rule.advance(self.pending, tok)
 
     def _next_feed(self, tok: int) -> None:
-        room = min(self.seq.room() - 1, self.max_new - len(self.out), self.draft_cap)
+        room = min(self.seq.room() - 1, self.max_new - len(self.out))
+        # the sequence still holds what followed ``tok`` last time (the previous keystroke's
+        # completion): that is a draft whose check costs nothing, whatever the batch
+        free = self.seq.known([tok, *self.seq.kept[1 : room + 1]])
+        if free:
+            self._free = True
+            self._feed = self.seq.kept[:free]
+            self._draft = self._feed[1:]
+            self.stats.replayed += free
+            return
+        self._free = False
+        room = min(room, self.draft_cap)
         draft: list[int] = []
         if self.drafter is not None and room > 0:
             draft = self.drafter.draft([*self.seq.ids, tok], self.extra, room)

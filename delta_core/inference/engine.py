@@ -32,8 +32,8 @@ class Engine:
     def sequence(self, key: str = "") -> Sequence:
         """The cached sequence of ``key`` (created on first use)."""
         seq = self._seqs.pop(key, None)
-        if seq is None:
-            seq = Sequence(self.shape)
+        if seq is None:  # speculating engines also replay kept continuations
+            seq = Sequence(self.shape, keep=self.drafter is not None)
         self._seqs[key] = seq
         while len(self._seqs) > MAX_SEQUENCES:
             self._seqs.popitem(last=False)

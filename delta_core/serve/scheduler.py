@@ -124,6 +124,7 @@ class Scheduler:
             "mean_batch": round(self.counts["rows"] / steps, 2),
             "latency_ms": {"p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99)},
             "draft_acceptance": round(stats.acceptance, 3),
+            "replayed_ids": stats.replayed,  # taken from kept continuations, no forward
             "batching": self.batching,
         }
 

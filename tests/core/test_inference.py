@@ -138,6 +138,35 @@ def test_speculative_output_is_identical_to_plain_greedy(backends, rule):
     assert spec.stats.steps < plain.stats.steps  # fewer forward passes for the same output
 
 
+def test_typing_along_the_suggestion_needs_no_forward_pass(model, backends, rule):
+    """The next keystrokes of a shell: the same prompt with the suggestion's first token
+    typed, then the prompt grown by its first two ids (words typed as suggested). The rest
+    comes back from the sequence's kept continuation, with no forward pass, and equals
+    greedy decoding from scratch. (It is speculation with a free check: only a speculating
+    engine keeps continuations.)"""
+    engine = Engine(backends["onnx"])
+    tb = _token_bytes()
+    checked = 0
+    for p in _prompts(12, seed=8):
+        first = engine.greedy(p, rule, max_new=20, key="shell")
+        if first is None or len(first.ids) < 3:
+            continue
+        steps = engine.stats.steps
+        again = engine.greedy(p, rule, pending=tb[first.ids[0]], max_new=20, key="shell")
+        grown = engine.greedy(p + first.ids[:2], rule, max_new=20, key="shell")
+        assert engine.stats.steps == steps  # neither keystroke ran the model
+        assert again.ids == first.ids
+        assert grown.ids == first.ids[2:] == _naive_greedy(model, rule, p + first.ids[:2])
+        checked += 1
+    assert checked >= 2 and engine.stats.replayed > 0
+    plain = Engine(backends["onnx"], speculate=False)
+    p = _prompts(1, seed=8)[0]
+    first = plain.greedy(p, rule, max_new=20, key="shell")
+    steps = plain.stats.steps
+    plain.greedy(p + first.ids[:1], rule, max_new=20, key="shell")
+    assert plain.stats.steps > steps and plain.stats.replayed == 0
+
+
 def test_model_drafter_keeps_output_identical(model, backends, rule):
     target = backends["onnx"]
     plain = Engine(target, speculate=False)
