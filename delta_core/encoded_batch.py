@@ -48,6 +48,11 @@ def encode_batch(
     records: Iterable[Record], origins: Mapping[str, bytes] | None = None
 ) -> EncodedBatch:
     """Encode records (giving each its id) and group them by local day."""
+    if isinstance(records, list) and len(records) == 1:  # one command from the shell
+        rec = records[0]
+        key, value = codec.encode_with_key(rec)
+        found = [origins.get(rec.id)] if origins else None
+        return {rec.day_number: DayBatch([key], [value], Columns.of_one(rec), found)}
     groups: dict[int, tuple[list[bytes], list[bytes], list[Record]]] = {}
     for rec in records:
         key, value = codec.encode_with_key(rec)

@@ -144,10 +144,11 @@ def _session_spans(sessions: list[str], starts: list[int]):
     return [((sid, n), first[sid], last[sid]) for sid, n in counts.items()]
 
 
-def _stream_rows(streams: list[str]) -> dict[str, list[int]]:
-    """Row numbers of each stream, in row order (one stream is the common case)."""
+def _streams(cols: Columns) -> list[tuple[str, Columns]]:
+    """Each stream's rows, in row order (one stream, a whole import, is the common case)."""
+    streams = cols.streams
     if len(set(streams)) == 1:
-        return {streams[0]: list(range(len(streams)))}
+        return [(streams[0], cols)]
     rows: dict[str, list[int]] = {}
     for i, sid in enumerate(streams):
         got = rows.get(sid)
@@ -155,7 +156,34 @@ def _stream_rows(streams: list[str]) -> dict[str, list[int]]:
             rows[sid] = [i]
         else:
             got.append(i)
-    return rows
+    return [(sid, cols.take(r)) for sid, r in rows.items()]
+
+
+def _fold(cols: Columns):
+    """Per-command stats, sessions and day counts of a batch, counted over its columns."""
+    marks = list(zip(cols.starts, cols.cwds, strict=False))
+    if not all(map(le, marks, islice(marks, 1, None))):
+        cols = cols.take(sorted(range(len(marks)), key=marks.__getitem__))
+    # From here rows run in (start, cwd) order: the last value a dict keeps is the newest.
+    cmds, starts = cols.commands, cols.starts
+    counts = Counter(cmds)
+    ok = Counter(compress(cmds, [e == 0 for e in cols.exits]))
+    failed = Counter(compress(cmds, [e is not None and e != 0 for e in cols.exits]))
+    first = dict(zip(reversed(cmds), reversed(starts), strict=False))
+    last = dict(zip(cmds, zip(starts, cols.cwds, strict=False), strict=False))
+    keys = {c: command_key(c) for c in counts}
+    by_cmd = {
+        keys[c]: CommandStats(
+            c, n, ok.get(c, 0), failed.get(c, 0), first[c], last[c][0], last[c][1]
+        )
+        for c, n in counts.items()
+    }
+    sessions = {
+        sid: (first_ns, last_ns, n)
+        for (sid, n), first_ns, last_ns in _session_spans(cols.sessions, starts)
+    }
+    days = {day_name(d): n for d, n in Counter(cols.days).items()}
+    return keys, by_cmd, sessions, days
 
 
 class Index:
@@ -174,44 +202,36 @@ class Index:
         """Fold newly stored records, given as columns, into the derived tables."""
         if not cols:
             return
-        marks = list(zip(cols.starts, cols.cwds, strict=False))
-        if not all(map(le, marks, islice(marks, 1, None))):
-            cols = cols.take(sorted(range(len(marks)), key=marks.__getitem__))
-        # From here rows run in (start, cwd) order: the last value a dict keeps is the newest.
-        cmds, starts = cols.commands, cols.starts
-        counts = Counter(cmds)
-        ok = Counter(compress(cmds, [e == 0 for e in cols.exits]))
-        failed = Counter(compress(cmds, [e is not None and e != 0 for e in cols.exits]))
-        first = dict(zip(reversed(cmds), reversed(starts), strict=False))
-        last = dict(zip(cmds, zip(starts, cols.cwds, strict=False), strict=False))
-        by_cmd = {
-            command_key(c): CommandStats(
-                c, n, ok.get(c, 0), failed.get(c, 0), first[c], last[c][0], last[c][1]
+        if len(cols) == 1:  # the shell's prompt path: one command, no counting machinery
+            command, start, cwd, status = (
+                cols.commands[0],
+                cols.starts[0],
+                cols.cwds[0],
+                cols.exits[0],
             )
-            for c, n in counts.items()
-        }
-        sessions = {
-            sid: (first_ns, last_ns, n)
-            for (sid, n), first_ns, last_ns in _session_spans(cols.sessions, starts)
-        }
-        days = {day_name(d): n for d, n in Counter(cols.days).items()}
+            keys = {command: command_key(command)}
+            ok, failed = int(status == 0), int(status is not None and status != 0)
+            by_cmd = {keys[command]: CommandStats(command, 1, ok, failed, start, start, cwd)}
+            sid = cols.sessions[0]
+            sessions = {sid: (start, start, 1)} if sid else {}
+            days = {day_name(cols.days[0]): 1}
+        else:
+            keys, by_cmd, sessions, days = _fold(cols)
         self._merge(txn, by_cmd, sessions, days)
-        self._add_successors(txn, cols)
+        self._add_successors(txn, cols, keys)
 
-    def _add_successors(self, txn: lmdb.Transaction, cols: Columns) -> None:
+    def _add_successors(self, txn: lmdb.Transaction, cols: Columns, keys: dict[str, bytes]) -> None:
         tdb = self.db[b"session_tails"]
-        pairs: Counter[tuple[str, str]] = Counter()
+        pairs: dict[tuple[str, str], int] = {}
         newest: dict[tuple[str, str], int] = {}
-        for sid, rows in _stream_rows(cols.streams).items():
-            orders = [(cols.days[i], cols.starts[i], cols.ids[i]) for i in rows]
-            if not all(map(le, orders, islice(orders, 1, None))):
-                by_order = sorted(range(len(rows)), key=orders.__getitem__)
-                rows = [rows[j] for j in by_order]
-                orders = [orders[j] for j in by_order]
+        for sid, part in _streams(cols):
+            orders = list(zip(part.days, part.starts, part.ids, strict=True))
+            if len(orders) > 1 and not all(map(le, orders, islice(orders, 1, None))):
+                part = part.take(sorted(range(len(orders)), key=orders.__getitem__))
+                orders.sort()
             skey = sid.encode("utf-8", "surrogatepass")[:KEY_LIMIT]
             old = txn.get(skey, db=tdb)
-            cmds = [cols.commands[i] for i in rows]
-            starts = [cols.starts[i] for i in rows]
+            cmds, starts = part.commands, part.starts
             if old is not None:
                 day, ns, rid = _TAIL.unpack_from(old)
                 # older than what this session already holds: no pair (see module doc)
@@ -222,8 +242,9 @@ class Index:
                 cmds.insert(0, old[_TAIL.size :].decode("utf-8", "surrogatepass"))
                 starts.insert(0, ns)
             follows = list(zip(cmds, islice(cmds, 1, None), strict=False))
-            pairs.update(follows)
-            if all(map(le, starts, islice(starts, 1, None))):
+            for pair in follows:
+                pairs[pair] = pairs.get(pair, 0) + 1
+            if len(starts) < 3 or all(map(le, starts, islice(starts, 1, None))):
                 seen = dict(zip(follows, islice(starts, 1, None), strict=False))
             else:
                 seen = {}
@@ -244,7 +265,9 @@ class Index:
             head = prefixes.get(prev)
             if head is None:
                 head = prefixes[prev] = successor_prefix(prev)
-            nkey = command_key(nxt, PAIR_LIMIT)
+            nkey = keys.get(nxt) or command_key(nxt)  # the tail's command may be older
+            if len(nkey) > PAIR_LIMIT:
+                nkey = command_key(nxt, PAIR_LIMIT)
             k = head + nkey
             last_ns = newest[prev, nxt]
             old = txn.get(k, db=sdb)

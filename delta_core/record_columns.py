@@ -48,6 +48,20 @@ class Columns:
             [r.id for r in records],
         )
 
+    @classmethod
+    def of_one(cls, rec: Record) -> Columns:
+        """Columns of a single record (the shell's prompt path: no list building)."""
+        return cls(
+            [rec.command],
+            [rec.cwd],
+            [rec.start_ns],
+            [rec.exit],
+            [rec.session],
+            [stream_of(rec)],
+            [rec.day_number],
+            [rec.id],
+        )
+
     def __len__(self) -> int:
         return len(self.commands)
 

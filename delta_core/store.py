@@ -101,14 +101,22 @@ class Store:
         self._index_path = os.path.abspath(self.layout.index)
         self._shards_dir = os.path.abspath(self.layout.shards)
         self._generation = -1
+        self._day_paths: dict[str, str] = {}
 
     # --- environments -------------------------------------------------------------------
     def _shard_path(self, day: str) -> Path:
         return self.layout.shards / day
 
+    def _day_path(self, day: str) -> str:
+        """The shard directory of ``day`` as the string the environment cache is keyed by."""
+        path = self._day_paths.get(day)
+        if path is None:
+            path = self._day_paths[day] = os.path.join(self._shards_dir, day)
+        return path
+
     def shard(self, day: str, *, create: bool, check: bool = True) -> lmdb.Environment | None:
         """The open environment of ``day``; reopened when another process swapped its files."""
-        path = os.path.join(self._shards_dir, day)
+        path = self._day_path(day)
         env = ENVS.get(path, self.map_size, create=False, check=check)
         if env is None and create:
             private_dir(self.layout.shards)
@@ -200,7 +208,7 @@ class Store:
                         batch = batch.take(rows)
                 except DAMAGE_ERRORS as exc:
                     raise _DamagedShard(day, str(exc)) from None
-                self._dirty.add(os.path.join(self._shards_dir, day))
+                self._dirty.add(self._day_path(day))
                 result.added += len(batch)
                 added.append(batch)
             if added:
@@ -498,6 +506,10 @@ class _SomeDuplicates(Exception):
 
 
 def _put_all_new(txn: lmdb.Transaction, batch: DayBatch) -> None:
+    if len(batch) == 1:
+        if not txn.put(batch.keys[0], batch.values[0], overwrite=False):
+            raise _SomeDuplicates
+        return
     consumed, added = txn.cursor().putmulti(
         zip(batch.keys, batch.values, strict=True), overwrite=False
     )
