@@ -3,7 +3,9 @@
 A tokenizer is trained on the train commands, the train history becomes a token dataset (its
 last tenth held out for validation, as ``delta-train`` does), and the training loop runs in
 this process on the CPU. The result is a model directory shaped like a registered model
-(``model.pt``, ``config.json``, ``tokenizer/``), so the eval loads it the way the shell does.
+(``model.pt``, ``config.json``, ``tokenizer/``), so the eval loads it the way the shell does;
+the model's weight against history (``blend.json``, :mod:`delta_core.suggest_fit`) is fitted
+on the held-out tenth.
 """
 
 from __future__ import annotations
@@ -78,4 +80,12 @@ def train_eval_model(
     with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
         run_training(cfg)
     shutil.copytree(info.directory, out / "tokenizer")
+    if cut < len(train):  # the model's weight against history, on the validation tail
+        from delta_core.model_complete import ModelCompleter
+        from delta_core.suggest_fit import fit_model_weight, save_model_weight
+
+        completer = ModelCompleter.from_dir(out, plugins, device=device)
+        heldout = train[cut:]
+        weight = fit_model_weight(completer, train[:cut], heldout)
+        save_model_weight(out, weight, len(heldout))
     return out

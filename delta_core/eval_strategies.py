@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from delta_core.components import SuggestQuery
+from delta_core.components import Suggestion, SuggestQuery
 from delta_core.history_view import MemoryHistory
 from delta_core.record import Record
 from delta_core.suggest_rank import Weights, rank_history
@@ -122,9 +122,14 @@ class HistoryEngine:
         self.previous: list[str] = []
         self.cwd = ""
 
-    def suggest(self, prefix: str, k: int) -> list[str]:
+    def rank(self, prefix: str, k: int) -> list[Suggestion]:
+        """The best ``k`` with their probabilities (what :func:`~delta_core.suggest.combine`
+        mixes with the model's)."""
         q = SuggestQuery(prefix, self.cwd, tuple(self.previous[-2:]), limit=k)
-        return [s.command for s in rank_history(self.hist, q, self.weights, check_paths=False)]
+        return rank_history(self.hist, q, self.weights, check_paths=False)
+
+    def suggest(self, prefix: str, k: int) -> list[str]:
+        return [s.command for s in self.rank(prefix, k)]
 
     def observe(self, rec: Record) -> None:
         self.previous.append(rec.command)

@@ -29,7 +29,7 @@ from delta_core.components import Suggestion
 from delta_core.eval_strategies import BASELINES, HistoryEngine
 from delta_core.history_view import MemoryHistory
 from delta_core.record import Record
-from delta_core.suggest import CompletionMemo, combine
+from delta_core.suggest import MODEL_WEIGHT, CompletionMemo, combine
 from delta_core.training_format import Turn, as_turn
 
 TOP_K = 5
@@ -84,8 +84,9 @@ class DeltaStrategy:
         return None if got is None else Suggestion(got[0], got[1], "model")
 
     def suggest(self, prefix: str, k: int) -> list[str]:
-        hist = [Suggestion(c, 0.0, "history") for c in self.history.suggest(prefix, k)]
-        return [s.command for s in combine(hist, self._model(prefix), k)]
+        hist = self.history.rank(prefix, k)
+        weight = getattr(self.completer, "model_weight", MODEL_WEIGHT)
+        return [s.command for s in combine(hist, self._model(prefix), k, weight)]
 
     def observe(self, rec: Record) -> None:
         if self.completer is not None:

@@ -36,8 +36,9 @@ class HistoryView(Protocol):
 
     def stats(self, command: str) -> CommandStats | None: ...
 
-    def successors(self, previous: str, prefix: str, limit: int) -> list[tuple[str, int]]:
-        """Commands that followed ``previous`` (and start with ``prefix``), with counts."""
+    def successors(self, previous: str, prefix: str, limit: int) -> list[tuple[str, int, int]]:
+        """Commands that followed ``previous`` (and start with ``prefix``): ``(command, count,
+        last_ns)``, the last time it came right after ``previous``."""
         ...
 
     def recent(self, prefix: str, limit: int) -> list[str]:
@@ -58,6 +59,7 @@ class MemoryHistory:
         self._stats: dict[str, CommandStats] = {}
         self._sorted: list[str] = []
         self._succ: dict[str, Counter[str]] = {}
+        self._succ_last: dict[tuple[str, str], int] = {}  # (previous, command) -> last ns
         self._order: dict[str, int] = {}  # command -> position of its last use
         self._seq = 0
         self._prev: str | None = None
@@ -74,6 +76,7 @@ class MemoryHistory:
         st.add(rec)
         if self._prev is not None:
             self._succ.setdefault(self._prev, Counter())[cmd] += 1
+            self._succ_last[self._prev, cmd] = rec.start_ns
         self._prev = cmd
         self._seq += 1
         self._order[cmd] = self._seq
@@ -96,11 +99,12 @@ class MemoryHistory:
     def stats(self, command: str) -> CommandStats | None:
         return self._stats.get(command)
 
-    def successors(self, previous: str, prefix: str, limit: int) -> list[tuple[str, int]]:
+    def successors(self, previous: str, prefix: str, limit: int) -> list[tuple[str, int, int]]:
         found = self._succ.get(previous)
         if not found:
             return []
-        return [(c, n) for c, n in found.items() if c.startswith(prefix)]
+        last = self._succ_last
+        return [(c, n, last[previous, c]) for c, n in found.items() if c.startswith(prefix)]
 
     def recent(self, prefix: str, limit: int) -> list[str]:
         matches = self._range(prefix) if prefix else iter(self._sorted)
@@ -152,10 +156,10 @@ class IndexHistory:
     def stats(self, command: str) -> CommandStats | None:
         return self.index.get_command(self.txn, command)
 
-    def successors(self, previous: str, prefix: str, limit: int) -> list[tuple[str, int]]:
+    def successors(self, previous: str, prefix: str, limit: int) -> list[tuple[str, int, int]]:
         out = []
-        for cmd, n, _last in self.index.successors(self.txn, previous, prefix):
-            out.append((cmd, n))
+        for cmd, n, last in self.index.successors(self.txn, previous, prefix):
+            out.append((cmd, n, last))
             if len(out) >= limit:
                 break
         return out

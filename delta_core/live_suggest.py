@@ -14,7 +14,7 @@ from typing import Any
 
 from delta_core import log
 from delta_core.components import Suggestion, SuggestQuery
-from delta_core.suggest import combine
+from delta_core.suggest import MODEL_WEIGHT, combine
 
 MODEL_BUDGET_S = 0.05
 
@@ -75,7 +75,9 @@ class SuggestEngine:
                 log.problem(f"suggester {name}: {exc}", self.ctx.layout.log_file)
                 continue
             (history if name == "history" else extra).extend(got)
-        merged = combine(history, self._model(query), query.limit + len(extra))
+        model = self.suggesters.get("model")
+        weight = getattr(model, "model_weight", MODEL_WEIGHT)
+        merged = combine(history, self._model(query), query.limit + len(extra), weight)
         merged += sorted(extra, key=lambda s: -s.score)
         seen: set[str] = set()
         out = [s for s in merged if not (s.command in seen or seen.add(s.command))]

@@ -81,6 +81,8 @@ class ModelCompleter:
         self._anchors: dict[str, int] = {}  # key -> first turn of its history in the prompt
         self._draft_ids: dict[str, list[int]] = {}
         self._last: dict[str, list[int]] = {}  # key -> ids of its previous completion
+        #: its weight against history in :func:`delta_core.suggest.combine` (fitted per model)
+        self.model_weight = 0.5
 
     @classmethod
     def from_dir(
@@ -90,7 +92,8 @@ class ModelCompleter:
         device: str = "cpu",
         backend: str = "auto",
     ):
-        """Load ``models/<version>/`` (weights, config and the tokenizer copied with them).
+        """Load ``models/<version>/`` (weights, config, the tokenizer copied with them and the
+        mixture weight fitted for it, :mod:`delta_core.suggest_fit`).
 
         ``backend``: ``torch``, ``onnx`` (exported now if missing), ``onnx-int8``, or ``auto``
         (ONNX Runtime when the model was exported and it is installed, else PyTorch).
@@ -98,10 +101,16 @@ class ModelCompleter:
         from delta_core.inference.backends import ONNX_FILE, load_backend
 
         model_dir = Path(model_dir)
+        from delta_core.suggest import MODEL_WEIGHT
+        from delta_core.suggest_fit import load_model_weight
+
         tok = load_tokenizer_dir(model_dir / "tokenizer", plugins)
         if backend == "auto" and not (model_dir / ONNX_FILE).exists():
             backend = "torch"
-        return cls(load_backend(model_dir, backend, device), tok, device)
+        completer = cls(load_backend(model_dir, backend, device), tok, device)
+        fitted = load_model_weight(model_dir)
+        completer.model_weight = MODEL_WEIGHT if fitted is None else fitted
+        return completer
 
     def prompt(
         self, history: Sequence[Turn], cwd: str, typed: str = "", key: str = ""

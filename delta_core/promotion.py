@@ -5,7 +5,9 @@ The held-back history is the memory's commands from the dataset's validation spl
 model never trained on them. The candidate runs as ``delta``, the served model (if any) as
 ``current``, beside the baselines, with :func:`delta_core.evaluation.evaluate`. Both run on
 the backend ``delta serve`` will use (``serve.backend``, int8 ONNX by default), so the gate
-judges the model users get, not its fp32 original.
+judges the model users get, not its fp32 original. A model without a fitted weight against
+history (:mod:`delta_core.suggest_fit`) gets one here, from the held-back commands, before it
+is judged, and keeps it for the shells that will serve it.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def evaluate_candidate(ctx: Any, version: str) -> tuple[bool, str, dict[str, Any
     from delta_core.evaluation import evaluate
     from delta_core.inference.backends import loadable_kind
     from delta_core.model_complete import ModelCompleter
+    from delta_core.suggest_fit import fit_model_weight, load_model_weight, save_model_weight
 
     info = get_model(ctx.layout, version)
     before, test = held_back(ctx, info)
@@ -58,6 +61,10 @@ def evaluate_candidate(ctx: Any, version: str) -> tuple[bool, str, dict[str, Any
             ctx.layout.models / current, plugins, backend=kind
         )
     candidate = ModelCompleter.from_dir(info.path, plugins, backend=kind)
+    if load_model_weight(info.path) is None:
+        # the model's weight against history: one scalar, fitted on the held-back commands
+        candidate.model_weight = fit_model_weight(candidate, before, test)
+        save_model_weight(info.path, candidate.model_weight, len(test))
     result = evaluate(before, test, candidate, others=others)
     result["backend"] = kind
     ok, reason = gate(result)

@@ -1,11 +1,16 @@
 """The suggest engine: history candidates and model completions merged into the top k.
 
 The shell and ``delta eval`` both go through :func:`combine`, so what is measured is what is
-shown. A model completion leads when the model is confident enough (its probability at
-least :data:`MODEL_LEAD`) or history has nothing; otherwise the best history candidate
-leads and the completion comes second. :class:`CompletionMemo` keeps a completion while
-the user keeps typing along it: greedy decoding constrained to a longer prefix of the same
-text would pick the same tokens, so the keystroke costs nothing.
+shown. Both sides score a candidate with a probability given what was typed: history with
+its interpolated estimate (:mod:`delta_core.suggest_rank`), the model with the probability
+of its completion under the constrained decoding. :func:`combine` ranks by the mixture
+``w * P_model + (1 - w) * P_history``, where ``w`` is the model's weight, fitted per model on
+held-out history (:mod:`delta_core.suggest_fit`). A candidate the model did not propose gets
+the model's remaining mass in proportion to its history probability, so an unsure model
+(a flat distribution) leaves history's order alone and a sure one overrules it.
+:class:`CompletionMemo` keeps a completion while the user keeps typing along it: greedy
+decoding constrained to a longer prefix of the same text would pick the same tokens, so the
+keystroke costs nothing.
 """
 
 from __future__ import annotations
@@ -14,30 +19,38 @@ from collections.abc import Sequence
 
 from delta_core.components import Suggestion
 
-#: Model probability from which its completion is shown before history's best.
-MODEL_LEAD = 0.2
+#: The model's weight in the mixture when none was fitted for it.
+MODEL_WEIGHT = 0.5
 
 
 def combine(
-    history: Sequence[Suggestion], model: Suggestion | None, k: int, lead: float = MODEL_LEAD
+    history: Sequence[Suggestion],
+    model: Suggestion | Sequence[Suggestion] | None,
+    k: int,
+    model_weight: float = MODEL_WEIGHT,
 ) -> list[Suggestion]:
-    """History candidates (best first) and at most one model completion, as the top ``k``."""
-    out: list[Suggestion] = []
-    if model is not None and (model.score >= lead or not history):
-        out.append(model)
-        rest = list(history)
-    elif model is not None:
-        out.append(history[0])
-        out.append(model)
-        rest = list(history[1:])
-    else:
-        rest = list(history)
-    seen = {s.command for s in out}
-    for s in rest:
-        if s.command not in seen:
-            out.append(s)
-            seen.add(s.command)
-    return out[:k]
+    """History candidates and model completions (scores are probabilities) as the top ``k``."""
+    models = [model] if isinstance(model, Suggestion) else list(model or ())
+    if not models or model_weight <= 0:
+        return list(history)[:k]
+    if not history:
+        return sorted(models, key=lambda s: -s.score)[:k]
+    p_hist: dict[str, float] = {}
+    for s in history:
+        p_hist.setdefault(s.command, s.score)
+    p_model: dict[str, float] = {}
+    for s in models:
+        p_model[s.command] = max(s.score, p_model.get(s.command, 0.0))
+    rest = max(0.0, 1.0 - sum(p_model.values()))
+    shared = max(1e-9, 1.0 - sum(p_hist.get(c, 0.0) for c in p_model))
+    w = min(1.0, model_weight)
+    scored = []
+    for c in {**p_hist, **p_model}:
+        ph = p_hist.get(c, 0.0)
+        pm = p_model[c] if c in p_model else rest * min(1.0, ph / shared)
+        scored.append((w * pm + (1 - w) * ph, c in p_model, c))
+    scored.sort(key=lambda x: (-x[0], not x[1], x[2]))
+    return [Suggestion(c, s, "model" if m else "history") for s, m, c in scored[:k]]
 
 
 class CompletionMemo:

@@ -1,15 +1,25 @@
 """Ranking history candidates by context, and dropping those whose paths are gone.
 
-A candidate is a distinct command that starts with what was typed. Its score adds up
-features, each in [0, 1] and weighted by :class:`Weights`:
+A candidate is a distinct command that starts with what was typed. Its score is a
+probability: how likely it is the command being typed, given the previous command and the
+history. It is an interpolated (Jelinek-Mercer) mixture of estimates, each a distribution
+over the candidates, weighted by :class:`Weights`:
 
 - ``successor``: how often it followed the previous command (``successors`` table), as a
-  share of the previous command's uses — zsh-autosuggestions' ``match_prev_cmd``, counted.
-- ``recency``: 1 for the most recent match, 1/2 for the next … (fish, zsh's ``history``).
-- ``frequency``: its use count on a log scale against the most used candidate.
-- ``cwd``: it was last run in this directory; ``git``: inside this directory's repository.
-- ``success``: the share of its runs that exited 0 (when exit statuses are known).
-- ``feedback``: accepted minus rejected suggestions of it, squashed to [-1, 1].
+  share of the previous command's successors: a bigram.
+- ``successor_recency``: the previous command's successors by their last use, the latest
+  first, decaying geometrically: zsh-autosuggestions' ``match_prev_cmd``, softened.
+- ``recency``: every candidate by its last use, decaying geometrically (fish, zsh's
+  ``history``).
+- ``frequency``: its use count as a share of the candidates' uses.
+- ``floor``: the same for every candidate, so that none is impossible.
+
+An estimate without an answer (no previous command, or it has no successors with this
+prefix) leaves the mixture, and the others share its weight. Context then reweighs the
+mixture log-linearly: ``cwd`` (it was last run in this directory), ``git`` (inside this
+directory's repository), ``success`` (the share of its runs that exited 0) and ``feedback``
+(accepted minus rejected suggestions of it, squashed to [-1, 1]); the result is normalised
+again. :func:`delta_core.suggest.combine` mixes it with the model's probability.
 
 The same code ranks for the live shell (an :class:`~delta_core.history_view.IndexHistory`)
 and for ``delta eval`` (a :class:`~delta_core.history_view.MemoryHistory`).
@@ -33,9 +43,23 @@ _GLOB = set("*?[]{}$`")
 
 @dataclass(frozen=True)
 class Weights:
-    successor: float = 3.0
-    recency: float = 1.0
-    frequency: float = 1.0
+    """Mixture weights of the estimates (any scale), their decays, and the log-linear boosts.
+
+    The mixture weights and decays were chosen on users that ``benchmarks/eval_users.py``
+    does not report (Schonlau SEA User11-User13, Purdue USER6 and USER8): a grid of 12
+    settings scored by mean top-1 + keystroke savings with a small model; the surface is
+    flat (1.125 to 1.131 over the grid), this is its best point. EM on the same commands
+    (maximum likelihood) puts more on ``successor``, which ranks worse on Purdue users.
+    """
+
+    successor: float = 0.4
+    successor_recency: float = 0.2
+    recency: float = 0.2
+    frequency: float = 0.15
+    floor: float = 0.05
+    #: share of the probability each step down the last-use order keeps
+    recency_decay: float = 0.5
+    successor_decay: float = 0.5
     cwd: float = 0.5
     git: float = 0.25
     success: float = 0.3
@@ -82,13 +106,18 @@ def paths_exist(command: str, cwd: str) -> bool:
     return True
 
 
-def gather(view: HistoryView, query: SuggestQuery) -> tuple[dict[str, CommandStats], list, dict]:
-    """The candidate pool: a prefix scan, the recent matches and the successors."""
+def gather(
+    view: HistoryView, query: SuggestQuery
+) -> tuple[dict[str, CommandStats], list[str], dict[str, tuple[int, int]]]:
+    """The candidate pool: a prefix scan, the recent matches and the successors
+    (``command -> (count, last_ns)``)."""
     prefix = query.prefix
     pool = {st.command: st for st in view.prefix_stats(prefix, SCAN_LIMIT)}
     recent = view.recent(prefix, RECENT_CANDIDATES)
     prev = query.previous[-1] if query.previous else None
-    succ = dict(view.successors(prev, prefix, SUCCESSOR_LIMIT)) if prev is not None else {}
+    succ: dict[str, tuple[int, int]] = {}
+    if prev is not None:
+        succ = {c: (n, last) for c, n, last in view.successors(prev, prefix, SUCCESSOR_LIMIT)}
     for cmd in (*recent, *succ):
         if cmd not in pool:
             st = view.stats(cmd)
@@ -97,52 +126,93 @@ def gather(view: HistoryView, query: SuggestQuery) -> tuple[dict[str, CommandSta
     return pool, recent, succ
 
 
-def rank_history(
-    view: HistoryView, query: SuggestQuery, weights: Weights = Weights(), check_paths: bool = True
-) -> list[Suggestion]:
-    """The best ``query.limit`` history commands extending ``query.prefix``, best first."""
+def _geometric(order: list[str], decay: float) -> dict[str, float]:
+    """A distribution over ``order`` falling by ``decay`` at each step (the first most likely)."""
+    raw = {c: decay**i for i, c in enumerate(order)}
+    total = sum(raw.values())
+    return {c: v / total for c, v in raw.items()}
+
+
+#: The estimates :func:`history_estimates` may give, in :class:`Weights`' names.
+ESTIMATES = ("successor", "successor_recency", "recency", "frequency", "floor")
+
+
+def history_estimates(
+    view: HistoryView, query: SuggestQuery, weights: Weights = Weights()
+) -> tuple[dict[str, CommandStats], dict[str, dict[str, float]]]:
+    """The candidates, and each estimate that has an answer as a distribution over them."""
     pool, recent, succ = gather(view, query)
     if query.prefix:
         pool.pop(query.prefix, None)  # already typed in full: nothing to add
     if not pool:
-        return []
-    prev = query.previous[-1] if query.previous else None
-    prev_uses = 0
-    if prev is not None and succ:
-        st = view.stats(prev)
-        prev_uses = max(st.count if st else 0, sum(succ.values()))
-    rec_rank = {c: i for i, c in enumerate(recent)}
-    top = max(st.count for st in pool.values())
-    log_top = math.log1p(top)
+        return pool, {}
+    succ = {c: v for c, v in succ.items() if c in pool}
+    out: dict[str, dict[str, float]] = {}
+    if succ:
+        n = sum(count for count, _ in succ.values())
+        out["successor"] = {c: count / n for c, (count, _) in succ.items()}
+        latest = sorted(succ, key=lambda c: -succ[c][1])
+        out["successor_recency"] = _geometric(latest, weights.successor_decay)
+    ranked = [c for c in recent if c in pool]
+    if ranked:
+        out["recency"] = _geometric(ranked, weights.recency_decay)
+    uses = sum(st.count for st in pool.values())
+    if uses:
+        out["frequency"] = {c: st.count / uses for c, st in pool.items()}
+    out["floor"] = dict.fromkeys(pool, 1 / len(pool))
+    return pool, out
+
+
+def history_distribution(
+    view: HistoryView, query: SuggestQuery, weights: Weights = Weights()
+) -> dict[str, float]:
+    """Every candidate extending ``query.prefix`` with its probability (they sum to 1)."""
+    pool, parts = history_estimates(view, query, weights)
+    if not pool:
+        return {}
+    w = weights
+    total_w = sum(getattr(w, name) for name in parts) or 1.0
+    probs = dict.fromkeys(pool, 0.0)
+    for name, dist in parts.items():
+        share = getattr(w, name) / total_w
+        for c, p in dist.items():
+            probs[c] += share * p
     here = query.cwd
     repo = git_root(here) if here else ""
-    w = weights
-    scored = []
     for cmd, st in pool.items():
-        s = w.frequency * math.log1p(st.count) / log_top
-        r = rec_rank.get(cmd)
-        if r is not None:
-            s += w.recency / (1 + r)
-        n = succ.get(cmd)
-        if n:
-            s += w.successor * n / prev_uses
+        boost = 0.0
         if here and st.last_cwd:
             if st.last_cwd == here:
-                s += w.cwd
+                boost += w.cwd
             elif repo and st.last_cwd.startswith(repo):
-                s += w.git
+                boost += w.git
         runs = st.successes + st.failures
         if runs:
-            s += w.success * (st.successes / runs - 0.5)
-        scored.append((s, cmd))
-    scored.sort(reverse=True)
+            boost += w.success * (st.successes / runs - 0.5)
+        if boost:
+            probs[cmd] *= math.exp(boost)
+    total = sum(probs.values())
+    return {c: p / total for c, p in probs.items()}
+
+
+def rank_history(
+    view: HistoryView, query: SuggestQuery, weights: Weights = Weights(), check_paths: bool = True
+) -> list[Suggestion]:
+    """The best ``query.limit`` history commands extending ``query.prefix``, best first.
+
+    Each score is the command's probability (:func:`history_distribution`), reweighed by
+    past feedback on the few best.
+    """
+    probs = history_distribution(view, query, weights)
+    w = weights
     out: list[Suggestion] = []
-    for s, cmd in scored:
-        if check_paths and not paths_exist(cmd, here):
+    for cmd in sorted(probs, key=lambda c: (-probs[c], c)):
+        if check_paths and not paths_exist(cmd, query.cwd):
             continue
+        s = probs[cmd]
         acc, rej = view.feedback(cmd) if w.feedback else (0, 0)
         if acc or rej:
-            s += w.feedback * math.tanh((acc - rej) / 2)
+            s *= math.exp(w.feedback * math.tanh((acc - rej) / 2))
         out.append(Suggestion(cmd, s, "history"))
         if len(out) >= query.limit + 3:  # a little slack: feedback may reorder the tail
             break

@@ -41,6 +41,7 @@ class ModelSuggester:
         self._loading: threading.Thread | None = None
         self.remote: Any = None  # a RemoteModel when the server is used
         self.store: Any = None
+        self._weights: dict[str | None, float | None] = {}  # version -> fitted weight
 
     def attach(self, ctx: Any) -> None:
         self.layout = ctx.layout
@@ -86,6 +87,22 @@ class ModelSuggester:
 
     def ready(self) -> bool:
         return self.completer is not None
+
+    @property
+    def model_weight(self) -> float:
+        """The served model's weight against history in the mixture (fitted for that model,
+        :mod:`delta_core.suggest_fit`; the default when none was)."""
+        from delta_core.suggest import MODEL_WEIGHT
+
+        if self.remote is None:
+            return getattr(self.completer, "model_weight", MODEL_WEIGHT)
+        version = self.remote.version
+        if version not in self._weights and self.layout is not None and version:
+            from delta_core.suggest_fit import load_model_weight
+
+            self._weights[version] = load_model_weight(self.layout.models / version)
+        found = self._weights.get(version)
+        return MODEL_WEIGHT if found is None else found
 
     def observe(self, rec: Any) -> None:
         self.turns.append(as_turn(rec))

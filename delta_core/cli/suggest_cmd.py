@@ -19,10 +19,17 @@ from delta_core.cli.common import json_option, load_context
 CONTEXT = 32
 
 
-def _model_suggestions(ctx, turns, cwd, prefix, k) -> tuple[list[tuple[str, float]], str]:
+def _model_suggestions(ctx, turns, cwd, prefix, k) -> tuple[list[tuple[str, float]], str, float]:
+    """The model's completions, where they came from, and its weight against history."""
     from delta_core.deploy import active_version
     from delta_core.serve.launch import connect
     from delta_core.serve.remote import RemoteModel
+    from delta_core.suggest import MODEL_WEIGHT
+    from delta_core.suggest_fit import load_model_weight
+
+    def weight(version) -> float:
+        found = load_model_weight(ctx.layout.models / version) if version else None
+        return MODEL_WEIGHT if found is None else found
 
     client = connect(ctx.layout)
     if client is not None:
@@ -31,17 +38,17 @@ def _model_suggestions(ctx, turns, cwd, prefix, k) -> tuple[list[tuple[str, floa
         got = remote.suggest(turns, cwd, prefix, k=k, timeout=10.0)
         remote.close()
         if got is not None:
-            return got, "server"
+            return got, "server", weight(remote.version)
     version = active_version(ctx.layout)
     if not version:
-        return [], "none"
+        return [], "none", MODEL_WEIGHT
     from delta_core.model_complete import ModelCompleter
 
     completer = ModelCompleter.from_dir(ctx.layout.models / version, ctx.components.tokenizers)
     if k > 1:
-        return completer.complete_k(turns, cwd, prefix, k), "in-process"
+        return completer.complete_k(turns, cwd, prefix, k), "in-process", completer.model_weight
     got = completer.complete(turns, cwd, prefix)
-    return ([got] if got else []), "in-process"
+    return ([got] if got else []), "in-process", completer.model_weight
 
 
 @click.command("suggest")
@@ -76,12 +83,9 @@ def suggest_cmd(prefix: str, cwd: str | None, next_: bool, k: int, as_json: bool
         for r in recent:
             hist.observe(r)
         history = list(hist.suggest(query))
-    found, via = _model_suggestions(ctx, turns, cwd, prefix, k)
+    found, via, weight = _model_suggestions(ctx, turns, cwd, prefix, k)
     models = [Suggestion(t, p, "model") for t, p in found]
-    merged = combine(history, models[0] if models else None, k)
-    seen = {s.command for s in merged}
-    merged += [s for s in models[1:] if s.command not in seen]
-    merged = merged[:k]
+    merged = combine(history, models, k, weight)
     if as_json:
         click.echo(
             json.dumps(

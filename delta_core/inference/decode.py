@@ -8,7 +8,9 @@ server's continuous batch, with the same code choosing every token.
 Every choice goes through a :class:`~delta_core.inference.constraint.TokenRule` (spell the
 typed tail first, no reserved ids) and a completion ends at a stop id; a job that reaches
 ``max_new`` tokens or the model's block size without one ends with no result (an
-unfinished command is not worth showing).
+unfinished command is not worth showing). A greedy completion's probability is conditioned
+on what was typed (each step that spells the typed tail is renormalised over the tokens
+allowed), so the suggest engine can mix it with history's probability given the prefix.
 
 Speculation (greedy only): after choosing a token, the job asks its drafter for guesses and
 feeds the token plus the draft in one step. Row ``i`` of the logits is what the model would
@@ -108,6 +110,12 @@ class GreedyJob:
 
     def _choose(self, logits: np.ndarray) -> tuple[int, float] | None:
         lp = self.rule.logprobs(logits, self.pending)
+        if self.pending:
+            # while the typed tail is spelled, the step's distribution is renormalised over
+            # the tokens that spell it: the completion's probability is given what was typed
+            finite = lp[np.isfinite(lp)]
+            if finite.size:
+                lp = lp - np.logaddexp.reduce(finite)
         if self.sampling is None:
             tok = int(np.argmax(lp))
             return None if lp[tok] == -np.inf else (tok, float(lp[tok]))

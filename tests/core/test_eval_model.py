@@ -8,6 +8,8 @@ Training is deterministic on CPU (fixed seed), so the figures are the same on ev
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from delta_core.eval_model import train_eval_model
@@ -15,6 +17,7 @@ from delta_core.evaluation import evaluate
 from delta_core.model_complete import ModelCompleter
 from delta_core.plugin_manager import Components, make_plugin_manager
 from delta_core.record import Record
+from delta_core.training_format import Turn
 from tests.conftest import SHARED_DATA
 
 torch = pytest.importorskip("torch")
@@ -30,9 +33,19 @@ def test_small_model_beats_every_baseline_on_sea_user(tmp_path):
     train, test = recs[:4000], recs[4000:]
     plugins = Components.from_manager(make_plugin_manager()).tokenizers
     model_dir = train_eval_model(train, tmp_path, plugins, model_size="tiny", max_steps=600)
-    res = evaluate(train, test, ModelCompleter.from_dir(model_dir, plugins))["strategies"]
+    completer = ModelCompleter.from_dir(model_dir, plugins)
+    assert 0.0 < completer.model_weight < 1.0  # fitted on the train history's held-out tenth
+    res = evaluate(train, test, completer)["strategies"]
     delta = res.pop("delta")
     for name, base in res.items():
         assert delta["top1"] > base["top1"], name
         assert delta["keystroke_savings"] > base["keystroke_savings"], name
     assert delta["perplexity"] < 3
+    # a completion's probability is given what was typed, as history's is: more than the
+    # whole command's probability when the prefix rules others out
+    turns = [Turn(r.command) for r in recs[:4000]]
+    for typed in ("l", "c", "v", "m"):
+        got = completer.complete(turns, "", typed)
+        if got is not None:
+            nll, _ = completer.nll(turns, "", got[0])
+            assert got[1] > math.exp(-nll), typed

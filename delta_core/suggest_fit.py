@@ -1,0 +1,82 @@
+"""The model's weight in the suggestion mixture, fitted on history it did not train on.
+
+:func:`delta_core.suggest.combine` ranks by ``w * P_model + (1 - w) * P_history``. How much
+to trust a model depends on the model and on the user: a small model trained on a long,
+varied history is often less sure than the previous-command statistics, one trained on a
+repetitive history knows better. So ``w`` is fitted per model by EM for a two-component
+mixture (maximum likelihood of the held-out next commands), and kept in the model's
+directory (``blend.json``) for every shell and ``delta eval`` that load it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from delta_core.components import SuggestQuery
+from delta_core.history_view import MemoryHistory
+from delta_core.record import Record
+from delta_core.suggest_rank import Weights, history_distribution
+from delta_core.training_format import as_turn
+
+BLEND_FILE = "blend.json"
+#: Held-out commands used at most (each costs one model forward).
+FIT_COMMANDS = 400
+
+
+def mixture_weight(p_model: Sequence[float], p_history: Sequence[float], iters: int = 100) -> float:
+    """The ``w`` maximising ``sum(log(w * m + (1 - w) * h))`` (EM; 0.5 when there is no data)."""
+    pairs = [(m, h) for m, h in zip(p_model, p_history, strict=True) if m > 0 or h > 0]
+    if not pairs:
+        return 0.5
+    w = 0.5
+    for _ in range(iters):
+        w = sum(w * m / (w * m + (1 - w) * h) for m, h in pairs) / len(pairs)
+        w = min(max(w, 1e-3), 1 - 1e-3)
+    return w
+
+
+def fit_model_weight(
+    completer: Any,
+    before: Sequence[Record],
+    heldout: Sequence[Record],
+    weights: Weights | None = None,
+) -> float:
+    """Replay ``heldout`` after ``before``: each next command's probability under the model
+    and under history (on the empty prompt), then the mixture weight of the model."""
+    weights = weights or Weights()
+    hist = MemoryHistory()
+    for rec in before:
+        hist.add(rec)
+    turns = [as_turn(r) for r in before]
+    prev = before[-1] if before else None
+    p_model, p_history = [], []
+    for rec in heldout[:FIT_COMMANDS]:
+        cwd = prev.cwd if prev is not None else ""
+        q = SuggestQuery("", cwd, (prev.command,) if prev is not None else ())
+        p_history.append(history_distribution(hist, q, weights).get(rec.command, 0.0))
+        nll, _ = completer.nll(turns, cwd, rec.command)
+        p_model.append(math.exp(-nll))
+        hist.add(rec)
+        turns.append(as_turn(rec))
+        prev = rec
+    return mixture_weight(p_model, p_history)
+
+
+def save_model_weight(model_dir: Path, weight: float, commands: int) -> None:
+    """Keep the fitted weight beside the model (read by :func:`load_model_weight`)."""
+    data = {"model_weight": round(weight, 4), "fitted_on_commands": commands}
+    (Path(model_dir) / BLEND_FILE).write_text(json.dumps(data) + "\n", encoding="utf-8")
+
+
+def load_model_weight(model_dir: Path) -> float | None:
+    """The weight fitted for the model in ``model_dir``; None when none was (or unreadable)."""
+    try:
+        data = json.loads((Path(model_dir) / BLEND_FILE).read_text(encoding="utf-8"))
+        weight = float(data["model_weight"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return weight if 0.0 <= weight <= 1.0 else None
