@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,8 @@ from delta_core.importing import ImportSummary, import_records
 
 MB = 1024 * 1024
 PARALLEL_MIN_BYTES = 4 * MB
-PARALLEL_BATCH = 50_000
+PARALLEL_BATCH = 20_000  # records per frame: small, so both processes start and end together
+FOLD_EVERY = 100_000  # records folded into the index at once, at most
 
 
 class ImportFailed(RuntimeError):
@@ -70,6 +72,11 @@ def import_path(
     return import_records(
         ctx.store, importer.read(path), ctx.filters, source=source, progress=progress
     )
+
+
+def _waiting(stream: BinaryIO) -> bool:
+    """Whether the worker has already written more (reading would not block)."""
+    return bool(select.select([stream], [], [], 0)[0])
 
 
 def _frames(stream: BinaryIO):
@@ -145,10 +152,14 @@ def _store_frames(proc, job, store, summary, progress, path) -> bool | None:
             summary.redacted += redacted
             summary.problems.extend(problems)
             if encoded:
-                summary.add(store.add_encoded(encoded))
+                summary.add(store.add_encoded(encoded, fold=False))
+            # Fold the index in big steps, or whenever the worker keeps this process waiting.
+            if store.unfolded() >= FOLD_EVERY or not _waiting(proc.stdout):
+                store.fold_pending()
             if progress is not None and stored:
                 progress(stored)
         elif kind == "done":
+            store.fold_pending()
             return True
         elif kind == "unavailable":
             return None

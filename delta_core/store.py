@@ -102,6 +102,7 @@ class Store:
         self._shards_dir = os.path.abspath(self.layout.shards)
         self._generation = -1
         self._day_paths: dict[str, str] = {}
+        self._unfolded: list[DayBatch] = []  # stored, not yet in the index (fold=False)
 
     # --- environments -------------------------------------------------------------------
     def _shard_path(self, day: str) -> Path:
@@ -169,10 +170,15 @@ class Store:
         """
         return self.add_encoded(encode_batch(records, origins))
 
-    def add_encoded(self, batch: EncodedBatch) -> AddResult:
-        """Store records already encoded by :func:`~delta_core.encoded_batch.encode_batch`."""
+    def add_encoded(self, batch: EncodedBatch, *, fold: bool = True) -> AddResult:
+        """Store records already encoded by :func:`~delta_core.encoded_batch.encode_batch`.
+
+        ``fold=False`` writes the shards now and leaves the index to :meth:`fold_pending`: a
+        bulk import folds several batches at once, which merges each distinct command once
+        instead of once per batch. :meth:`sync` and :meth:`close` fold what is left.
+        """
         try:
-            return self._add_grouped(batch)
+            return self._add_grouped(batch, fold)
         except _DamagedShard as damaged:
             # A damaged day must not stop recording: set it aside and write a fresh one.
             with self._lock.exclusive():
@@ -182,9 +188,9 @@ class Store:
                 "recording goes on (`delta memory verify` checks the rest)",
                 self.layout.log_file,
             )
-            return self._add_grouped(batch)
+            return self._add_grouped(batch, fold)
 
-    def _add_grouped(self, by_day: EncodedBatch) -> AddResult:
+    def _add_grouped(self, by_day: EncodedBatch, fold: bool) -> AddResult:
         result = AddResult()
         added: list[DayBatch] = []
         with self._lock.shared():
@@ -211,20 +217,40 @@ class Store:
                 self._dirty.add(self._day_path(day))
                 result.added += len(batch)
                 added.append(batch)
-            if added:
-
-                def index_txn(txn):
-                    index.add_columns(txn, Columns.concat(b.cols for b in added))
-                    idb = index.db[b"imports"]
-                    for b in added:
-                        if b.origins is not None:
-                            for key, origin in zip(b.keys, b.origins, strict=True):
-                                if origin is not None:
-                                    txn.put(origin, key, db=idb)
-
-                write_txn(index.env, index_txn)
-                self._dirty.add(self._index_path)
+            if not fold:
+                self._unfolded.extend(added)
+            elif added:
+                self._fold_locked(added)
         return result
+
+    def unfolded(self) -> int:
+        """Records written to shards but not yet folded into the index."""
+        return sum(len(b) for b in self._unfolded)
+
+    def fold_pending(self) -> None:
+        """Fold into the index the batches stored with ``fold=False``."""
+        if not self._unfolded:
+            return
+        pending, self._unfolded = self._unfolded, []
+        with self._lock.shared():
+            self._revalidate()
+            self._index_env(check=False)
+            self._fold_locked(pending)
+
+    def _fold_locked(self, added: list[DayBatch]) -> None:
+        index = self._index
+
+        def index_txn(txn):
+            index.add_columns(txn, Columns.concat(b.cols for b in added))
+            idb = index.db[b"imports"]
+            for b in added:
+                if b.origins is not None:
+                    for key, origin in zip(b.keys, b.origins, strict=True):
+                        if origin is not None:
+                            txn.put(origin, key, db=idb)
+
+        write_txn(index.env, index_txn)
+        self._dirty.add(self._index_path)
 
     def write_index(self, fn: Callable[[lmdb.Transaction], object]) -> None:
         """Run ``fn`` in a write transaction of the index (suggestion feedback, not records)."""
@@ -254,6 +280,8 @@ class Store:
 
     def sync(self, paths: set[str] | None = None) -> None:
         """Flush committed transactions to disk (the group fsync)."""
+        if paths is None:
+            self.fold_pending()
         for path, exc in ENVS.sync(list(self._dirty if paths is None else paths)):
             log.problem(f"fsync of {path} failed: {exc}", self.layout.log_file)
         if paths is None:
