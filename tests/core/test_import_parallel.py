@@ -134,3 +134,28 @@ def test_columns_take_and_concat_keep_rows_together():
     assert picked.commands == ["c", "a"] and picked.exits == [1, 0] and picked.ids == ["03", "01"]
     both = Columns.concat([picked, cols.take([1])])
     assert both.commands == ["c", "a", "b"] and both.starts == [3, 1, 2]
+
+
+def test_batches_stored_unfolded_reach_the_index_at_sync(tmp_path):
+    from delta_core.encoded_batch import encode_batch
+    from delta_core.record import Record
+    from delta_core.store import Store
+
+    cmds = [c for c in SAMPLE.read_text().splitlines() if c.strip()][:300]
+    records = [
+        Record(c, 1_700_000_000_000_000_000 + i * 10**12, session=f"s{i % 3}")
+        for i, c in enumerate(cmds)
+    ]
+    with Store(tmp_path / "home") as store:
+        for i in range(0, len(records), 100):
+            store.add_encoded(encode_batch(records[i : i + 100]), fold=False)
+        assert store.unfolded() == 300
+        with store.index.env.begin() as txn:
+            assert store.index.get_command(txn, cmds[0]) is None  # not folded yet
+        store.sync()
+        assert store.unfolded() == 0
+        with store.index.env.begin() as txn:
+            folded = store.index.snapshot(txn)
+        store.reindex()
+        with store.index.env.begin() as txn:
+            assert store.index.snapshot(txn) == folded
