@@ -12,13 +12,15 @@ Figures, all in one run, on whatever CPU this is (load noted in the output):
 
 * in-process latency per suggestion (one keystroke = one completion request, prompt
   prefix cached as in the shell; no completion memo): PyTorch eager without KV cache, PyTorch
-  with KV cache, ONNX Runtime with KV cache, each with and without speculation (prompt-lookup
-  drafts from the session and from history commands with the typed prefix); outputs of
-  speculative and plain greedy are compared token for token;
+  with KV cache, ONNX Runtime (fp32 and int8) with KV cache, each with and without
+  speculation (prompt-lookup drafts from the session and from history commands with the typed
+  prefix); outputs of speculative and plain greedy are compared token for token;
 * end to end: a client typing key by key through ``delta serve`` (the shell's RemoteModel
   path: socket, JSON, scheduler, ONNX Runtime, back);
 * server throughput (suggestions/s) at 1, 4, 16, 64 concurrent shells, continuous batching
-  vs one request at a time (``--no-batching``).
+  vs one request at a time (``--no-batching``): the same server, engine and settings
+  otherwise (``delta serve``'s defaults: int8 ONNX, speculation on; ``--backend onnx`` for
+  fp32). The server's step profile covers the timed part only.
 
 Usage: python benchmarks/serve.py [--json] [--steps 150] [--commands 24] [--workdir DIR]
 """
@@ -40,7 +42,7 @@ DATA = Path("/work/shared/data")
 USERS = [f"User{i}" for i in range(1, 9)]
 PER_USER = 1500
 CONTEXT = 32
-BACKEND = ["onnx"]  # the server's --backend (set from the command line)
+BACKEND = ["onnx-int8"]  # the server's --backend (set from the command line)
 
 
 def _sessions() -> dict[str, list[str]]:
@@ -167,11 +169,14 @@ def in_process(root: Path, keys, threads: int, nocache_n: int) -> dict:
     tok = load_tokenizer_dir(mdir / "tokenizer", plugins)
     model = load_model(mdir)
     onnx = OnnxBackend(ensure_onnx(mdir), threads=threads)
+    int8 = OnnxBackend(ensure_onnx(mdir, quantized=True), threads=threads)
     variants = {
         "torch+kv": ModelCompleter(TorchBackend(model), tok, speculate=False),
         "torch+kv+spec": ModelCompleter(TorchBackend(model), tok),
         "onnx+kv": ModelCompleter(onnx, tok, speculate=False),
         "onnx+kv+spec": ModelCompleter(onnx, tok),
+        "int8+kv": ModelCompleter(int8, tok, speculate=False),
+        "int8+kv+spec": ModelCompleter(int8, tok),
     }
     res, outputs = {}, {}
     for name, comp in variants.items():
@@ -193,6 +198,7 @@ def in_process(root: Path, keys, threads: int, nocache_n: int) -> dict:
             "mean_ms": round(statistics.fmean(lat), 2),
             "n": len(lat),
             "forwards_per_suggestion": round(st.steps / len(lat), 2),
+            "replayed_per_suggestion": round(st.replayed / len(lat), 2),
             **({"draft_acceptance": round(st.acceptance, 3)} if "spec" in name else {}),
         }
     # no KV cache: every token recomputes the whole prompt (PyTorch eager), fewer requests
@@ -219,7 +225,12 @@ def in_process(root: Path, keys, threads: int, nocache_n: int) -> dict:
         "mean_ms": round(statistics.fmean(lat), 2),
         "n": len(lat),
     }
-    for plain, spec in (("onnx+kv", "onnx+kv+spec"), ("torch+kv", "torch+kv+spec")):
+    pairs = (
+        ("onnx+kv", "onnx+kv+spec"),
+        ("torch+kv", "torch+kv+spec"),
+        ("int8+kv", "int8+kv+spec"),
+    )
+    for plain, spec in pairs:
         same = sum(a == b for a, b in zip(outputs[plain], outputs[spec], strict=True))
         res[spec]["identical_to_plain"] = f"{same}/{len(outputs[plain])}"
         res[spec]["speedup_mean"] = round(res[plain]["mean_ms"] / res[spec]["mean_ms"], 2)
@@ -328,6 +339,7 @@ def throughput(
                 errors[i] += not got.get("ok")
 
         workers = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+        before = conns[0].call({"op": "status"}, 60)  # the warm-up's steps are not counted
         t = time.perf_counter()
         for w in workers:
             w.start()
@@ -337,16 +349,24 @@ def throughput(
         status = conns[0].call({"op": "status"}, 60)
     finally:
         srv.stop()
+    timed = {
+        k: round(status[k] - before[k], 3)
+        for k in status
+        if (k.endswith(("_s", "_steps")) and k != "uptime_s") or k in ("steps", "rows")
+    }
     return {
         "per_s": round(sum(done) / wall, 1),
         "errors": sum(errors),
-        "mean_batch": status["mean_batch"],
+        "mean_batch": round(timed["rows"] / max(timed["steps"], 1), 2),
         "wall_s": round(wall, 2),
-        **{k: v for k, v in status.items() if k.endswith(("_s", "_steps"))},
+        "forwards_per_suggestion": round(timed["steps"] / max(sum(done), 1), 2),
+        **timed,
     }
 
 
 def main() -> None:
+    from delta_core.config import SETTINGS
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--steps", type=int, default=150)
@@ -359,7 +379,9 @@ def main() -> None:
     ap.add_argument("--only-throughput", action="store_true")
     ap.add_argument("--only-e2e", action="store_true")
     ap.add_argument(
-        "--backend", default="onnx", help="the server's backend: onnx, onnx-int8, torch"
+        "--backend",
+        default=SETTINGS["serve.backend"].default,
+        help="the server's backend: onnx-int8 (the default of delta serve), onnx, torch",
     )
     ap.add_argument(
         "--no-spec-throughput", action="store_true", help="also both modes without speculation"
@@ -370,6 +392,7 @@ def main() -> None:
     root, test = build(Path(args.workdir), args.steps)
     keys = keystrokes(test, args.commands)
     report: dict = {
+        "server_backend": args.backend,
         "cpu_load_1min_at_start": round(load, 1),
         "cores": os.cpu_count(),
         "threads": args.threads,
@@ -409,6 +432,7 @@ def main() -> None:
     report["throughput"] = tp
     if "in_process" in report:
         report["speculative_speedup"] = report["in_process"]["onnx+kv+spec"]["speedup_mean"]
+        report["speculative_speedup_int8"] = report["in_process"]["int8+kv+spec"]["speedup_mean"]
     report["batching_speedup_16"] = tp.get(16, {}).get("speedup")
     report["batching_speedup_16_no_spec"] = tp.get(16, {}).get("no_spec_speedup")
     report["cpu_load_1min_at_end"] = round(os.getloadavg()[0], 1)
@@ -427,6 +451,7 @@ def main() -> None:
         "p95 ms",
         "mean ms",
         "forwards",
+        "replayed ids",
         "acceptance",
         "same as plain",
         "n",
@@ -439,16 +464,17 @@ def main() -> None:
             str(r["p95_ms"]),
             str(r["mean_ms"]),
             str(r.get("forwards_per_suggestion", "-")),
+            str(r.get("replayed_per_suggestion", "-")),
             str(r.get("draft_acceptance", "-")),
             str(r.get("identical_to_plain", "-")),
             str(r["n"]),
         )
     con.print(t)
     con.print(
-        f"end to end through delta serve: p50 {report['e2e_p50_ms']} ms, p95 {report['e2e_p95_ms']} ms "
+        f"end to end through delta serve ({args.backend}): p50 {report['e2e_p50_ms']} ms, p95 {report['e2e_p95_ms']} ms "
         f"({report['e2e_n']} keystrokes)"
     )
-    t = Table(title="server throughput (suggestions/s)")
+    t = Table(title=f"server throughput (suggestions/s), {args.backend}")
     for col in (
         "clients",
         "batching",

@@ -51,7 +51,9 @@ class Arena:
     def _rebuild(self, seqs: list[Sequence], need: int) -> None:
         s = self.shape
         cap = min(s.block_size, need + SPARE)
-        room = len(seqs) + max(4, len(seqs) // 2)  # spare slots cost memory only, not steps
+        # spare slots cost no step, and no memory until used (zero pages): be generous, a
+        # rebuild copies every running cache
+        room = max(16, 2 * len(seqs))
         for seq in self.slots:
             if seq not in seqs and self._bound(seq):
                 self._detach(seq)
