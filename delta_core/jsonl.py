@@ -61,9 +61,24 @@ def _str(obj: dict, key: str) -> str:
     v = obj.get(key)
     if v is None:
         return ""
-    if not isinstance(v, str):
+    if v.__class__ is not str and not isinstance(v, str):
         raise RecordError(f"{key!r} must be a string")
     return v
+
+
+def _time(ts: Any) -> tuple[int, int]:
+    """``(start_ns, utc offset in minutes)`` of an ISO 8601 timestamp."""
+    if not isinstance(ts, str):
+        raise RecordError("'timestamp' must be an ISO 8601 string")
+    try:
+        dt = datetime.fromisoformat(ts)
+    except ValueError:
+        raise RecordError(f"'timestamp' is not ISO 8601: {ts[:40]!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.astimezone()
+    off = dt.utcoffset()
+    offset = int(off.total_seconds() // 60) if off is not None else 0
+    return int(dt.timestamp()) * 1_000_000_000 + dt.microsecond * 1000, offset
 
 
 def from_json(obj: Any) -> Record:
@@ -74,46 +89,53 @@ def from_json(obj: Any) -> Record:
     if not isinstance(cmd, str) or not cmd.strip():
         raise RecordError("'command' is missing or not a non-empty string")
     exit_ = obj.get("exit")
-    if exit_ is not None and (not isinstance(exit_, int) or isinstance(exit_, bool)):
-        raise RecordError("'exit' must be an integer or null")
-    if exit_ is not None and not -(2**31) <= exit_ < 2**31:
-        raise RecordError("'exit' is out of range")
+    if exit_ is not None:
+        # bool is an int subclass: the class check is the fast path, isinstance the rule
+        if exit_.__class__ is not int and (not isinstance(exit_, int) or isinstance(exit_, bool)):
+            raise RecordError("'exit' must be an integer or null")
+        if not -(2**31) <= exit_ < 2**31:
+            raise RecordError("'exit' is out of range")
     dur = obj.get("duration")
-    if dur is not None and (not isinstance(dur, int | float) or isinstance(dur, bool)):
-        raise RecordError("'duration' must be a number or null")
-    start_ns, offset = 0, 0
+    if dur is not None:
+        if not isinstance(dur, int | float) or isinstance(dur, bool):
+            raise RecordError("'duration' must be a number or null")
+        dur = float(dur)
     ts = obj.get("timestamp")
-    if ts is not None:
-        if not isinstance(ts, str):
-            raise RecordError("'timestamp' must be an ISO 8601 string")
-        try:
-            dt = datetime.fromisoformat(ts)
-        except ValueError:
-            raise RecordError(f"'timestamp' is not ISO 8601: {ts[:40]!r}") from None
-        if dt.tzinfo is None:
-            dt = dt.astimezone()
-        start_ns = int(dt.timestamp()) * 1_000_000_000 + dt.microsecond * 1000
-        off = dt.utcoffset()
-        offset = int(off.total_seconds() // 60) if off is not None else 0
-    extra = obj.get("extra") or {}
-    if not isinstance(extra, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in extra.items()
-    ):
-        raise RecordError("'extra' must be an object of strings")
-    rec = Record(
-        command=cmd,
-        start_ns=start_ns,
-        cwd=_str(obj, "cwd"),
-        exit=exit_,
-        duration=float(dur) if dur is not None else None,
-        session=_str(obj, "session"),
-        host=_str(obj, "host"),
-        user=_str(obj, "user"),
-        shell=_str(obj, "shell"),
-        utc_offset=offset,
-        extra=dict(extra),
+    start_ns, offset = (0, 0) if ts is None else _time(ts)
+    extra = obj.get("extra")
+    if extra:
+        if not isinstance(extra, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in extra.items()
+        ):
+            raise RecordError("'extra' must be an object of strings")
+        extra = dict(extra)
+    return Record(
+        cmd,
+        start_ns,
+        _str(obj, "cwd"),
+        exit_,
+        dur,
+        _str(obj, "session"),
+        _str(obj, "host"),
+        _str(obj, "user"),
+        _str(obj, "shell"),
+        offset,
+        extra or {},
     )
-    return rec
+
+
+_raw_decode = json.JSONDecoder().raw_decode
+
+
+def _loads(text: str) -> Any:
+    """One JSON value that fills the line (the decoder's fast path; json.loads' messages)."""
+    try:
+        obj, end = _raw_decode(text)
+    except json.JSONDecodeError:
+        return json.loads(text)  # leading space, or a real error: let json word it
+    if text[end:].strip():
+        return json.loads(text)  # raises "Extra data"
+    return obj
 
 
 def read_jsonl(stream: IO[bytes]) -> Iterator[Record | ImportProblem]:
@@ -127,7 +149,7 @@ def read_jsonl(stream: IO[bytes]) -> Iterator[Record | ImportProblem]:
             yield ImportProblem(n, f"not UTF-8 (byte {exc.start})")
             continue
         try:
-            obj = json.loads(text)
+            obj = _loads(text)
         except json.JSONDecodeError as exc:
             yield ImportProblem(n, f"not JSON ({exc.msg})")
             continue
