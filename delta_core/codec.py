@@ -110,7 +110,7 @@ def _digest(start_ns: int, command: bytes, session: bytes, host: bytes, user: by
 def identity(rec: Record) -> str:
     """The id :func:`encode_with_key` gives ``rec``, without encoding the rest of it.
 
-    The import pipeline needs ids before storing (its origins table is keyed by them).
+    :meth:`Record.ensure_id` gives a record its id this way before it is stored.
     """
     return _digest(
         rec.start_ns,

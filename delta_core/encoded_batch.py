@@ -6,7 +6,7 @@ does it in its parsing process and sends the result (plain bytes and columns) ov
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from delta_core import codec
@@ -45,30 +45,30 @@ EncodedBatch = dict[int, DayBatch]
 
 
 def encode_batch(
-    records: Iterable[Record], origins: Mapping[str, bytes] | None = None
+    records: Sequence[Record], origins: Sequence[bytes | None] | None = None
 ) -> EncodedBatch:
-    """Encode records (giving each its id) and group them by local day."""
-    if isinstance(records, list) and len(records) == 1:  # one command from the shell
+    """Encode records (giving each its id) and group them by local day.
+
+    ``origins``, when given, is aligned with ``records``: each one's import origin or None.
+    """
+    if len(records) == 1:  # one command from the shell
         rec = records[0]
         key, value = codec.encode_with_key(rec)
-        found = [origins.get(rec.id)] if origins else None
+        found = [origins[0]] if origins else None
         return {rec.day_number: DayBatch([key], [value], Columns.of_one(rec), found)}
-    groups: dict[int, tuple[list[bytes], list[bytes], list[Record]]] = {}
-    for rec in records:
+    groups: dict[int, tuple[list[bytes], list[bytes], list[Record], list[bytes | None]]] = {}
+    for i, rec in enumerate(records):
         key, value = codec.encode_with_key(rec)
         day = rec.day_number
         group = groups.get(day)
         if group is None:
-            group = groups[day] = ([], [], [])
+            group = groups[day] = ([], [], [], [])
         group[0].append(key)
         group[1].append(value)
         group[2].append(rec)
+        if origins:
+            group[3].append(origins[i])
     return {
-        day: DayBatch(
-            keys,
-            values,
-            Columns.from_records(recs),
-            [origins.get(r.id) for r in recs] if origins else None,
-        )
-        for day, (keys, values, recs) in groups.items()
+        day: DayBatch(keys, values, Columns.from_records(recs), found if origins else None)
+        for day, (keys, values, recs, found) in groups.items()
     }

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from hashlib import blake2b
 from pathlib import Path
 
-from delta_core.codec import identity
 from delta_core.components import Importer, ImportProblem, PrivacyFilter, Verdict
 from delta_core.privacy import apply_filters
 from delta_core.record import Record, local_utc_offset_minutes
@@ -52,15 +51,18 @@ def prepare_batches(
     *,
     source: str,
     batch: int = BATCH,
-) -> Iterator[tuple[list[Record], dict[str, bytes]]]:
-    """Filtered records in batches, with the origins of those that carried no time.
+) -> Iterator[tuple[list[Record], list[bytes | None] | None]]:
+    """Filtered records in batches, with the import origin of each that carried no time.
 
+    The origins list is aligned with the records (``None`` for a record with its own time),
+    or ``None`` when every record of the batch has a time.
     Counts what it reads, drops and redacts, and collects problems, in ``summary``.
     """
     now_ns = time.time_ns()
     offset = local_utc_offset_minutes(now_ns)
     records: list[Record] = []
-    origins: dict[str, bytes] = {}
+    origins: list[bytes | None] = []
+    timeless = False
     position = 0
     src = source.encode("utf-8", "surrogatepass")
     verdicts: dict[tuple[str, str], Verdict] = {}
@@ -87,20 +89,22 @@ def prepare_batches(
         if item.start_ns == 0:
             item.start_ns = now_ns + position * 1000
             item.utc_offset = offset
-            origin = blake2b(
-                b"%b\x00%d\x00%b" % (src, position, item.command.encode("utf-8", "surrogatepass")),
-                digest_size=16,
-            ).digest()
-            # the origins table is keyed by record id, so give it one now (just the hash);
-            # records with a time get theirs as they are encoded
-            item.id = identity(item)
-            origins[item.id] = origin
+            origins.append(
+                blake2b(
+                    b"%b\x00%d\x00%b"
+                    % (src, position, item.command.encode("utf-8", "surrogatepass")),
+                    digest_size=16,
+                ).digest()
+            )
+            timeless = True
+        else:
+            origins.append(None)
         records.append(item)
         if len(records) >= batch:
-            yield records, origins
-            records, origins = [], {}
+            yield records, (origins if timeless else None)
+            records, origins, timeless = [], [], False
     if records:
-        yield records, origins
+        yield records, (origins if timeless else None)
 
 
 def import_records(

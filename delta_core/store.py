@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -161,13 +161,15 @@ class Store:
     def add_many(
         self,
         records: Iterable[Record],
-        origins: dict[str, bytes] | None = None,
+        origins: Sequence[bytes | None] | None = None,
     ) -> AddResult:
         """Store records in as few transactions as possible; duplicates are skipped.
 
-        ``origins`` maps a record id to an import origin (a source and line) for records
-        that carried no timestamp: an origin seen before means the record is already here.
+        ``origins``, aligned with ``records``, holds the import origin (a source and line) of
+        each record that carried no timestamp: an origin seen before means "already here".
         """
+        if not isinstance(records, Sequence):
+            records = list(records)
         return self.add_encoded(encode_batch(records, origins))
 
     def add_encoded(self, batch: EncodedBatch, *, fold: bool = True) -> AddResult:

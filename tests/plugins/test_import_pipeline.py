@@ -189,8 +189,8 @@ def test_cli_import_auto_and_skipped_lines(tmp_path, delta_home, monkeypatch):
     st.text(max_size=5),
 )
 def test_identity_without_encoding_is_the_stored_id(command, start_ns, session, host, user):
-    # import_records keys its origins by codec.identity; the store keys records by the id
-    # encode_with_key gives: if they differed, re-imports of plain histories would duplicate
+    # Record.ensure_id uses codec.identity; the store keys records by the id encode_with_key
+    # gives: if they differed, a record given its id early would be stored twice
     rec = Record(command, start_ns, session=session, host=host, user=user, cwd="/x", exit=1)
     fresh = Record(command, start_ns, session=session, host=host, user=user, cwd="/x", exit=1)
     encode_with_key(fresh)
