@@ -185,13 +185,17 @@ def forward_rows(backend, rows: list[tuple[Sequence, list[int]]], arena=None) ->
     """Feed each row's ids after its sequence in one step; return each row's logits (T_b, V).
 
     Sequences grow by what they were fed (keys, values, last logits). With an
-    :class:`~delta_core.inference.arena.Arena` the past is the arena itself (no copy).
+    :class:`~delta_core.inference.arena.Arena` the past is the arena itself, and one row's
+    past is its own cache (no copy either way); several rows without an arena are copied
+    into one padded past.
     """
     shape = backend.shape
     order = [seq for seq, _ in rows]
     if arena is not None:
         rows = arena.bind(rows)  # in slot order
         past = arena.past
+    elif len(rows) == 1:  # its own cache is a batch of one (a view): nothing is copied
+        past = rows[0][0].kv[:, :, None]
     else:
         P = max(len(s) for s, _ in rows)
         past = np.empty((shape.n_layer, 2, len(rows), shape.n_head, P, shape.head_dim), np.float32)

@@ -220,7 +220,7 @@ class Scheduler:
                 prompt.append((req, rows))
             else:
                 alone.append((req, rows))
-        batches: list[tuple[list, Arena | None]] = [([x], None) for x in alone]
+        batches: list[tuple[list, Arena | None, str]] = [([x], None, "prompt") for x in alone]
         # requests on different models (during a swap) never share a forward pass
         for group, slotted in ((prompt, False), (decode, True)):
             by_backend: dict[int, list] = {}
@@ -228,12 +228,12 @@ class Scheduler:
                 by_backend.setdefault(id(req.completer.engine.backend), []).append((req, rows))
             for key, part in by_backend.items():
                 arena = None
-                if slotted:
+                if slotted and sum(len(rows) for _, rows in part) > 1:  # one row: its own cache
                     if key not in self._arenas:
                         self._arenas[key] = Arena(part[0][0].completer.engine.shape)
                     arena = self._arenas[key]
-                batches.append((part, arena))
-        for part, arena in batches:
+                batches.append((part, arena, "batch" if slotted else "prompt"))
+        for part, arena, kind in batches:
             flat = [r for _, rows in part for r in rows]
             t0 = time.perf_counter()
             try:
@@ -248,7 +248,6 @@ class Scheduler:
             for req, rows in part:
                 req.job.advance(out[i : i + len(rows)])
                 i += len(rows)
-            kind = "batch" if arena is not None else "prompt"
             self.counts["steps"] += 1
             self.counts["rows"] += len(flat)
             self.counts[f"{kind}_steps"] += 1
