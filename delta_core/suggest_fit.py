@@ -3,9 +3,11 @@
 :func:`delta_core.suggest.combine` ranks by ``w * P_model + (1 - w) * P_history``. How much
 to trust a model depends on the model and on the user: a small model trained on a long,
 varied history is often less sure than the previous-command statistics, one trained on a
-repetitive history knows better. So ``w`` is fitted per model by EM for a two-component
-mixture (maximum likelihood of the held-out next commands), and kept in the model's
-directory (``blend.json``) for every shell and ``delta eval`` that load it.
+repetitive history knows better. So ``w`` is fitted per model on held-out commands: first
+by EM for the two-component mixture (maximum likelihood of the next commands), then
+validated on what the user sees (the merged first suggestion on the empty prompt), which
+moves it only when another weight is clearly better (:func:`validated_weight`). It is kept
+in the model's directory (``blend.json``) for every shell and ``delta eval`` that load it.
 """
 
 from __future__ import annotations
@@ -16,15 +18,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from delta_core.components import SuggestQuery
+from delta_core.components import Suggestion, SuggestQuery
 from delta_core.history_view import MemoryHistory
 from delta_core.record import Record
-from delta_core.suggest_rank import Weights, history_distribution
+from delta_core.suggest import combine
+from delta_core.suggest_rank import Weights, history_distribution, rank_history
 from delta_core.training_format import as_turn
 
 BLEND_FILE = "blend.json"
-#: Held-out commands used at most (each costs one model forward).
+#: Held-out commands used at most (each costs two model calls).
 FIT_COMMANDS = 400
+#: The weights :func:`validated_weight` tries.
+GRID = tuple(i / 20 for i in range(1, 20))
+#: History candidates merged on the empty prompt (``delta eval``'s top-5).
+TOP_K = 5
 
 
 def mixture_weight(p_model: Sequence[float], p_history: Sequence[float], iters: int = 100) -> float:
@@ -39,14 +46,45 @@ def mixture_weight(p_model: Sequence[float], p_history: Sequence[float], iters: 
     return w
 
 
+def validated_weight(
+    events: Sequence[tuple[list[Suggestion], Suggestion | None, str]], prior: float
+) -> float:
+    """The weight in :data:`GRID` nearest ``prior`` (the likelihood fit) whose merged first
+    suggestion is the next command about as often as the best weight's.
+
+    "About as often": fewer hits than the best by at most one standard error of the paired
+    difference (the square root of the events where the two disagree, as in McNemar's
+    test), so a flat or noisy validation leaves the likelihood fit alone and a clear one
+    moves it. ``events``: per held-out command, history's best candidates, the model's
+    completion and the command that came.
+    """
+
+    def hits(w: float) -> list[bool]:
+        out = []
+        for hist, model, cmd in events:
+            top = combine(hist, model, 1, w)
+            out.append(bool(top) and top[0].command == cmd)
+        return out
+
+    table = {w: hits(w) for w in GRID}
+    best = max(GRID, key=lambda w: (sum(table[w]), -abs(w - prior)))
+
+    def close(w: float) -> bool:
+        differ = sum(a != b for a, b in zip(table[w], table[best], strict=True))
+        return sum(table[best]) - sum(table[w]) <= math.sqrt(differ)
+
+    return min((w for w in GRID if close(w)), key=lambda w: abs(w - prior))
+
+
 def fit_model_weight(
     completer: Any,
     before: Sequence[Record],
     heldout: Sequence[Record],
     weights: Weights | None = None,
 ) -> float:
-    """Replay ``heldout`` after ``before``: each next command's probability under the model
-    and under history (on the empty prompt), then the mixture weight of the model."""
+    """Replay ``heldout`` after ``before`` on the empty prompt, as the shell would suggest the
+    next command; return the model's weight (:func:`validated_weight`, the likelihood fit
+    :func:`mixture_weight` as its prior)."""
     weights = weights or Weights()
     hist = MemoryHistory()
     for rec in before:
@@ -54,16 +92,20 @@ def fit_model_weight(
     turns = [as_turn(r) for r in before]
     prev = before[-1] if before else None
     p_model, p_history = [], []
+    events: list[tuple[list[Suggestion], Suggestion | None, str]] = []
     for rec in heldout[:FIT_COMMANDS]:
         cwd = prev.cwd if prev is not None else ""
-        q = SuggestQuery("", cwd, (prev.command,) if prev is not None else ())
+        q = SuggestQuery("", cwd, (prev.command,) if prev is not None else (), limit=TOP_K)
         p_history.append(history_distribution(hist, q, weights).get(rec.command, 0.0))
         nll, _ = completer.nll(turns, cwd, rec.command)
         p_model.append(math.exp(-nll))
+        got = completer.complete(turns, cwd, "")
+        model = None if got is None else Suggestion(got[0], got[1], "model")
+        events.append((rank_history(hist, q, weights, check_paths=False), model, rec.command))
         hist.add(rec)
         turns.append(as_turn(rec))
         prev = rec
-    return mixture_weight(p_model, p_history)
+    return validated_weight(events, mixture_weight(p_model, p_history))
 
 
 def save_model_weight(model_dir: Path, weight: float, commands: int) -> None:

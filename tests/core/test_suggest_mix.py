@@ -12,7 +12,13 @@ from delta_core.evaluation import evaluate
 from delta_core.history_view import MemoryHistory
 from delta_core.record import Record
 from delta_core.suggest import combine
-from delta_core.suggest_fit import BLEND_FILE, load_model_weight, mixture_weight, save_model_weight
+from delta_core.suggest_fit import (
+    BLEND_FILE,
+    load_model_weight,
+    mixture_weight,
+    save_model_weight,
+    validated_weight,
+)
 from delta_core.suggest_rank import history_distribution
 from tests.conftest import SHARED_DATA
 
@@ -79,3 +85,15 @@ def test_history_ranking_alone_beats_every_baseline_on_a_purdue_user():
     for name, base in s.items():
         assert delta["top1"] > base["top1"], name
         assert delta["keystroke_savings"] > base["keystroke_savings"], name
+
+
+def test_validation_moves_the_weight_only_when_top1_clearly_says_so():
+    history = [H("a", 0.6)]
+    model = M("b", 0.5)  # b leads the merged list from a weight of 0.75 on (ties: model)
+
+    def events(b_count, n=40):
+        return [(history, model, "b" if i < b_count else "a") for i in range(n)]
+
+    assert validated_weight(events(30), prior=0.3) == pytest.approx(0.75)  # b: 30 of 40
+    assert validated_weight(events(20), prior=0.3) == pytest.approx(0.3)  # a tie: the prior
+    assert validated_weight(events(5), prior=0.9) < 0.75  # a: 35 of 40, history must lead
