@@ -159,6 +159,23 @@ def _streams(cols: Columns) -> list[tuple[str, Columns]]:
     return [(sid, cols.take(r)) for sid, r in rows.items()]
 
 
+def _tail_value(order: tuple[int, int, str], command: str) -> bytes:
+    """A session's newest record, as its tail entry holds it: (day, start, id) and command."""
+    day, ns, rid = order
+    return _TAIL.pack(day, ns, bytes.fromhex(rid or "00" * 8)) + command.encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+def _put_all(txn: lmdb.Transaction, db, writes: list[tuple[bytes, bytes]]) -> None:
+    """Write many pairs in one call (a loop in C), a few one by one (no cursor to set up)."""
+    if len(writes) > 8:
+        txn.cursor(db=db).putmulti(writes)
+    else:
+        for key, value in writes:
+            txn.put(key, value, db=db)
+
+
 def _fold(cols: Columns):
     """Per-command stats, sessions and day counts of a batch, counted over its columns."""
     marks = list(zip(cols.starts, cols.cwds, strict=False))
@@ -220,7 +237,25 @@ class Index:
         self._merge(txn, by_cmd, sessions, days)
         self._add_successors(txn, cols, keys)
 
+    def _follow_one(self, txn: lmdb.Transaction, cols: Columns, keys: dict[str, bytes]) -> None:
+        """:meth:`_add_successors` for one record (the prompt path)."""
+        tdb = self.db[b"session_tails"]
+        command, start = cols.commands[0], cols.starts[0]
+        order = (cols.days[0], start, cols.ids[0])
+        skey = cols.streams[0].encode("utf-8", "surrogatepass")[:KEY_LIMIT]
+        old = txn.get(skey, db=tdb)
+        if old is not None:
+            day, ns, rid = _TAIL.unpack_from(old)
+            if order <= (day, ns, rid.hex()):
+                return  # older than what this session already holds: see module doc
+            pair = (old[_TAIL.size :].decode("utf-8", "surrogatepass"), command)
+            self._count_pairs(txn, {pair: 1}, {pair: start}, keys)
+        txn.put(skey, _tail_value(order, command), db=tdb)
+
     def _add_successors(self, txn: lmdb.Transaction, cols: Columns, keys: dict[str, bytes]) -> None:
+        if len(cols) == 1:
+            self._follow_one(txn, cols, keys)
+            return
         tdb = self.db[b"session_tails"]
         pairs: dict[tuple[str, str], int] = {}
         newest: dict[tuple[str, str], int] = {}
@@ -256,11 +291,20 @@ class Index:
                     if ns < newest.get(pair, ns):
                         seen[pair] = newest[pair]
             newest.update(seen)
-            day, ns, rid = orders[-1]
-            value = _TAIL.pack(day, ns, bytes.fromhex(rid or "00" * 8))
-            txn.put(skey, value + cmds[-1].encode("utf-8", "surrogatepass"), db=tdb)
+            txn.put(skey, _tail_value(orders[-1], cmds[-1]), db=tdb)
+        self._count_pairs(txn, pairs, newest, keys)
+
+    def _count_pairs(
+        self,
+        txn: lmdb.Transaction,
+        pairs: dict[tuple[str, str], int],
+        newest: dict[tuple[str, str], int],
+        keys: dict[str, bytes],
+    ) -> None:
+        """Add ``pairs`` (how often, and when last) to the successor table."""
         sdb = self.db[b"successors"]
         prefixes: dict[str, bytes] = {}  # previous command -> its successor key prefix
+        writes: list[tuple[bytes, bytes]] = []
         for (prev, nxt), n in pairs.items():
             head = prefixes.get(prev)
             if head is None:
@@ -275,17 +319,20 @@ class Index:
                 n0, l0 = _SUCC.unpack_from(old)
                 n, last_ns = n + n0, max(last_ns, l0)
             long_cmd = nxt.encode("utf-8", "surrogatepass") if len(nkey) > PAIR_LIMIT else b""
-            txn.put(k, _SUCC.pack(n, last_ns) + long_cmd, db=sdb)
+            writes.append((k, _SUCC.pack(n, last_ns) + long_cmd))
+        _put_all(txn, sdb, writes)
 
     def _merge(self, txn, by_cmd, sessions, days) -> None:
         cdb, sdb, ddb = self.db[b"commands"], self.db[b"sessions"], self.db[b"days"]
+        writes: list[tuple[bytes, bytes]] = []
         for key, st in by_cmd.items():
             old = txn.get(key, db=cdb)
             if old is not None:
                 merged = CommandStats.decode(key, old)
                 merged.merge(st)
                 st = merged
-            txn.put(key, st.encode(len(key) > KEY_LIMIT), db=cdb)
+            writes.append((key, st.encode(len(key) > KEY_LIMIT)))
+        _put_all(txn, cdb, writes)
         for sid, (first, last, n) in sessions.items():
             k = sid.encode("utf-8", "surrogatepass")[:KEY_LIMIT]
             old = txn.get(k, db=sdb)
