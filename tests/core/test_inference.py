@@ -167,6 +167,38 @@ def test_typing_along_the_suggestion_needs_no_forward_pass(model, backends, rule
     assert plain.stats.steps > steps and plain.stats.replayed == 0
 
 
+def test_kept_continuations_never_change_the_output(backends, rule):
+    """Shells' keystrokes on one speculating engine: the prompt grows by some of the last
+    suggestion's ids or by other ids, goes back to a shorter prompt, or starts anew, with
+    and without a typed tail. Every completion equals plain greedy decoding."""
+    be = backends["onnx"]
+    spec, plain = Engine(be), Engine(be, speculate=False)
+    tb = _token_bytes()
+    rng = np.random.default_rng(11)
+    prompts: dict[str, list[int]] = {}
+    last: dict[str, list[int]] = {}
+    for i in range(160):
+        key = str(i % 3)
+        before, done = prompts.get(key), last.get(key) or []
+        r = rng.random()
+        if before and done and r < 0.45:
+            prompt = before + done[: int(rng.integers(0, len(done) + 1))]
+        elif before and r < 0.6:
+            prompt = before[: int(rng.integers(1, len(before) + 1))]
+        elif before and r < 0.75:
+            prompt = before + rng.integers(4, V, int(rng.integers(1, 4))).tolist()
+        else:
+            prompt = _prompts(1, seed=int(rng.integers(1 << 30)))[0]
+        pending = b""
+        if done and rng.random() < 0.3:
+            pending = tb[done[0]][: int(rng.integers(1, len(tb[done[0]]) + 1))]
+        a = plain.greedy(prompt, rule, pending, max_new=20)
+        b = spec.greedy(prompt, rule, pending, max_new=20, key=key)
+        assert (a and a.ids) == (b and b.ids), i
+        prompts[key], last[key] = prompt, (b.ids if b else [])
+    assert spec.stats.replayed > 0 and spec.stats.steps < plain.stats.steps
+
+
 def test_model_drafter_keeps_output_identical(model, backends, rule):
     target = backends["onnx"]
     plain = Engine(target, speculate=False)
