@@ -121,6 +121,9 @@ def redact(text: str, findings: list[Finding]) -> str:
     return "".join(out)
 
 
+MAX_PASSES = 3
+
+
 class SecretsFilter:
     """Redacts (or drops, per ``filters.secrets_action``) commands that carry secrets."""
 
@@ -142,7 +145,16 @@ class SecretsFilter:
             self.configure(Config.load())
         if self.action == "drop":
             return Verdict("drop", "", tuple(findings))
-        return Verdict("redact", redact(command, findings), tuple(findings))
+        redacted = redact(command, findings)
+        # A redaction can bring a secret's parts together that an overlapping match hid
+        # (``TOKEN=curl -u ://curl -u :a``); scan again until nothing is left, a few times.
+        for _ in range(MAX_PASSES):
+            more = self.scanner.scan(redacted)
+            if not more:
+                break
+            findings.extend(more)
+            redacted = redact(redacted, more)
+        return Verdict("redact", redacted, tuple(findings))
 
 
 # Last, after any other filter: redaction must see what they hand on.
