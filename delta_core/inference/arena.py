@@ -50,10 +50,12 @@ class Arena:
 
     def _rebuild(self, seqs: list[Sequence], need: int) -> None:
         s = self.shape
-        cap = min(s.block_size, need + SPARE)
-        # spare slots cost no step, and no memory until used (zero pages): be generous, a
-        # rebuild copies every running cache
-        room = max(16, 2 * len(seqs))
+        # never smaller than before (a batch of short sequences would make the next long one
+        # rebuild again); spare slots cost no step, and no memory until used (zero pages):
+        # be generous, a rebuild copies every running cache
+        old_room, old_cap = (0, 0) if self.buf is None else self.buf.shape[2:5:2]
+        cap = min(s.block_size, max(need + SPARE, old_cap))
+        room = max(16, 2 * len(seqs), old_room)
         for seq in self.slots:
             if seq not in seqs and self._bound(seq):
                 self._detach(seq)
