@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import select
 import subprocess
 import sys
 import tempfile
@@ -72,11 +71,6 @@ def import_path(
     return import_records(
         ctx.store, importer.read(path), ctx.filters, source=source, progress=progress
     )
-
-
-def _waiting(stream: BinaryIO) -> bool:
-    """Whether the worker has already written more (reading would not block)."""
-    return bool(select.select([stream], [], [], 0)[0])
 
 
 def _frames(stream: BinaryIO):
@@ -153,8 +147,8 @@ def _store_frames(proc, job, store, summary, progress, path) -> bool | None:
             summary.problems.extend(problems)
             if encoded:
                 summary.add(store.add_encoded(encoded, fold=False))
-            # Fold the index in big steps, or whenever the worker keeps this process waiting.
-            if store.unfolded() >= FOLD_EVERY or not _waiting(proc.stdout):
+            # Fold the index in big steps: each distinct command is merged once per fold.
+            if store.unfolded() >= FOLD_EVERY:
                 store.fold_pending()
             if progress is not None and stored:
                 progress(stored)
