@@ -89,31 +89,6 @@ class CommandStats:
             else:
                 self.failures += 1
 
-    def merge(self, other: CommandStats) -> None:
-        """Fold in stats gathered for the same command elsewhere (a batch, another day)."""
-        if self.count == 0:
-            self.first_ns, self.last_ns, self.last_cwd = (
-                other.first_ns,
-                other.last_ns,
-                other.last_cwd,
-            )
-        else:
-            self.first_ns = min(self.first_ns, other.first_ns)
-            # ties broken by cwd so that any insertion order gives the same index
-            if (other.last_ns, other.last_cwd) > (self.last_ns, self.last_cwd):
-                self.last_ns, self.last_cwd = other.last_ns, other.last_cwd
-        self.count += other.count
-        self.successes += other.successes
-        self.failures += other.failures
-
-    def encode(self, long_key: bool) -> bytes:
-        cwd = self.last_cwd.encode("utf-8", "surrogatepass")
-        head = _STATS.pack(
-            self.count, self.successes, self.failures, self.first_ns, self.last_ns, len(cwd)
-        )
-        tail = self.command.encode("utf-8", "surrogatepass") if long_key else b""
-        return head + cwd + tail
-
     @classmethod
     def decode(cls, key: bytes, value: bytes) -> CommandStats:
         count, ok, fail, first, last, n = _STATS.unpack_from(value)
@@ -190,9 +165,7 @@ def _fold(cols: Columns):
     last = dict(zip(cmds, zip(starts, cols.cwds, strict=False), strict=False))
     keys = {c: command_key(c) for c in counts}
     by_cmd = {
-        keys[c]: CommandStats(
-            c, n, ok.get(c, 0), failed.get(c, 0), first[c], last[c][0], last[c][1]
-        )
+        keys[c]: (c, n, ok.get(c, 0), failed.get(c, 0), first[c], *last[c])
         for c, n in counts.items()
     }
     sessions = {
@@ -228,7 +201,7 @@ class Index:
             )
             keys = {command: command_key(command)}
             ok, failed = int(status == 0), int(status is not None and status != 0)
-            by_cmd = {keys[command]: CommandStats(command, 1, ok, failed, start, start, cwd)}
+            by_cmd = {keys[command]: (command, 1, ok, failed, start, start, cwd)}
             sid = cols.sessions[0]
             sessions = {sid: (start, start, 1)} if sid else {}
             days = {day_name(cols.days[0]): 1}
@@ -325,13 +298,20 @@ class Index:
     def _merge(self, txn, by_cmd, sessions, days) -> None:
         cdb, sdb, ddb = self.db[b"commands"], self.db[b"sessions"], self.db[b"days"]
         writes: list[tuple[bytes, bytes]] = []
-        for key, st in by_cmd.items():
+        for key, (command, n, ok, failed, first, last, cwd) in by_cmd.items():
             old = txn.get(key, db=cdb)
             if old is not None:
-                merged = CommandStats.decode(key, old)
-                merged.merge(st)
-                st = merged
-            writes.append((key, st.encode(len(key) > KEY_LIMIT)))
+                n0, ok0, failed0, first0, last0, size = _STATS.unpack_from(old)
+                cwd0 = old[_STATS.size : _STATS.size + size].decode("utf-8", "surrogatepass")
+                n, ok, failed, first = n + n0, ok + ok0, failed + failed0, min(first, first0)
+                # ties broken by cwd so that any insertion order gives the same index
+                if (last0, cwd0) > (last, cwd):
+                    last, cwd = last0, cwd0
+            raw_cwd = cwd.encode("utf-8", "surrogatepass")
+            value = _STATS.pack(n, ok, failed, first, last, len(raw_cwd)) + raw_cwd
+            if len(key) > KEY_LIMIT:  # a cut key: the whole command goes in the value
+                value += command.encode("utf-8", "surrogatepass")
+            writes.append((key, value))
         _put_all(txn, cdb, writes)
         for sid, (first, last, n) in sessions.items():
             k = sid.encode("utf-8", "surrogatepass")[:KEY_LIMIT]
