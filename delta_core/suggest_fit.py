@@ -27,7 +27,7 @@ from delta_core.training_format import as_turn
 
 BLEND_FILE = "blend.json"
 #: Held-out commands used at most (each costs two model calls).
-FIT_COMMANDS = 400
+FIT_COMMANDS = 1000
 #: The weights :func:`validated_weight` tries.
 GRID = tuple(i / 20 for i in range(1, 20))
 #: History candidates merged on the empty prompt (``delta eval``'s top-5).
