@@ -106,26 +106,37 @@ def epoch_ns(seconds: float | int | str) -> int | None:
 
 
 class LocalOffsets:
-    """The local UTC offset (minutes) at a given time, cached per quarter hour.
+    """The local UTC offset (minutes) at a given time, looked up once per day of history.
 
-    Offsets only change at zone transitions, which fall on quarter hours, so one lookup per
-    quarter hour of history replaces a ``datetime`` round trip per command.
+    A day whose start and end have the same offset has no zone transition (no zone changes
+    its offset twice within a day and back), so one value serves all of it; a day with a
+    transition is looked up per quarter hour, since transitions fall on quarter hours.
     """
 
+    _DAY = 86_400 * NS
     _SLOT = 900 * NS
 
     def __init__(self) -> None:
-        self._cache: dict[int, int] = {}
-        self._last = (-1, 0)  # histories are in time order: usually the same slot again
+        self._days: dict[int, int | None] = {}  # day -> its offset, None: it has a transition
+        self._slots: dict[int, int] = {}
+        self._last = (-1, 0)  # histories are in time order: usually the same day again
 
     def __call__(self, ns: int) -> int:
-        slot = ns // self._SLOT
-        if slot == self._last[0]:
+        day = ns // self._DAY
+        if day == self._last[0]:
             return self._last[1]
-        off = self._cache.get(slot)
+        if day not in self._days:
+            start = local_utc_offset_minutes(day * self._DAY)
+            end = local_utc_offset_minutes((day + 1) * self._DAY - 1)
+            self._days[day] = start if start == end else None
+        off = self._days[day]
+        if off is not None:
+            self._last = (day, off)
+            return off
+        slot = ns // self._SLOT
+        off = self._slots.get(slot)
         if off is None:
-            off = self._cache[slot] = local_utc_offset_minutes(slot * self._SLOT)
-        self._last = (slot, off)
+            off = self._slots[slot] = local_utc_offset_minutes(slot * self._SLOT)
         return off
 
 
