@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from delta_core import log
 from delta_core.context import DeltaContext
 from delta_core.import_worker import FRAME
 from delta_core.importing import ImportSummary, import_records
@@ -61,6 +62,12 @@ def import_path(
     ``parallel`` forces the choice (tests); by default :func:`worth_a_process` decides.
     """
     source = f"{importer_name}:{path.resolve()}"
+    if ctx.store.fold_was_interrupted():
+        log.problem(
+            "an earlier import was killed before its index was written: rebuilding the index",
+            ctx.layout.log_file,
+        )
+        ctx.store.reindex()
     if parallel is None:
         parallel = worth_a_process(path)
     if parallel:

@@ -87,6 +87,11 @@ class Layout:
         return self.memory / "quarantine"
 
     @property
+    def unfolded_flag(self) -> Path:
+        """Present while a bulk import has stored records its index does not hold yet."""
+        return self.memory / "unfolded"
+
+    @property
     def paused_flag(self) -> Path:
         return self.memory / "paused"
 

@@ -220,6 +220,10 @@ class Store:
                 result.added += len(batch)
                 added.append(batch)
             if not fold:
+                if added and not self._unfolded:
+                    # a process killed before folding leaves this behind (see fold_pending)
+                    self.layout.unfolded_flag.write_text(str(os.getpid()))
+                    self.layout.unfolded_flag.chmod(0o600)
                 self._unfolded.extend(added)
             elif added:
                 self._fold_locked(added)
@@ -238,6 +242,27 @@ class Store:
             self._revalidate()
             self._index_env(check=False)
             self._fold_locked(pending)
+        self.layout.unfolded_flag.unlink(missing_ok=True)
+
+    def fold_was_interrupted(self) -> bool:
+        """Whether a process died holding records stored but not folded into the index.
+
+        Storing them again adds nothing (they are there), so only :meth:`reindex` brings the
+        index level with the shards; it removes the mark.
+        """
+        try:
+            pid = int(self.layout.unfolded_flag.read_text() or 0)
+        except (OSError, ValueError):
+            return self.layout.unfolded_flag.exists()  # unreadable: assume the worst
+        if pid == os.getpid():
+            return not self._unfolded
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            pass
+        return False  # that import is still running
 
     def _fold_locked(self, added: list[DayBatch]) -> None:
         index = self._index
@@ -455,6 +480,7 @@ class Store:
 
     def _reindex_locked(self) -> int:
         index = self.index
+        self.layout.unfolded_flag.unlink(missing_ok=True)
         write_txn(index.env, index.clear_derived)
         n = 0
         batch: list[Record] = []

@@ -159,3 +159,38 @@ def test_batches_stored_unfolded_reach_the_index_at_sync(tmp_path):
         store.reindex()
         with store.index.env.begin() as txn:
             assert store.index.snapshot(txn) == folded
+
+
+KILLED_IMPORT = """
+import os, signal, sys
+from delta_core.encoded_batch import encode_batch
+from delta_core.record import Record
+from delta_core.store import Store
+
+store = Store(sys.argv[1])
+records = [Record(f"make target-{i}", 1_700_000_000_000_000_000 + i * 10**9) for i in range(500)]
+store.add_encoded(encode_batch(records), fold=False)
+os.kill(os.getpid(), signal.SIGKILL)  # dies with 500 records stored, none in the index
+"""
+
+
+def test_an_import_killed_before_folding_is_repaired_by_the_next_import(tmp_path):
+    import subprocess
+    import sys
+
+    ctx = fresh(tmp_path, "home")
+    root = ctx.layout.root
+    done = subprocess.run([sys.executable, "-c", KILLED_IMPORT, str(root)], check=False)
+    assert done.returncode == -9
+    assert ctx.store.fold_was_interrupted()
+    with ctx.store.index.env.begin() as txn:
+        assert ctx.store.index.get_command(txn, "make target-7") is None
+    import_path(ctx, "bash", bash_history(tmp_path / "bash_history", 50), parallel=False)
+    assert not ctx.store.fold_was_interrupted()
+    with ctx.store.index.env.begin() as txn:
+        assert ctx.store.index.get_command(txn, "make target-7").count == 1
+        repaired = ctx.store.index.snapshot(txn)
+    ctx.store.reindex()
+    with ctx.store.index.env.begin() as txn:
+        assert ctx.store.index.snapshot(txn) == repaired
+    ctx.close()
