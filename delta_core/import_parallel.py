@@ -9,13 +9,16 @@ by name (one registered by hand, not through an entry point) makes the import ru
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,6 +30,7 @@ from delta_core.importing import ImportSummary, import_records
 MB = 1024 * 1024
 PARALLEL_MIN_BYTES = 4 * MB
 PARALLEL_BATCH = 20_000  # records per frame: small, so both processes start and end together
+READ_AHEAD = 8  # frames: the worker can run 160k records ahead of the store
 FOLD_EVERY = 100_000  # records folded into the index at once, at most
 
 
@@ -80,16 +84,44 @@ def import_path(
     )
 
 
-def _frames(stream: BinaryIO):
-    while True:
-        head = stream.read(FRAME.size)
-        if len(head) < FRAME.size:
-            return
-        (size,) = FRAME.unpack(head)
-        data = stream.read(size)
-        if len(data) < size:
-            return
-        yield pickle.loads(data)
+def _read_frames(stream: BinaryIO, frames: queue.Queue, stop: threading.Event) -> None:
+    """Move whole frames from the worker's pipe to ``frames`` (None at the end)."""
+    try:
+        while not stop.is_set():
+            head = stream.read(FRAME.size)
+            if len(head) < FRAME.size:
+                break
+            data = stream.read(FRAME.unpack(head)[0])
+            if len(data) < FRAME.unpack(head)[0]:
+                break
+            while not stop.is_set():
+                try:
+                    frames.put(data, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+    finally:
+        with contextlib.suppress(queue.Full):
+            frames.put_nowait(None)
+
+
+def _frames(stream: BinaryIO) -> Iterator[tuple]:
+    """The worker's messages, read ahead by a thread.
+
+    A pipe holds 64 KiB, so without it the worker would wait, frame encoded, for as long as
+    this process folds the index (measured: 4.9 s of 11.7 s at 1M records).
+    """
+    frames: queue.Queue[bytes | None] = queue.Queue(READ_AHEAD)
+    stop = threading.Event()
+    reader = threading.Thread(
+        target=_read_frames, args=(stream, frames, stop), name="delta-import-reader", daemon=True
+    )
+    reader.start()
+    try:
+        while (data := frames.get()) is not None:
+            yield pickle.loads(data)
+    finally:
+        stop.set()
 
 
 def _import_in_two_processes(
