@@ -25,7 +25,7 @@ from typing import BinaryIO
 from delta_core import log
 from delta_core.context import DeltaContext
 from delta_core.import_worker import FRAME
-from delta_core.importing import ImportSummary, import_records
+from delta_core.importing import ImportSummary, import_records, paused_gc
 
 MB = 1024 * 1024
 PARALLEL_MIN_BYTES = 4 * MB
@@ -154,7 +154,8 @@ def _import_in_two_processes(
             env=ctx.env,
         )
         try:
-            finished = _store_frames(proc, job, store, summary, progress, path)
+            with paused_gc():
+                finished = _store_frames(proc, job, store, summary, progress, path)
         finally:
             if proc.poll() is None:
                 proc.kill()

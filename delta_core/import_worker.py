@@ -35,8 +35,7 @@ def send(out: BinaryIO, message: tuple) -> None:
 def run(job: dict[str, Any], out: BinaryIO) -> None:
     """Read the history named in ``job`` and send it, encoded, in batches."""
     from delta_core.context import DeltaContext
-    from delta_core.encoded_batch import encode_batch
-    from delta_core.importing import ImportSummary, prepare_batches
+    from delta_core.importing import paused_gc
 
     ctx = DeltaContext(job["root"], job["env"])
     importer = ctx.components.importers.get(job["importer"])
@@ -45,14 +44,19 @@ def run(job: dict[str, Any], out: BinaryIO) -> None:
     if importer is None or missing:
         send(out, ("unavailable", f"importer {job['importer']!r} or filters {missing} not found"))
         return
+    with paused_gc():
+        _send_batches(out, importer.read(job["path"]), [by_name[n] for n in job["filters"]], job)
+    send(out, ("done",))
+
+
+def _send_batches(out: BinaryIO, items, filters: list, job: dict[str, Any]) -> None:
+    from delta_core.encoded_batch import encode_batch
+    from delta_core.importing import ImportSummary, prepare_batches
+
     summary = ImportSummary()
     seen = (0, 0, 0, 0)  # read, dropped, redacted, problems already reported
     for records, origins in prepare_batches(
-        importer.read(job["path"]),
-        [by_name[n] for n in job["filters"]],
-        summary,
-        source=job["source"],
-        batch=job["batch"],
+        items, filters, summary, source=job["source"], batch=job["batch"]
     ):
         now = (summary.read, summary.dropped, summary.redacted, len(summary.problems))
         counts = tuple(b - a for a, b in zip(seen, now, strict=True))
@@ -61,7 +65,6 @@ def run(job: dict[str, Any], out: BinaryIO) -> None:
         seen = now
     counts = (summary.read - seen[0], summary.dropped - seen[1], summary.redacted - seen[2])
     send(out, ("batch", {}, 0, counts, summary.problems[seen[3] :]))
-    send(out, ("done",))
 
 
 def main() -> None:

@@ -7,8 +7,10 @@ time. Those get the import's start time plus their position (so order is kept) a
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from pathlib import Path
@@ -42,6 +44,22 @@ class ImportSummary:
         """Count what the store did with a batch."""
         self.added += stored.added
         self.duplicates += stored.duplicates
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while an import creates millions of objects.
+
+    Records and batches hold no reference cycles, so reference counting frees them; the
+    collector would only scan them over and over (measured: 2 µs of a zsh line's 4.6 µs).
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def prepare_batches(
@@ -118,10 +136,11 @@ def import_records(
     """Filter and store what an importer yields; ``source`` names the input for origins."""
     summary = ImportSummary()
     t0 = time.perf_counter()
-    for records, origins in prepare_batches(items, list(filters), summary, source=source):
-        summary.add(store.add_many(records, origins))
-        if progress is not None:
-            progress(len(records))
+    with paused_gc():
+        for records, origins in prepare_batches(items, list(filters), summary, source=source):
+            summary.add(store.add_many(records, origins))
+            if progress is not None:
+                progress(len(records))
     store.sync()
     summary.seconds = time.perf_counter() - t0
     return summary
