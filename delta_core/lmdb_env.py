@@ -78,6 +78,21 @@ def read_txn(env: lmdb.Environment) -> lmdb.Transaction:
         return env.begin(write=False, buffers=False)
 
 
+class _Held:
+    """A ``flock`` held for the duration of a ``with`` block."""
+
+    __slots__ = ("fd", "mode")
+
+    def __init__(self, fd: int, mode: int) -> None:
+        self.fd, self.mode = fd, mode
+
+    def __enter__(self) -> None:
+        fcntl.flock(self.fd, self.mode)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+
 class RootLock:
     """A lock file that writers hold shared and a compaction or quarantine holds exclusive.
 
@@ -96,14 +111,9 @@ class RootLock:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         return self._fd
 
-    @contextmanager
-    def shared(self) -> Iterator[None]:
-        fd = self._open()
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+    def shared(self) -> _Held:
+        """Held shared for a ``with`` block (a plain object: this is on the prompt path)."""
+        return _Held(self._open(), fcntl.LOCK_SH)
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:

@@ -146,6 +146,7 @@ class Store:
         if gen != self._generation:
             ENVS.revalidate_under(self.layout.root)
             self._generation = gen
+            self._index = None  # reopened below, from the cache or the new files
 
     def days(self) -> list[str]:
         """Days that have a shard, oldest first."""
@@ -156,7 +157,7 @@ class Store:
     # --- writing ------------------------------------------------------------------------
     def add(self, rec: Record) -> bool:
         """Store one record (committed before returning); False when it was already there."""
-        return self.add_many([rec]).added == 1
+        return self.add_encoded(encode_batch([rec])).added == 1
 
     def add_many(
         self,
@@ -168,7 +169,7 @@ class Store:
         ``origins``, aligned with ``records``, holds the import origin (a source and line) of
         each record that carried no timestamp: an origin seen before means "already here".
         """
-        if not isinstance(records, Sequence):
+        if not isinstance(records, list | tuple):
             records = list(records)
         return self.add_encoded(encode_batch(records, origins))
 
@@ -197,7 +198,8 @@ class Store:
         added: list[DayBatch] = []
         with self._lock.shared():
             self._revalidate()
-            self._index_env(check=False)
+            if self._index is None:  # kept while the generation holds (see _revalidate)
+                self._index_env(check=False)
             index = self._index
             for day_number, batch in by_day.items():
                 day = day_name(day_number)
