@@ -52,6 +52,10 @@ class ModelSuggester:
             from delta_core.serve.remote import RemoteModel
 
             self.remote = RemoteModel(ctx.layout, ctx.config["serve.timeout_ms"])
+            from delta_core.deploy import active_version
+
+            if active_version(ctx.layout):  # nothing promoted: no server to start
+                self.remote.warm()
 
     def _load(self, version: str) -> None:
         try:

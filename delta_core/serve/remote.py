@@ -57,6 +57,14 @@ class RemoteModel:
                 start_detached(self.layout)
         return self.client
 
+    def warm(self) -> None:
+        """Connect now, starting the server if none answers (from a background thread).
+
+        A shell calls this when its engine is built, so the model is loaded by the time the
+        user types; starting it at the first keystroke would leave that command without one.
+        """
+        self._client()
+
     def suggest(
         self,
         history: Sequence[Any],
