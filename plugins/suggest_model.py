@@ -40,11 +40,13 @@ class ModelSuggester:
         self._busy = threading.Lock()
         self._loading: threading.Thread | None = None
         self.remote: Any = None  # a RemoteModel when the server is used
+        self.backend = "auto"  # serve.backend, set by attach
         self.store: Any = None
         self._weights: dict[str | None, float | None] = {}  # version -> fitted weight
 
     def attach(self, ctx: Any) -> None:
         self.layout = ctx.layout
+        self.backend = ctx.config["serve.backend"]  # in process too: the model that was gated
         self.plugins = ctx.components.tokenizers
         self.store = getattr(ctx, "store", None)
         if ctx.config["serve.auto_start"]:
@@ -59,9 +61,12 @@ class ModelSuggester:
 
     def _load(self, version: str) -> None:
         try:
+            from delta_core.inference.backends import loadable_kind
             from delta_core.model_complete import ModelCompleter
 
-            completer = ModelCompleter.from_dir(self.layout.models / version, self.plugins)
+            completer = ModelCompleter.from_dir(
+                self.layout.models / version, self.plugins, backend=loadable_kind(self.backend)
+            )
             completer.complete([], "", "")  # warm up: the first forward is the slow one
         except Exception as exc:
             from delta_core import log

@@ -42,9 +42,15 @@ def _model_suggestions(ctx, turns, cwd, prefix, k) -> tuple[list[tuple[str, floa
     version = active_version(ctx.layout)
     if not version:
         return [], "none", MODEL_WEIGHT
+    from delta_core.inference.backends import loadable_kind
     from delta_core.model_complete import ModelCompleter
 
-    completer = ModelCompleter.from_dir(ctx.layout.models / version, ctx.components.tokenizers)
+    # the model the server would run (and the promotion gate judged): int8 ONNX by default
+    completer = ModelCompleter.from_dir(
+        ctx.layout.models / version,
+        ctx.components.tokenizers,
+        backend=loadable_kind(ctx.config["serve.backend"]),
+    )
     if k > 1:
         return completer.complete_k(turns, cwd, prefix, k), "in-process", completer.model_weight
     got = completer.complete(turns, cwd, prefix)
