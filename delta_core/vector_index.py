@@ -57,20 +57,25 @@ def _usearch() -> Any:
     return Index
 
 
+def _empty_index(dim: int) -> Any:
+    """A new usearch index with Delta's metric, quantization and graph settings."""
+    return _usearch()(
+        ndim=dim,
+        metric="cos",
+        dtype="i8",
+        connectivity=CONNECTIVITY,
+        expansion_add=EXPANSION_ADD,
+        expansion_search=EXPANSION_SEARCH,
+    )
+
+
 class VectorIndex:
     """Approximate nearest neighbours by cosine similarity over labelled unit vectors."""
 
     def __init__(self, dim: int, *, threads: int = 0, _index: Any = None) -> None:
         self.dim = dim
         self.threads = threads
-        self._ix = _index or _usearch()(
-            ndim=dim,
-            metric="cos",
-            dtype="i8",
-            connectivity=CONNECTIVITY,
-            expansion_add=EXPANSION_ADD,
-            expansion_search=EXPANSION_SEARCH,
-        )
+        self._ix = _index or _empty_index(dim)
 
     def __len__(self) -> int:
         return len(self._ix)
@@ -135,14 +140,7 @@ class VectorIndex:
     @classmethod
     def load(cls, path: Path, dim: int, *, view: bool = False, threads: int = 0) -> VectorIndex:
         """Open a saved index; ``view`` memory-maps it read-only instead of loading it."""
-        ix = _usearch()(
-            ndim=dim,
-            metric="cos",
-            dtype="i8",
-            connectivity=CONNECTIVITY,
-            expansion_add=EXPANSION_ADD,
-            expansion_search=EXPANSION_SEARCH,
-        )
+        ix = _empty_index(dim)
         if view:
             ix.view(str(path))
         else:
