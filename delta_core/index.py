@@ -91,12 +91,25 @@ class CommandStats:
 
     @classmethod
     def decode(cls, key: bytes, value: bytes) -> CommandStats:
-        count, ok, fail, first, last, n = _STATS.unpack_from(value)
-        pos = _STATS.size
-        cwd = value[pos : pos + n].decode("utf-8", "surrogatepass")
-        tail = value[pos + n :]
-        command = (tail or key).decode("utf-8", "surrogatepass")
+        count, ok, fail, first, last, cwd, end = _stats_of(value)
+        command = (value[end:] or key).decode("utf-8", "surrogatepass")
         return cls(command, count, ok, fail, first, last, cwd)
+
+
+def _stats_of(value: bytes) -> tuple[int, int, int, int, int, str, int]:
+    """``(count, successes, failures, first_ns, last_ns, last_cwd, end)`` of a stored stats
+    value; a cut key's whole command follows from ``end``."""
+    count, ok, fail, first, last, n = _STATS.unpack_from(value)
+    end = _STATS.size + n
+    return (
+        count,
+        ok,
+        fail,
+        first,
+        last,
+        value[_STATS.size : end].decode("utf-8", "surrogatepass"),
+        end,
+    )
 
 
 def successor_prefix(previous: str) -> bytes:
@@ -132,6 +145,12 @@ def _streams(cols: Columns) -> list[tuple[str, Columns]]:
         else:
             got.append(i)
     return [(sid, cols.take(r)) for sid, r in rows.items()]
+
+
+def _tail_of(value: bytes) -> tuple[tuple[int, int, str], str]:
+    """The ``(day, start, id)`` order and the command of a session's stored tail."""
+    day, ns, rid = _TAIL.unpack_from(value)
+    return (day, ns, rid.hex()), value[_TAIL.size :].decode("utf-8", "surrogatepass")
 
 
 def _tail_value(order: tuple[int, int, str], command: str) -> bytes:
@@ -218,10 +237,10 @@ class Index:
         skey = cols.streams[0].encode("utf-8", "surrogatepass")[:KEY_LIMIT]
         old = txn.get(skey, db=tdb)
         if old is not None:
-            day, ns, rid = _TAIL.unpack_from(old)
-            if order <= (day, ns, rid.hex()):
+            last, previous = _tail_of(old)
+            if order <= last:
                 return  # older than what this session already holds: see module doc
-            pair = (old[_TAIL.size :].decode("utf-8", "surrogatepass"), command)
+            pair = (previous, command)
             self._count_pairs(txn, {pair: 1}, {pair: start}, keys)
         txn.put(skey, _tail_value(order, command), db=tdb)
 
@@ -241,14 +260,14 @@ class Index:
             old = txn.get(skey, db=tdb)
             cmds, starts = part.commands, part.starts
             if old is not None:
-                day, ns, rid = _TAIL.unpack_from(old)
+                last, previous = _tail_of(old)
                 # older than what this session already holds: no pair (see module doc)
-                skip = bisect_right(orders, (day, ns, rid.hex()))
+                skip = bisect_right(orders, last)
                 cmds, starts, orders = cmds[skip:], starts[skip:], orders[skip:]
                 if not cmds:
                     continue
-                cmds.insert(0, old[_TAIL.size :].decode("utf-8", "surrogatepass"))
-                starts.insert(0, ns)
+                cmds.insert(0, previous)
+                starts.insert(0, last[1])
             follows = list(zip(cmds, islice(cmds, 1, None), strict=False))
             for pair in follows:
                 pairs[pair] = pairs.get(pair, 0) + 1
@@ -301,8 +320,7 @@ class Index:
         for key, (command, n, ok, failed, first, last, cwd) in by_cmd.items():
             old = txn.get(key, db=cdb)
             if old is not None:
-                n0, ok0, failed0, first0, last0, size = _STATS.unpack_from(old)
-                cwd0 = old[_STATS.size : _STATS.size + size].decode("utf-8", "surrogatepass")
+                n0, ok0, failed0, first0, last0, cwd0, _ = _stats_of(old)
                 n, ok, failed, first = n + n0, ok + ok0, failed + failed0, min(first, first0)
                 # ties broken by cwd so that any insertion order gives the same index
                 if (last0, cwd0) > (last, cwd):

@@ -228,7 +228,8 @@ class Store:
                     self.layout.unfolded_flag.chmod(0o600)
                 self._unfolded.extend(added)
             elif added:
-                self._fold_locked(added)
+                write_txn(index.env, lambda txn: self._fold_into(txn, added))
+                self._dirty.add(self._index_path)
         return result
 
     def unfolded(self) -> int:
@@ -240,10 +241,7 @@ class Store:
         if not self._unfolded:
             return
         pending, self._unfolded = self._unfolded, []
-        with self._lock.shared():
-            self._revalidate()
-            self._index_env(check=False)
-            self._fold_locked(pending)
+        self.write_index(lambda txn: self._fold_into(txn, pending))
         self.layout.unfolded_flag.unlink(missing_ok=True)
 
     def fold_was_interrupted(self) -> bool:
@@ -266,20 +264,16 @@ class Store:
             pass
         return False  # that import is still running
 
-    def _fold_locked(self, added: list[DayBatch]) -> None:
+    def _fold_into(self, txn: lmdb.Transaction, added: list[DayBatch]) -> None:
+        """Fold stored batches into the index, import origins included (caller's txn)."""
         index = self._index
-
-        def index_txn(txn):
-            index.add_columns(txn, Columns.concat(b.cols for b in added))
-            idb = index.db[b"imports"]
-            for b in added:
-                if b.origins is not None:
-                    for key, origin in zip(b.keys, b.origins, strict=True):
-                        if origin is not None:
-                            txn.put(origin, key, db=idb)
-
-        write_txn(index.env, index_txn)
-        self._dirty.add(self._index_path)
+        index.add_columns(txn, Columns.concat(b.cols for b in added))
+        idb = index.db[b"imports"]
+        for b in added:
+            if b.origins is not None:
+                for key, origin in zip(b.keys, b.origins, strict=True):
+                    if origin is not None:
+                        txn.put(origin, key, db=idb)
 
     def write_index(self, fn: Callable[[lmdb.Transaction], object]) -> None:
         """Run ``fn`` in a write transaction of the index (suggestion feedback, not records)."""
