@@ -91,8 +91,9 @@ def _read_frames(stream: BinaryIO, frames: queue.Queue, stop: threading.Event) -
             head = stream.read(FRAME.size)
             if len(head) < FRAME.size:
                 break
-            data = stream.read(FRAME.unpack(head)[0])
-            if len(data) < FRAME.unpack(head)[0]:
+            (size,) = FRAME.unpack(head)
+            data = stream.read(size)
+            if len(data) < size:
                 break
             while not stop.is_set():
                 try:
@@ -179,21 +180,19 @@ def _store_frames(proc, job, store, summary, progress, path) -> bool | None:
     proc.stdin.close()
     for message in _frames(proc.stdout):
         kind = message[0]
-        if kind == "batch":
-            _, encoded, stored, (read, dropped, redacted), problems = message
-            summary.read += read
-            summary.dropped += dropped
-            summary.redacted += redacted
+        if kind in ("batch", "done"):
+            (summary.read, summary.dropped, summary.redacted), problems = message[-2:]
             summary.problems.extend(problems)
-            if encoded:
-                summary.add(store.add_encoded(encoded, fold=False))
+        if kind == "batch":
+            _, encoded, stored, _, _ = message
+            summary.add(store.add_encoded(encoded, fold=False))
             # Fold the index in big steps: each distinct command is merged once per fold.
             if store.unfolded() >= FOLD_EVERY:
                 store.fold_pending()
-            if progress is not None and stored:
+            if progress is not None:
                 progress(stored)
         elif kind == "done":
-            store.fold_pending()
+            store.fold_pending()  # here, with the collector still paused
             return True
         elif kind == "unavailable":
             return None

@@ -2,9 +2,11 @@
 
 Run as ``python -m delta_core.import_worker`` by :mod:`delta_core.import_parallel`, which
 sends the job (a pickled dict) on standard input and reads frames from standard output: an
-8-byte length, then a pickled message. Messages are ``("batch", encoded, stored, counts,
-problems)``, then one of ``("done",)``, ``("unavailable", why)`` (a plugin of the parent
-cannot be found by name here) or ``("error", one line)``. Nothing here touches the store.
+8-byte length, then a pickled message. Messages are ``("batch", encoded, stored, totals,
+problems)``, then one of ``("done", totals, problems)``, ``("unavailable", why)`` (a plugin
+of the parent cannot be found by name here) or ``("error", one line)``. ``totals`` are the
+records read, dropped and redacted so far; ``problems`` the ones not sent before. Nothing
+here touches the store.
 """
 
 from __future__ import annotations
@@ -46,7 +48,6 @@ def run(job: dict[str, Any], out: BinaryIO) -> None:
         return
     with paused_gc():
         _send_batches(out, importer.read(job["path"]), [by_name[n] for n in job["filters"]], job)
-    send(out, ("done",))
 
 
 def _send_batches(out: BinaryIO, items, filters: list, job: dict[str, Any]) -> None:
@@ -54,17 +55,18 @@ def _send_batches(out: BinaryIO, items, filters: list, job: dict[str, Any]) -> N
     from delta_core.importing import ImportSummary, prepare_batches
 
     summary = ImportSummary()
-    seen = (0, 0, 0, 0)  # read, dropped, redacted, problems already reported
+    sent = 0  # problems already sent
+
+    def progress() -> tuple[tuple[int, int, int], list]:
+        nonlocal sent
+        new, sent = summary.problems[sent:], len(summary.problems)
+        return (summary.read, summary.dropped, summary.redacted), new
+
     for records, origins in prepare_batches(
         items, filters, summary, source=job["source"], batch=job["batch"]
     ):
-        now = (summary.read, summary.dropped, summary.redacted, len(summary.problems))
-        counts = tuple(b - a for a, b in zip(seen, now, strict=True))
-        problems = summary.problems[seen[3] :]
-        send(out, ("batch", encode_batch(records, origins), len(records), counts[:3], problems))
-        seen = now
-    counts = (summary.read - seen[0], summary.dropped - seen[1], summary.redacted - seen[2])
-    send(out, ("batch", {}, 0, counts, summary.problems[seen[3] :]))
+        send(out, ("batch", encode_batch(records, origins), len(records), *progress()))
+    send(out, ("done", *progress()))
 
 
 def main() -> None:
