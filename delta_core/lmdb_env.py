@@ -12,9 +12,8 @@ import fcntl
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -115,14 +114,9 @@ class RootLock:
         """Held shared for a ``with`` block (a plain object: this is on the prompt path)."""
         return _Held(self._open(), fcntl.LOCK_SH)
 
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        fd = self._open()
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+    def exclusive(self) -> _Held:
+        """Held exclusive for a ``with`` block: no writer in any process meanwhile."""
+        return _Held(self._open(), fcntl.LOCK_EX)
 
     def generation(self) -> int:
         """A counter bumped whenever an environment under this root is swapped on disk."""
