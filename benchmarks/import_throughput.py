@@ -1,9 +1,10 @@
 """Import throughput: commands/s from another shell's history into a real Delta store.
 
 Generates histories of N real commands (NL2Bash one-liners and tldr examples, cycled) as a
-plain bash history, a zsh extended history and Delta's JSONL, then imports each through the
-full pipeline (importer → privacy filters → ``import_records`` → ``Store.add_many`` on LMDB)
-into a fresh ``DELTA_HOME``. In the same run it measures two baselines on the same commands:
+plain bash history, a zsh extended history and Delta's JSONL, then imports each the way
+``delta memory import`` does (``import_path``: importer → privacy filters → store on LMDB) into
+a fresh ``DELTA_HOME``, once in one process and once in two (a worker parses, filters and
+encodes; the other stores). In the same run it measures two baselines on the same commands:
 
 * ``readlines``: reading and splitting the file and decoding every line, nothing else;
 * ``sqlite``: inserting the same commands into one SQLite table in one transaction
