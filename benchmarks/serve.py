@@ -43,6 +43,7 @@ USERS = [f"User{i}" for i in range(1, 9)]
 PER_USER = 1500
 CONTEXT = 32
 BACKEND = ["onnx-int8"]  # the server's --backend (set from the command line)
+BACKEND_COST = {"onnx-int8": "int8", "onnx": "fp32"}  # its step-cost grid
 
 
 def _sessions() -> dict[str, list[str]]:
@@ -364,6 +365,52 @@ def throughput(
     }
 
 
+def step_costs(root: Path, threads: int, past: int = 200) -> dict:
+    """One forward step's cost for ``rows`` x ``tokens`` new ids over ``past`` cached
+    positions each (ONNX Runtime int8 and fp32): what batching and drafts can gain here.
+
+    ``batching_ceiling_16`` is sixteen one-token steps of one row over one step of sixteen
+    rows: the most continuous batching can gain at 16 clients over one request at a time
+    when neither drafts (every row reads its own cached keys and values, shared by no one)
+    nor any per-request work (sockets, JSON, prompts) is counted.
+    """
+    import numpy as np
+
+    from delta_core.deploy import active_version
+    from delta_core.inference.backends import OnnxBackend
+    from delta_core.inference.export import ensure_onnx
+    from delta_core.paths import Layout
+
+    mdir = root / "models" / active_version(Layout(root))
+    out = {}
+    for name, quantized in (("int8", True), ("fp32", False)):
+        be = OnnxBackend(ensure_onnx(mdir, quantized=quantized), threads=threads)
+        s = be.shape
+        P = min(past, s.block_size - 17)
+        grid = {}
+        for B, T in ((1, 1), (1, 4), (1, 16), (4, 1), (16, 1), (16, 4), (64, 1)):
+            kv = np.random.default_rng(0).standard_normal(
+                (s.n_layer, 2, B, s.n_head, P, s.head_dim), np.float32
+            )
+            ids = np.zeros((B, T), np.int64)
+            pos = np.broadcast_to(P + np.arange(T), (B, T)).copy()
+            mask = np.ones((B, T, P + T), bool)
+            for _ in range(3):
+                be.step(ids, pos, mask, kv)
+            n = max(5, 60 // B)
+            t = time.perf_counter()
+            for _ in range(n):
+                be.step(ids, pos, mask, kv)
+            ms = (time.perf_counter() - t) / n * 1000
+            grid[f"{B}x{T}"] = {"step_ms": round(ms, 3), "per_id_ms": round(ms / (B * T), 3)}
+        out[name] = {
+            "past": P,
+            "steps": grid,
+            "batching_ceiling_16": round(16 * grid["1x1"]["step_ms"] / grid["16x1"]["step_ms"], 2),
+        }
+    return out
+
+
 def main() -> None:
     from delta_core.config import SETTINGS
 
@@ -378,6 +425,7 @@ def main() -> None:
     ap.add_argument("--workdir", default="/tmp/delta-bench-serve")
     ap.add_argument("--only-throughput", action="store_true")
     ap.add_argument("--only-e2e", action="store_true")
+    ap.add_argument("--only-step-cost", action="store_true")
     ap.add_argument(
         "--backend",
         default=SETTINGS["serve.backend"].default,
@@ -397,6 +445,11 @@ def main() -> None:
         "cores": os.cpu_count(),
         "threads": args.threads,
     }
+    if not args.only_e2e:
+        report["step_cost"] = step_costs(root, args.threads)
+        if args.only_step_cost:
+            print(json.dumps(report))
+            return
     if not args.only_throughput:
         if not args.only_e2e:
             report["in_process"] = in_process(root, keys, args.threads, args.nocache)
@@ -434,6 +487,10 @@ def main() -> None:
         report["speculative_speedup"] = report["in_process"]["onnx+kv+spec"]["speedup_mean"]
         report["speculative_speedup_int8"] = report["in_process"]["int8+kv+spec"]["speedup_mean"]
     report["batching_speedup_16"] = tp.get(16, {}).get("speedup")
+    if "step_cost" in report:
+        report["batching_ceiling_16"] = report["step_cost"][BACKEND_COST.get(args.backend, "int8")][
+            "batching_ceiling_16"
+        ]
     report["batching_speedup_16_no_spec"] = tp.get(16, {}).get("no_spec_speedup")
     report["cpu_load_1min_at_end"] = round(os.getloadavg()[0], 1)
     if args.json or args.only_throughput:
@@ -497,14 +554,21 @@ def main() -> None:
             else "-",
         )
     con.print(t)
-    con.print(
-        json.dumps(
-            {
-                k: report.get(k)
-                for k in ("e2e_p50_ms", "e2e_p95_ms", "speculative_speedup", "batching_speedup_16")
-            }
+    t = Table(title=f"one forward step, ms (rows x new ids, {args.threads} thread(s))")
+    t.add_column("model")
+    grid = report["step_cost"]["int8"]["steps"]
+    for cell in grid:
+        t.add_column(cell)
+    t.add_column("16 x (1x1) / (16x1)")
+    for name, r in report["step_cost"].items():
+        t.add_row(
+            f"{name}, {r['past']} cached",
+            *(str(v["step_ms"]) for v in r["steps"].values()),
+            f"{r['batching_ceiling_16']}x",
         )
-    )
+    con.print(t)
+    keys = ("e2e_p50_ms", "e2e_p95_ms", "speculative_speedup", "batching_speedup_16")
+    con.print(json.dumps({k: report.get(k) for k in (*keys, "batching_ceiling_16")}))
 
 
 if __name__ == "__main__":
