@@ -17,10 +17,16 @@ Tables (LMDB named databases):
     (previous command, next command) -> how often the second followed the first in a session,
     and when last: the "previous command" feature of the suggest engine. The key is the
     previous command's key with its length in front, so one prefix scan gives every successor.
-``session_tails``
-    session -> the key and command of its newest record, so successors are counted as records
-    arrive. A record older than its session's newest (an out-of-order write) adds no pair;
-    ``reindex`` walks the shards in order and counts every pair.
+``successors2``
+    (the two previous commands, next command) -> the same, one command of context longer: the
+    suggest engine's trigram. The key starts with an 8-byte digest of the two previous
+    commands' keys, so one prefix scan gives every command that followed that pair.
+``session_ends``
+    session -> the order of its newest record and the commands of its two newest, so successors
+    are counted as records arrive. A record older than its session's newest (an out-of-order
+    write) adds no pair; ``reindex`` walks the shards in order and counts every pair. (It
+    replaces ``session_tails``, which held only the newest command; a store that still has
+    that table starts each open session's context afresh, and ``reindex`` empties it.)
 ``feedback``
     suggestion feedback events (kept by ``reindex``: they are not derived from the shards).
 
@@ -50,9 +56,11 @@ _SESSION = struct.Struct("<qqI")
 _COUNT = struct.Struct("<Q")
 _SUCC = struct.Struct("<Iq")
 _KLEN = struct.Struct(">H")
-_TAIL = struct.Struct("<qq8s")
-DERIVED_TABLES = (b"commands", b"sessions", b"days", b"successors", b"session_tails")
+_TAIL = struct.Struct("<qq8sI")  # day, start, id, the newest command's byte length
+DERIVED_TABLES = (b"commands", b"sessions", b"days", b"successors", b"successors2", b"session_ends")
 ALL_TABLES = (*DERIVED_TABLES, b"imports", b"feedback")
+#: Derived tables of earlier versions: emptied by ``reindex`` (see the module doc).
+OLD_TABLES = (b"session_tails",)
 
 
 def command_key(command: str, limit: int = KEY_LIMIT) -> bytes:
@@ -118,6 +126,22 @@ def successor_prefix(previous: str) -> bytes:
     return _KLEN.pack(len(key)) + key
 
 
+def context_prefix(before: str, previous: str) -> bytes:
+    """The key prefix (``successors2``) of every command run right after ``before`` then
+    ``previous``: a digest of the two commands' keys."""
+    first = command_key(before)
+    raw = _KLEN.pack(len(first)) + first + command_key(previous)
+    return hashlib.blake2b(raw, digest_size=8).digest()
+
+
+def _grams(seq: list[str], starts: list[int], new: int, n: int) -> tuple[list, list[int]]:
+    """Each run of ``n`` commands in ``seq`` that ends at one of its new commands (those from
+    index ``new`` on; ``starts`` are theirs), as a tuple, and the start of its last command."""
+    first = max(new, n - 1)
+    grams = list(zip(*(islice(seq, first - n + 1 + k, None) for k in range(n)), strict=False))
+    return grams, starts[first - new :]
+
+
 def _session_spans(sessions: list[str], starts: list[int]):
     """``((session, count), first start, last start)`` of each named session in the rows.
 
@@ -147,18 +171,23 @@ def _streams(cols: Columns) -> list[tuple[str, Columns]]:
     return [(sid, cols.take(r)) for sid, r in rows.items()]
 
 
-def _tail_of(value: bytes) -> tuple[tuple[int, int, str], str]:
-    """The ``(day, start, id)`` order and the command of a session's stored tail."""
-    day, ns, rid = _TAIL.unpack_from(value)
-    return (day, ns, rid.hex()), value[_TAIL.size :].decode("utf-8", "surrogatepass")
+def _tail_of(value: bytes) -> tuple[tuple[int, int, str], list[str]]:
+    """The ``(day, start, id)`` order of a session's newest record, and its last commands
+    (one or two, oldest first), as its ``session_ends`` entry holds them."""
+    day, ns, rid, n = _TAIL.unpack_from(value)
+    end = _TAIL.size + n
+    newest = value[_TAIL.size : end].decode("utf-8", "surrogatepass")
+    before = value[end:].decode("utf-8", "surrogatepass")
+    return (day, ns, rid.hex()), ([before, newest] if before else [newest])
 
 
-def _tail_value(order: tuple[int, int, str], command: str) -> bytes:
-    """A session's newest record, as its tail entry holds it: (day, start, id) and command."""
+def _tail_value(order: tuple[int, int, str], last: Sequence[str]) -> bytes:
+    """A session's ``session_ends`` entry: the order of its newest record, the newest
+    command (``last[-1]``) and the one before it (``last[-2]``, when there is one)."""
     day, ns, rid = order
-    return _TAIL.pack(day, ns, bytes.fromhex(rid or "00" * 8)) + command.encode(
-        "utf-8", "surrogatepass"
-    )
+    newest = last[-1].encode("utf-8", "surrogatepass")
+    before = last[-2].encode("utf-8", "surrogatepass") if len(last) > 1 else b""
+    return _TAIL.pack(day, ns, bytes.fromhex(rid or "00" * 8), len(newest)) + newest + before
 
 
 def _put_all(txn: lmdb.Transaction, db, writes: list[tuple[bytes, bytes]]) -> None:
@@ -231,26 +260,31 @@ class Index:
 
     def _follow_one(self, txn: lmdb.Transaction, cols: Columns, keys: dict[str, bytes]) -> None:
         """:meth:`_add_successors` for one record (the prompt path)."""
-        tdb = self.db[b"session_tails"]
+        tdb = self.db[b"session_ends"]
         command, start = cols.commands[0], cols.starts[0]
         order = (cols.days[0], start, cols.ids[0])
         skey = cols.streams[0].encode("utf-8", "surrogatepass")[:KEY_LIMIT]
         old = txn.get(skey, db=tdb)
+        last: list[str] = []
         if old is not None:
-            last, previous = _tail_of(old)
-            if order <= last:
+            newest, last = _tail_of(old)
+            if order <= newest:
                 return  # older than what this session already holds: see module doc
-            pair = (previous, command)
-            self._count_pairs(txn, {pair: 1}, {pair: start}, keys)
-        txn.put(skey, _tail_value(order, command), db=tdb)
+            pair = (last[-1], command)
+            self._count_follows(txn, b"successors", {pair: 1}, {pair: start}, keys)
+            if len(last) > 1:
+                triple = (*last, command)
+                self._count_follows(txn, b"successors2", {triple: 1}, {triple: start}, keys)
+        txn.put(skey, _tail_value(order, [*last[-1:], command]), db=tdb)
 
     def _add_successors(self, txn: lmdb.Transaction, cols: Columns, keys: dict[str, bytes]) -> None:
         if len(cols) == 1:
             self._follow_one(txn, cols, keys)
             return
-        tdb = self.db[b"session_tails"]
-        pairs: dict[tuple[str, str], int] = {}
-        newest: dict[tuple[str, str], int] = {}
+        tdb = self.db[b"session_ends"]
+        # (context..., next command) -> how often, and its newest start; pairs, then triples
+        counts: tuple[Counter, Counter] = (Counter(), Counter())
+        newest: tuple[dict, dict] = ({}, {})
         for sid, part in _streams(cols):
             orders = list(zip(part.days, part.starts, part.ids, strict=True))
             if len(orders) > 1 and not all(map(le, orders, islice(orders, 1, None))):
@@ -259,60 +293,67 @@ class Index:
             skey = sid.encode("utf-8", "surrogatepass")[:KEY_LIMIT]
             old = txn.get(skey, db=tdb)
             cmds, starts = part.commands, part.starts
+            lead: list[str] = []  # the session's last commands before this batch
             if old is not None:
-                last, previous = _tail_of(old)
+                last, lead = _tail_of(old)
                 # older than what this session already holds: no pair (see module doc)
                 skip = bisect_right(orders, last)
                 cmds, starts, orders = cmds[skip:], starts[skip:], orders[skip:]
                 if not cmds:
                     continue
-                cmds.insert(0, previous)
-                starts.insert(0, last[1])
-            follows = list(zip(cmds, islice(cmds, 1, None), strict=False))
-            for pair in follows:
-                pairs[pair] = pairs.get(pair, 0) + 1
-            if len(starts) < 3 or all(map(le, starts, islice(starts, 1, None))):
-                seen = dict(zip(follows, islice(starts, 1, None), strict=False))
-            else:
-                seen = {}
-                for pair, ns in zip(follows, islice(starts, 1, None), strict=False):
-                    if ns > seen.get(pair, ns - 1):
-                        seen[pair] = ns
-            if newest:  # several streams: keep the newest of each
-                for pair, ns in seen.items():
-                    if ns < newest.get(pair, ns):
-                        seen[pair] = newest[pair]
-            newest.update(seen)
-            txn.put(skey, _tail_value(orders[-1], cmds[-1]), db=tdb)
-        self._count_pairs(txn, pairs, newest, keys)
+            seq = [*lead, *cmds]
+            in_order = all(map(le, starts, islice(starts, 1, None)))
+            for n, found, newest_all in zip((2, 3), counts, newest, strict=True):
+                grams, ends = _grams(seq, starts, len(lead), n)
+                found.update(grams)
+                if in_order:  # the last start a dict keeps is the newest
+                    seen = dict(zip(grams, ends, strict=True))
+                else:
+                    seen = {}
+                    for gram, ns in zip(grams, ends, strict=True):
+                        if ns > seen.get(gram, ns - 1):
+                            seen[gram] = ns
+                if newest_all:  # several streams: keep the newest of each
+                    for gram, ns in seen.items():
+                        if ns < newest_all.get(gram, ns):
+                            seen[gram] = newest_all[gram]
+                newest_all.update(seen)
+            txn.put(skey, _tail_value(orders[-1], seq[-2:]), db=tdb)
+        self._count_follows(txn, b"successors", counts[0], newest[0], keys)
+        self._count_follows(txn, b"successors2", counts[1], newest[1], keys)
 
-    def _count_pairs(
+    def _count_follows(
         self,
         txn: lmdb.Transaction,
-        pairs: dict[tuple[str, str], int],
-        newest: dict[tuple[str, str], int],
+        table: bytes,
+        follows: dict[tuple[str, ...], int],
+        newest: dict[tuple[str, ...], int],
         keys: dict[str, bytes],
     ) -> None:
-        """Add ``pairs`` (how often, and when last) to the successor table."""
-        sdb = self.db[b"successors"]
-        prefixes: dict[str, bytes] = {}  # previous command -> its successor key prefix
+        """Add ``follows`` ((context..., next command) -> how often; when last in ``newest``)
+        to ``table``: ``successors`` for pairs, ``successors2`` for triples."""
+        db = self.db[table]
+        heads: dict[tuple[str, ...], bytes] = {}  # context -> its key prefix
         writes: list[tuple[bytes, bytes]] = []
-        for (prev, nxt), n in pairs.items():
-            head = prefixes.get(prev)
+        for gram, n in follows.items():
+            context, nxt = gram[:-1], gram[-1]
+            head = heads.get(context)
             if head is None:
-                head = prefixes[prev] = successor_prefix(prev)
+                head = heads[context] = (
+                    successor_prefix(*context) if len(context) == 1 else context_prefix(*context)
+                )
             nkey = keys.get(nxt) or command_key(nxt)  # the tail's command may be older
             if len(nkey) > PAIR_LIMIT:
                 nkey = command_key(nxt, PAIR_LIMIT)
             k = head + nkey
-            last_ns = newest[prev, nxt]
-            old = txn.get(k, db=sdb)
+            last_ns = newest[gram]
+            old = txn.get(k, db=db)
             if old is not None:
                 n0, l0 = _SUCC.unpack_from(old)
                 n, last_ns = n + n0, max(last_ns, l0)
             long_cmd = nxt.encode("utf-8", "surrogatepass") if len(nkey) > PAIR_LIMIT else b""
             writes.append((k, _SUCC.pack(n, last_ns) + long_cmd))
-        _put_all(txn, sdb, writes)
+        _put_all(txn, db, writes)
 
     def _merge(self, txn, by_cmd, sessions, days) -> None:
         cdb, sdb, ddb = self.db[b"commands"], self.db[b"sessions"], self.db[b"days"]
@@ -352,6 +393,9 @@ class Index:
     def clear_derived(self, txn: lmdb.Transaction) -> None:
         for name in DERIVED_TABLES:
             txn.drop(self.db[name], delete=False)
+        for name in OLD_TABLES:
+            if txn.get(name) is not None:  # the main database lists the named ones
+                txn.drop(self.env.open_db(name, txn=txn), delete=True)
 
     # --- reading ------------------------------------------------------------------------
     def iter_commands(self, txn: lmdb.Transaction, prefix: str = "") -> Iterator[CommandStats]:
@@ -372,9 +416,19 @@ class Index:
 
         Only those starting with ``prefix``; a range scan, in the commands' byte order.
         """
-        head = successor_prefix(previous)
+        return self._follows(txn, b"successors", successor_prefix(previous), prefix)
+
+    def successors2(
+        self, txn: lmdb.Transaction, before: str, previous: str, prefix: str = ""
+    ) -> Iterator[tuple[str, int, int]]:
+        """As :meth:`successors`, for the commands run right after ``before`` then ``previous``."""
+        return self._follows(txn, b"successors2", context_prefix(before, previous), prefix)
+
+    def _follows(
+        self, txn: lmdb.Transaction, table: bytes, head: bytes, prefix: str
+    ) -> Iterator[tuple[str, int, int]]:
         start = head + prefix.encode("utf-8", "surrogatepass")[:PAIR_LIMIT]
-        cur = txn.cursor(db=self.db[b"successors"])
+        cur = txn.cursor(db=self.db[table])
         if not cur.set_range(start):
             return
         n = len(head)

@@ -19,13 +19,20 @@ T0 = 1_700_000_000 * 10**9
 HOUR = 3600 * 10**9
 
 
+def _count(table: dict, gram: tuple, start_ns: int) -> None:
+    seen = table.setdefault(gram, [0, start_ns])
+    seen[0] += 1
+    seen[1] = max(seen[1], start_ns)
+
+
 def reference(batches: list[list[Record]]):
-    """commands, sessions, days and successors as the rules define them."""
+    """commands, sessions, days, successors and successors of two as the rules define them."""
     commands: dict[str, list] = {}
     sessions: dict[str, list[int]] = {}
     days: dict[str, int] = {}
     pairs: dict[tuple[str, str], list[int]] = {}
-    tails: dict[str, tuple[tuple, str]] = {}
+    triples: dict[tuple[str, str, str], list[int]] = {}
+    tails: dict[str, tuple[tuple, list[str]]] = {}  # the newest order, the last two commands
     for batch in batches:
         for r in batch:
             st_ = commands.setdefault(r.command, [0, 0, 0, r.start_ns, r.start_ns, r.cwd])
@@ -50,16 +57,18 @@ def reference(batches: list[list[Record]]):
                 tail = tails.get(key)
                 if tail is not None and order <= tail[0]:
                     continue
-                if tail is not None:
-                    p = pairs.setdefault((tail[1], r.command), [0, r.start_ns])
-                    p[0] += 1
-                    p[1] = max(p[1], r.start_ns)
-                tails[key] = (order, r.command)
+                last = tail[1] if tail is not None else []
+                if len(last) >= 1:
+                    _count(pairs, (last[-1], r.command), r.start_ns)
+                if len(last) == 2:
+                    _count(triples, (last[0], last[1], r.command), r.start_ns)
+                tails[key] = (order, [*last[-1:], r.command])
     return (
         {c: tuple(v) for c, v in commands.items()},
         {s: tuple(v) for s, v in sessions.items()},
         days,
         {k: tuple(v) for k, v in pairs.items()},
+        {k: tuple(v) for k, v in triples.items()},
     )
 
 
@@ -77,7 +86,13 @@ def actual(store: Store):
             for prev in commands
             for nxt, n, last in index.successors(txn, prev)
         }
-    return commands, sessions, days, pairs
+        triples = {
+            (before, prev, nxt): (n, last)
+            for before in commands
+            for prev in commands
+            for nxt, n, last in index.successors2(txn, before, prev)
+        }
+    return commands, sessions, days, pairs, triples
 
 
 records = st.lists(
@@ -136,3 +151,4 @@ def test_index_equals_the_reference_for_any_batching(tmp_path_factory, recs, cut
     assert got[1] == want[1]
     assert got[2] == want[2]
     assert got[3] == want[3]
+    assert got[4] == want[4]

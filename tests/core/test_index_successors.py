@@ -1,4 +1,5 @@
-"""The successor table: which command followed which, kept incrementally and equal to a rebuild."""
+"""The successor tables: which command followed which (and which pair of commands), kept
+incrementally and equal to a rebuild."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from tests.conftest import make_record
 def _succ(store: Store, prev: str, prefix: str = "") -> dict[str, int]:
     with read_txn(store.index.env) as txn:
         return {c: n for c, n, _ in store.index.successors(txn, prev, prefix)}
+
+
+def _succ2(store: Store, before: str, prev: str, prefix: str = "") -> dict[str, int]:
+    with read_txn(store.index.env) as txn:
+        return {c: n for c, n, _ in store.index.successors2(txn, before, prev, prefix)}
 
 
 def _snapshot(store: Store):
@@ -49,6 +55,36 @@ def test_successors_continue_across_single_adds(tmp_path):
     store.add(make_record(3, command="make"))
     assert _succ(store, "cd src") == {"make": 2}
     assert _succ(store, "make") == {"cd src": 1}
+    store.close()
+
+
+def test_successors_of_two_commands_tell_apart_what_one_cannot(tmp_path):
+    store = Store(tmp_path)
+    # after "make", the next command depends on what came before it
+    cmds = ["vim a.c", "make", "./a.out", "git diff", "make", "git commit"] * 2
+    store.add_many(make_record(i, command=c, session="s1") for i, c in enumerate(cmds[:7]))
+    for i, c in enumerate(cmds[7:], 7):  # the rest one by one, as the shell records them
+        store.add(make_record(i, command=c, session="s1"))
+    assert _succ(store, "make") == {"./a.out": 2, "git commit": 2}
+    assert _succ2(store, "vim a.c", "make") == {"./a.out": 2}
+    assert _succ2(store, "git diff", "make", "git") == {"git commit": 2}
+    assert _succ2(store, "git commit", "vim a.c") == {"make": 1}  # across the repeat
+    assert _succ2(store, "make", "vim a.c") == {}
+    store.close()
+
+
+def test_reindex_drops_the_old_tail_table(tmp_path):
+    store = Store(tmp_path)
+    store.add_many(make_record(i, command=c, session="s1") for i, c in enumerate("abcab"))
+    env = store.index.env
+    with env.begin(write=True) as txn:  # what a store written by an older version holds
+        txn.put(b"s1", b"old tail", db=env.open_db(b"session_tails", txn=txn))
+    before = _snapshot(store)
+    store.reindex()
+    with read_txn(store.index.env) as txn:
+        assert txn.get(b"session_tails") is None
+    assert _snapshot(store) == before
+    assert _succ2(store, "a", "b") == {"c": 1}
     store.close()
 
 
