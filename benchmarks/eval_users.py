@@ -14,9 +14,9 @@ top-1 over ``frequent``'s (target 2x) — plus the ceiling of the first ratio: t
 of a perfect predictor (one key per command) over ``recent``'s. Where that ceiling is below
 1.5, no engine can meet the target under this protocol on that user.
 
-The ranking constants (``delta_core.suggest_rank.Weights``) were chosen on SEA User11-User13
-and Purdue USER6/USER8; those users are not reported here unless asked for by name (and then
-marked as tuning users).
+The ranking constants (``delta_core.suggest_rank.Weights``) were chosen on SEA User11-User20
+and Purdue USER4, USER5, USER6 and USER8; those users are not reported here unless asked for
+by name (and then marked as tuning users).
 
 Usage::
 
@@ -39,7 +39,7 @@ DATA = Path(
     os.environ.get("DELTA_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
 DEFAULT_USERS = "User1,User2,User3,User5,User9,USER1,USER2,USER3,USER7"
-TUNING_USERS = {"User11", "User12", "User13", "USER6", "USER8"}
+TUNING_USERS = {f"User{i}" for i in range(11, 21)} | {"USER4", "USER5", "USER6", "USER8"}
 SEA_CLEAN = 5000
 KS_TARGET = 1.5
 TOP1_TARGET = 2.0

@@ -1,11 +1,11 @@
 """What the history suggester reads: the history as a few fast questions, in memory or in LMDB.
 
 The ranking code (:mod:`delta_core.suggest_rank`) asks a :class:`HistoryView` for candidates
-that start with a prefix, for the commands that followed the previous one, for recent
-commands and for feedback. Two views answer the same questions:
+that start with a prefix, for the commands that followed the previous one (and the previous
+two), for recent commands and for feedback. Two views answer the same questions:
 
 - :class:`IndexHistory` reads the index environment (prefix range scans, the ``successors``
-  table) and keeps the shell's own recent commands in memory: the live shell.
+  and ``successors2`` tables) and keeps the shell's own recent commands in memory: the live shell.
 - :class:`MemoryHistory` holds everything in dictionaries and a sorted list, and grows one
   command at a time: ``delta eval`` replays thousands of commands through it without
   writing any of them to disk, yet ranks them with exactly the code the shell uses.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Protocol
 
 from delta_core.index import CommandStats, Index
@@ -41,6 +42,13 @@ class HistoryView(Protocol):
         last_ns)``, the last time it came right after ``previous``."""
         ...
 
+    def successors2(
+        self, before: str, previous: str, prefix: str, limit: int
+    ) -> list[tuple[str, int, int]]:
+        """As :meth:`successors`, for commands that came right after ``before`` then
+        ``previous``."""
+        ...
+
     def recent(self, prefix: str, limit: int) -> list[str]:
         """Distinct commands starting with ``prefix``, most recently run first."""
         ...
@@ -60,6 +68,9 @@ class MemoryHistory:
         self._sorted: list[str] = []
         self._succ: dict[str, Counter[str]] = {}
         self._succ_last: dict[tuple[str, str], int] = {}  # (previous, command) -> last ns
+        # (before, previous) -> what followed the two, with its last ns
+        self._succ2: dict[tuple[str, str], dict[str, list[int]]] = {}
+        self._before: str | None = None
         self._order: dict[str, int] = {}  # command -> position of its last use
         self._seq = 0
         self._prev: str | None = None
@@ -77,7 +88,12 @@ class MemoryHistory:
         if self._prev is not None:
             self._succ.setdefault(self._prev, Counter())[cmd] += 1
             self._succ_last[self._prev, cmd] = rec.start_ns
-        self._prev = cmd
+            if self._before is not None:
+                after = self._succ2.setdefault((self._before, self._prev), {})
+                seen = after.setdefault(cmd, [0, 0])
+                seen[0] += 1
+                seen[1] = rec.start_ns
+        self._before, self._prev = self._prev, cmd
         self._seq += 1
         self._order[cmd] = self._seq
         self._last_ns = max(self._last_ns, rec.start_ns)
@@ -105,6 +121,14 @@ class MemoryHistory:
             return []
         last = self._succ_last
         return [(c, n, last[previous, c]) for c, n in found.items() if c.startswith(prefix)]
+
+    def successors2(
+        self, before: str, previous: str, prefix: str, limit: int
+    ) -> list[tuple[str, int, int]]:
+        found = self._succ2.get((before, previous))
+        if not found:
+            return []
+        return [(c, n, last) for c, (n, last) in found.items() if c.startswith(prefix)]
 
     def recent(self, prefix: str, limit: int) -> list[str]:
         matches = self._range(prefix) if prefix else iter(self._sorted)
@@ -157,12 +181,12 @@ class IndexHistory:
         return self.index.get_command(self.txn, command)
 
     def successors(self, previous: str, prefix: str, limit: int) -> list[tuple[str, int, int]]:
-        out = []
-        for cmd, n, last in self.index.successors(self.txn, previous, prefix):
-            out.append((cmd, n, last))
-            if len(out) >= limit:
-                break
-        return out
+        return list(islice(self.index.successors(self.txn, previous, prefix), limit))
+
+    def successors2(
+        self, before: str, previous: str, prefix: str, limit: int
+    ) -> list[tuple[str, int, int]]:
+        return list(islice(self.index.successors2(self.txn, before, previous, prefix), limit))
 
     def recent(self, prefix: str, limit: int) -> list[str]:
         """This shell's commands first, then the scanned ones by their last use."""

@@ -91,11 +91,12 @@ def fit_model_weight(
         hist.add(rec)
     turns = [as_turn(r) for r in before]
     prev = before[-1] if before else None
+    previous = [r.command for r in before[-2:]]
     p_model, p_history = [], []
     events: list[tuple[list[Suggestion], Suggestion | None, str]] = []
     for rec in heldout[:FIT_COMMANDS]:
         cwd = prev.cwd if prev is not None else ""
-        q = SuggestQuery("", cwd, (prev.command,) if prev is not None else (), limit=TOP_K)
+        q = SuggestQuery("", cwd, tuple(previous[-2:]), limit=TOP_K)
         p_history.append(history_distribution(hist, q, weights).get(rec.command, 0.0))
         nll, _ = completer.nll(turns, cwd, rec.command)
         p_model.append(math.exp(-nll))
@@ -104,6 +105,7 @@ def fit_model_weight(
         events.append((rank_history(hist, q, weights, check_paths=False), model, rec.command))
         hist.add(rec)
         turns.append(as_turn(rec))
+        previous.append(rec.command)
         prev = rec
     return validated_weight(events, mixture_weight(p_model, p_history))
 

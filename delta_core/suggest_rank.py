@@ -15,7 +15,13 @@ over the candidates, weighted by :class:`Weights`:
 - ``floor``: the same for every candidate, so that none is impossible.
 
 An estimate without an answer (no previous command, or it has no successors with this
-prefix) leaves the mixture, and the others share its weight. Context then reweighs the
+prefix) leaves the mixture, and the others share its weight.
+
+On top of that mixture sits a longer context: what followed the previous *two* commands
+(``successors2``, a trigram). Its distribution is interpolated with the mixture as a
+Witten-Bell back-off: with ``n`` such observations spread over ``u`` distinct commands it
+gets the weight ``n / (n + context_backoff * u)``, so a pair of commands seen often, always
+followed by the same command, decides, and one seen once barely counts. Context then reweighs the
 mixture log-linearly: ``cwd`` (it was last run in this directory), ``git`` (inside this
 directory's repository), ``success`` (the share of its runs that exited 0) and ``feedback``
 (accepted minus rejected suggestions of it, squashed to [-1, 1]); the result is normalised
@@ -50,6 +56,9 @@ class Weights:
     settings scored by mean top-1 + keystroke savings with a small model; the surface is
     flat (1.125 to 1.131 over the grid), this is its best point. EM on the same commands
     (maximum likelihood) puts more on ``successor``, which ranks worse on Purdue users.
+    ``context_backoff`` was chosen the same way, history alone (no model), on those users and
+    SEA User14-User20 and Purdue USER4/USER5: 2, 4 and 8 scored 1.257, 1.258 and 1.251 (mean
+    top-1 + keystroke savings); the mixture's weights were left as they were.
     """
 
     successor: float = 0.4
@@ -60,6 +69,8 @@ class Weights:
     #: share of the probability each step down the last-use order keeps
     recency_decay: float = 0.5
     successor_decay: float = 0.5
+    #: the trigram's Witten-Bell constant (larger: trust a short record of two commands less)
+    context_backoff: float = 4.0
     cwd: float = 0.5
     git: float = 0.25
     success: float = 0.3
@@ -108,22 +119,28 @@ def paths_exist(command: str, cwd: str) -> bool:
 
 def gather(
     view: HistoryView, query: SuggestQuery
-) -> tuple[dict[str, CommandStats], list[str], dict[str, tuple[int, int]]]:
-    """The candidate pool: a prefix scan, the recent matches and the successors
-    (``command -> (count, last_ns)``)."""
+) -> tuple[
+    dict[str, CommandStats], list[str], dict[str, tuple[int, int]], dict[str, tuple[int, int]]
+]:
+    """The candidate pool: a prefix scan, the recent matches, the successors of the previous
+    command and those of the previous two (``command -> (count, last_ns)``)."""
     prefix = query.prefix
     pool = {st.command: st for st in view.prefix_stats(prefix, SCAN_LIMIT)}
     recent = view.recent(prefix, RECENT_CANDIDATES)
     prev = query.previous[-1] if query.previous else None
     succ: dict[str, tuple[int, int]] = {}
+    succ2: dict[str, tuple[int, int]] = {}
     if prev is not None:
         succ = {c: (n, last) for c, n, last in view.successors(prev, prefix, SUCCESSOR_LIMIT)}
-    for cmd in (*recent, *succ):
+    if succ and len(query.previous) > 1:  # no pair of two without a pair of one
+        found = view.successors2(query.previous[-2], prev, prefix, SUCCESSOR_LIMIT)
+        succ2 = {c: (n, last) for c, n, last in found}
+    for cmd in (*recent, *succ, *succ2):
         if cmd not in pool:
             st = view.stats(cmd)
             if st is not None:
                 pool[cmd] = st
-    return pool, recent, succ
+    return pool, recent, succ, succ2
 
 
 def _geometric(order: list[str], decay: float) -> dict[str, float]:
@@ -133,20 +150,28 @@ def _geometric(order: list[str], decay: float) -> dict[str, float]:
     return {c: v / total for c, v in raw.items()}
 
 
-#: The estimates :func:`history_estimates` may give, in :class:`Weights`' names.
+#: The estimates of the mixture :func:`history_estimates` may give, in :class:`Weights`' names.
 ESTIMATES = ("successor", "successor_recency", "recency", "frequency", "floor")
 
 
 def history_estimates(
     view: HistoryView, query: SuggestQuery, weights: Weights = Weights()
-) -> tuple[dict[str, CommandStats], dict[str, dict[str, float]]]:
-    """The candidates, and each estimate that has an answer as a distribution over them."""
-    pool, recent, succ = gather(view, query)
+) -> tuple[dict[str, CommandStats], dict[str, dict[str, float]], tuple[dict[str, float], float]]:
+    """The candidates, each estimate of the mixture that has an answer as a distribution over
+    them, and the trigram's distribution with its back-off weight (``({}, 0.0)`` when the
+    previous two commands were never followed by a candidate)."""
+    pool, recent, succ, succ2 = gather(view, query)
     if query.prefix:
         pool.pop(query.prefix, None)  # already typed in full: nothing to add
     if not pool:
-        return pool, {}
+        return pool, {}, ({}, 0.0)
     succ = {c: v for c, v in succ.items() if c in pool}
+    context: tuple[dict[str, float], float] = ({}, 0.0)
+    seen = {c: n for c, (n, _) in succ2.items() if c in pool}
+    if seen:
+        n = sum(seen.values())
+        lam = n / (n + weights.context_backoff * len(seen))
+        context = ({c: k / n for c, k in seen.items()}, lam)
     out: dict[str, dict[str, float]] = {}
     if succ:
         n = sum(count for count, _ in succ.values())
@@ -160,14 +185,14 @@ def history_estimates(
     if uses:
         out["frequency"] = {c: st.count / uses for c, st in pool.items()}
     out["floor"] = dict.fromkeys(pool, 1 / len(pool))
-    return pool, out
+    return pool, out, context
 
 
 def history_distribution(
     view: HistoryView, query: SuggestQuery, weights: Weights = Weights()
 ) -> dict[str, float]:
     """Every candidate extending ``query.prefix`` with its probability (they sum to 1)."""
-    pool, parts = history_estimates(view, query, weights)
+    pool, parts, (context, lam) = history_estimates(view, query, weights)
     if not pool:
         return {}
     w = weights
@@ -177,6 +202,9 @@ def history_distribution(
         share = getattr(w, name) / total_w
         for c, p in dist.items():
             probs[c] += share * p
+    if context:  # the longer context, backing off to the mixture
+        for c in probs:
+            probs[c] = lam * context.get(c, 0.0) + (1 - lam) * probs[c]
     here = query.cwd
     repo = git_root(here) if here else ""
     for cmd, st in pool.items():

@@ -34,6 +34,18 @@ def test_previous_command_decides_between_equally_used_commands(delta_home):
     ctx.close()
 
 
+def test_the_two_previous_commands_decide_where_the_previous_one_cannot(delta_home):
+    # "make" is followed by "./a.out" after an edit and by "git commit" after a diff, equally
+    # often: the live engine reads what followed each pair from the index (successors2)
+    cmds = ["vim a.c", "make", "./a.out", "git diff", "make", "git commit"] * 4
+    ctx, engine = _engine(delta_home, cmds)
+    after_edit = engine.suggest(SuggestQuery("", "/home/ada/p", ("vim a.c", "make")))
+    after_diff = engine.suggest(SuggestQuery("", "/home/ada/p", ("git diff", "make")))
+    assert after_edit[0].command == "./a.out"
+    assert after_diff[0].command == "git commit"
+    ctx.close()
+
+
 def test_every_suggestion_extends_the_prefix_and_is_never_the_prefix(delta_home):
     ctx, engine = _engine(delta_home, ["git status", "git", "git stash pop", "ls"])
     got = engine.suggest(SuggestQuery("git", limit=5))
