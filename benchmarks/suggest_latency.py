@@ -2,8 +2,8 @@
 
 Builds a store of N synthetic records (Zipf-distributed programs and arguments, sessions of
 ~50 commands) in a temporary DELTA_HOME, then types sampled commands key by key through the
-``history`` suggester (prefix scans + successors + context ranking, one read transaction per
-keystroke, as the shell does). The baseline, measured in the same run, is the naive way:
+``history`` suggester (prefix scans + the successors of the previous command and of the
+previous two + context ranking, one read transaction per keystroke, as the shell does). The baseline, measured in the same run, is the naive way:
 a linear scan of every distinct command in the index, keeping those with the prefix and the
 most used one.
 
@@ -119,11 +119,13 @@ def main() -> None:
         )
         hist = ctx.components.suggesters["history"]
         hist.attach(ctx)
-        targets = [rng.choice(recs) for _ in range(args.queries)]
-        prefixes = [(t.command[: rng.randrange(0, len(t.command))], t) for t in targets]
+        at = [rng.randrange(len(recs)) for _ in range(args.queries)]
+        prefixes = [(recs[i].command[: rng.randrange(0, len(recs[i].command))], i) for i in at]
         lat = []
-        for prefix, t in prefixes:
-            q = SuggestQuery(prefix, t.cwd, ("git status",), limit=5)
+        for prefix, i in prefixes:
+            # the two commands before it, as the shell passes its last commands
+            previous = tuple(r.command for r in recs[max(0, i - 2) : i])
+            q = SuggestQuery(prefix, recs[i].cwd, previous, limit=5)
             t1 = time.perf_counter()
             hist.suggest(q)
             lat.append(time.perf_counter() - t1)
