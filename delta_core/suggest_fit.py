@@ -5,8 +5,9 @@ to trust a model depends on the model and on the user: a small model trained on 
 varied history is often less sure than the previous-command statistics, one trained on a
 repetitive history knows better. So ``w`` is fitted per model on held-out commands: first
 by EM for the two-component mixture (maximum likelihood of the next commands), then
-validated on what the user sees (the merged first suggestion on the empty prompt), which
-moves it only when another weight is clearly better (:func:`validated_weight`). It is kept
+validated on what the user sees (the merged first suggestion on the empty prompt): the
+model gets the least weight that shows about as many right first suggestions as the best
+weight (:func:`validated_weight`, the one-standard-error rule). It is kept
 in the model's directory (``blend.json``) for every shell and ``delta eval`` that load it.
 """
 
@@ -49,14 +50,20 @@ def mixture_weight(p_model: Sequence[float], p_history: Sequence[float], iters: 
 def validated_weight(
     events: Sequence[tuple[list[Suggestion], Suggestion | None, str]], prior: float
 ) -> float:
-    """The weight in :data:`GRID` nearest ``prior`` (the likelihood fit) whose merged first
-    suggestion is the next command about as often as the best weight's.
+    """The smallest weight in :data:`GRID` whose merged first suggestion is the next command
+    about as often as the best weight's (among equally good ones, the best is the one
+    nearest ``prior``, the likelihood fit).
 
     "About as often": fewer hits than the best by at most one standard error of the paired
     difference (the square root of the events where the two disagree, as in McNemar's
-    test), so a flat or noisy validation leaves the likelihood fit alone and a clear one
-    moves it. ``events``: per held-out command, history's best candidates, the model's
-    completion and the command that came.
+    test). Taking the smallest such weight is the one-standard-error rule: the model gets no
+    more weight than the held-out commands show it earns. The likelihood fit alone can trust
+    a model that is well calibrated yet ranks worse: on SEA User15 (a tuning user) it gave
+    0.95 and a merged top-1 of 60.7 % against 66.3 % with this rule; over eight tuning users
+    (SEA User11, 13, 15, 17, Purdue USER4, 5, 6, 8, tiny models) mean top-1 53.6 -> 54.4 %
+    and keystroke savings 56.4 -> 56.7 %, no user worse by more than 0.2 points of top-1.
+    ``events``: per held-out command, history's best candidates, the model's completion and
+    the command that came.
     """
 
     def hits(w: float) -> list[bool]:
@@ -73,7 +80,7 @@ def validated_weight(
         differ = sum(a != b for a, b in zip(table[w], table[best], strict=True))
         return sum(table[best]) - sum(table[w]) <= math.sqrt(differ)
 
-    return min((w for w in GRID if close(w)), key=lambda w: abs(w - prior))
+    return min(w for w in GRID if close(w))
 
 
 def fit_model_weight(
