@@ -122,16 +122,26 @@ def _stats_of(value: bytes) -> tuple[int, int, int, int, int, str, int]:
 
 def successor_prefix(previous: str) -> bytes:
     """The key prefix of every successor pair of ``previous``."""
-    key = command_key(previous, PAIR_LIMIT)
-    return _KLEN.pack(len(key)) + key
+    return _pair_head(previous, command_key(previous))
 
 
 def context_prefix(before: str, previous: str) -> bytes:
     """The key prefix (``successors2``) of every command run right after ``before`` then
     ``previous``: a digest of the two commands' keys."""
-    first = command_key(before)
-    raw = _KLEN.pack(len(first)) + first + command_key(previous)
-    return hashlib.blake2b(raw, digest_size=8).digest()
+    return _context_head(command_key(before), command_key(previous))
+
+
+def _pair_head(previous: str, key: bytes) -> bytes:
+    """:func:`successor_prefix`, given the previous command's index key too (a batch has
+    it already): a pair's half is cut shorter than a command's own key."""
+    if len(key) > PAIR_LIMIT:
+        key = command_key(previous, PAIR_LIMIT)
+    return _KLEN.pack(len(key)) + key
+
+
+def _context_head(first: bytes, second: bytes) -> bytes:
+    """:func:`context_prefix` from the two commands' index keys."""
+    return hashlib.blake2b(_KLEN.pack(len(first)) + first + second, digest_size=8).digest()
 
 
 def _grams(seq: list[str], starts: list[int], new: int, n: int) -> tuple[list, list[int]]:
@@ -333,26 +343,30 @@ class Index:
         """Add ``follows`` ((context..., next command) -> how often; when last in ``newest``)
         to ``table``: ``successors`` for pairs, ``successors2`` for triples."""
         db = self.db[table]
-        heads: dict[tuple[str, ...], bytes] = {}  # context -> its key prefix
-        writes: list[tuple[bytes, bytes]] = []
-        for gram, n in follows.items():
-            context, nxt = gram[:-1], gram[-1]
-            head = heads.get(context)
-            if head is None:
-                head = heads[context] = (
-                    successor_prefix(*context) if len(context) == 1 else context_prefix(*context)
-                )
-            nkey = keys.get(nxt) or command_key(nxt)  # the tail's command may be older
-            if len(nkey) > PAIR_LIMIT:
-                nkey = command_key(nxt, PAIR_LIMIT)
-            k = head + nkey
-            last_ns = newest[gram]
-            old = txn.get(k, db=db)
-            if old is not None:
-                n0, l0 = _SUCC.unpack_from(old)
-                n, last_ns = n + n0, max(last_ns, l0)
-            long_cmd = nxt.encode("utf-8", "surrogatepass") if len(nkey) > PAIR_LIMIT else b""
-            writes.append((k, _SUCC.pack(n, last_ns) + long_cmd))
+        missing = {c for gram in follows for c in gram if c not in keys}
+        keys.update((c, command_key(c)) for c in missing)  # a session's tail may be older
+        if table == b"successors":
+            heads = {g[:1]: _pair_head(g[0], keys[g[0]]) for g in follows}
+        else:
+            heads = {g[:2]: _context_head(keys[g[0]], keys[g[1]]) for g in follows}
+        grams = list(follows)
+        halves = [keys[g[-1]] for g in grams]
+        long_cmds = {}  # gram -> its next command's bytes, where its half of the key is cut
+        for i in [i for i, half in enumerate(halves) if len(half) > PAIR_LIMIT]:
+            halves[i] = command_key(grams[i][-1], PAIR_LIMIT)
+            long_cmds[grams[i]] = grams[i][-1].encode("utf-8", "surrogatepass")
+        dbkeys = [heads[g[:-1]] + h for g, h in zip(grams, halves, strict=True)]
+        get, pack = txn.get, _SUCC.pack
+        olds = [get(k, None, db) for k in dbkeys]
+        counts = [follows[g] for g in grams]
+        lasts = [newest[g] for g in grams]
+        for i in [i for i, old in enumerate(olds) if old is not None]:
+            n0, l0 = _SUCC.unpack_from(olds[i])
+            counts[i] += n0
+            lasts[i] = max(lasts[i], l0)
+        writes = [(k, pack(n, t)) for k, n, t in zip(dbkeys, counts, lasts, strict=True)]
+        for i in [i for i, g in enumerate(grams) if g in long_cmds] if long_cmds else ():
+            writes[i] = (writes[i][0], writes[i][1] + long_cmds[grams[i]])
         _put_all(txn, db, writes)
 
     def _merge(self, txn, by_cmd, sessions, days) -> None:
