@@ -194,9 +194,14 @@ def _tail_of(value: bytes) -> tuple[tuple[int, int, str], list[str]]:
 def _tail_value(order: tuple[int, int, str], last: Sequence[str]) -> bytes:
     """A session's ``session_ends`` entry: the order of its newest record, the newest
     command (``last[-1]``) and the one before it (``last[-2]``, when there is one)."""
-    day, ns, rid = order
     newest = last[-1].encode("utf-8", "surrogatepass")
     before = last[-2].encode("utf-8", "surrogatepass") if len(last) > 1 else b""
+    return _tail_bytes(order, newest, before)
+
+
+def _tail_bytes(order: tuple[int, int, str], newest: bytes, before: bytes) -> bytes:
+    """:func:`_tail_value` from the two commands' bytes."""
+    day, ns, rid = order
     return _TAIL.pack(day, ns, bytes.fromhex(rid or "00" * 8), len(newest)) + newest + before
 
 
@@ -206,7 +211,7 @@ def _put_all(txn: lmdb.Transaction, db, writes: list[tuple[bytes, bytes]]) -> No
         txn.cursor(db=db).putmulti(writes)
     else:
         for key, value in writes:
-            txn.put(key, value, db=db)
+            txn.put(key, value, True, True, False, db)  # positional: see _follow
 
 
 def _fold(cols: Columns):
@@ -240,6 +245,8 @@ class Index:
     def __init__(self, env: lmdb.Environment) -> None:
         self.env = env
         self.db = {name: env.open_db(name) for name in ALL_TABLES}
+        #: session key -> (its session_ends entry, what that entry implies): see _follow_one
+        self._ends: dict[bytes, tuple] = {}
 
     # --- writing (inside a write transaction owned by the caller) -----------------------
     def add_records(self, txn: lmdb.Transaction, records: Sequence[Record]) -> None:
@@ -269,23 +276,68 @@ class Index:
         self._add_successors(txn, cols, keys)
 
     def _follow_one(self, txn: lmdb.Transaction, cols: Columns, keys: dict[str, bytes]) -> None:
-        """:meth:`_add_successors` for one record (the prompt path)."""
+        """:meth:`_add_successors` for one record (the prompt path).
+
+        What a session's entry implies (its newest command's pair head, its last two
+        commands' context head) is remembered with the entry's bytes, so the shell's next
+        command finds it without decoding or hashing them again; any other entry (another
+        process wrote, a reindex ran) misses and is read the long way.
+        """
         tdb = self.db[b"session_ends"]
         command, start = cols.commands[0], cols.starts[0]
         order = (cols.days[0], start, cols.ids[0])
         skey = cols.streams[0].encode("utf-8", "surrogatepass")[:KEY_LIMIT]
-        old = txn.get(skey, db=tdb)
-        last: list[str] = []
+        old = txn.get(skey, None, tdb)
+        ckey = keys[command]
+        before_key = b""
         if old is not None:
-            newest, last = _tail_of(old)
+            known = self._ends.get(skey)
+            if known is not None and known[0] == old:
+                _, newest, pair_head, context_head, before_key = known
+            else:
+                newest, last = _tail_of(old)
+                before_key = command_key(last[-1])
+                pair_head = _pair_head(last[-1], before_key)
+                context_head = (
+                    _context_head(command_key(last[0]), before_key) if len(last) > 1 else b""
+                )
             if order <= newest:
                 return  # older than what this session already holds: see module doc
-            pair = (last[-1], command)
-            self._count_follows(txn, b"successors", {pair: 1}, {pair: start}, keys)
-            if len(last) > 1:
-                triple = (*last, command)
-                self._count_follows(txn, b"successors2", {triple: 1}, {triple: start}, keys)
-        txn.put(skey, _tail_value(order, [*last[-1:], command]), db=tdb)
+            nkey, whole = ckey, b""
+            if len(nkey) > PAIR_LIMIT:  # a cut half: the value carries the whole command
+                nkey = command_key(command, PAIR_LIMIT)
+                whole = command.encode("utf-8", "surrogatepass")
+            self._follow(txn, b"successors", pair_head + nkey, start, whole)
+            if context_head:
+                self._follow(txn, b"successors2", context_head + nkey, start, whole)
+            n = _TAIL.unpack_from(old)[3]
+            previous = old[_TAIL.size : _TAIL.size + n]  # the newest command, encoded
+        else:
+            previous = b""
+        value = _tail_bytes(order, command.encode("utf-8", "surrogatepass"), previous)
+        txn.put(skey, value, True, True, False, tdb)
+        if len(self._ends) > 64:
+            self._ends.clear()
+        self._ends[skey] = (
+            value,
+            order,
+            _pair_head(command, ckey),
+            _context_head(before_key, ckey) if previous else b"",
+            ckey,
+        )
+
+    def _follow(
+        self, txn: lmdb.Transaction, table: bytes, key: bytes, start: int, whole: bytes
+    ) -> None:
+        """One more run of the successor at ``key``, at ``start``: :meth:`_count_follows`
+        for one record, without its batch bookkeeping (this is the prompt's path)."""
+        db = self.db[table]
+        old = txn.get(key, None, db)  # positional: a third cheaper than keywords in py-lmdb
+        n, last_ns = 1, start
+        if old is not None:
+            n0, l0 = _SUCC.unpack_from(old)
+            n, last_ns = n + n0, max(start, l0)
+        txn.put(key, _SUCC.pack(n, last_ns) + whole, True, True, False, db)
 
     def _add_successors(self, txn: lmdb.Transaction, cols: Columns, keys: dict[str, bytes]) -> None:
         if len(cols) == 1:
@@ -373,7 +425,7 @@ class Index:
         cdb, sdb, ddb = self.db[b"commands"], self.db[b"sessions"], self.db[b"days"]
         writes: list[tuple[bytes, bytes]] = []
         for key, (command, n, ok, failed, first, last, cwd) in by_cmd.items():
-            old = txn.get(key, db=cdb)
+            old = txn.get(key, None, cdb)
             if old is not None:
                 n0, ok0, failed0, first0, last0, cwd0, _ = _stats_of(old)
                 n, ok, failed, first = n + n0, ok + ok0, failed + failed0, min(first, first0)
@@ -388,16 +440,16 @@ class Index:
         _put_all(txn, cdb, writes)
         for sid, (first, last, n) in sessions.items():
             k = sid.encode("utf-8", "surrogatepass")[:KEY_LIMIT]
-            old = txn.get(k, db=sdb)
+            old = txn.get(k, None, sdb)
             if old is not None:
                 f0, l0, n0 = _SESSION.unpack(old)
                 first, last, n = min(first, f0), max(last, l0), n + n0
-            txn.put(k, _SESSION.pack(first, last, n), db=sdb)
+            txn.put(k, _SESSION.pack(first, last, n), True, True, False, sdb)
         for day, n in days.items():
             k = day.encode()
-            old = txn.get(k, db=ddb)
+            old = txn.get(k, None, ddb)
             total = n + (_COUNT.unpack(old)[0] if old is not None else 0)
-            txn.put(k, _COUNT.pack(total), db=ddb)
+            txn.put(k, _COUNT.pack(total), True, True, False, ddb)
 
     def remove_commands(self, txn: lmdb.Transaction, commands: Iterable[str]) -> None:
         """Drop the stats of commands whose every record was removed."""
