@@ -113,3 +113,22 @@ def test_incremental_equals_reindex_for_any_batching(tmp_path_factory, items, cu
     store.reindex()
     assert _snapshot(store) == incremental
     store.close()
+
+
+def test_two_shells_writing_one_session_count_every_pair_and_triple(tmp_path):
+    """Each store remembers what its last write implies; when the other store wrote in
+    between, that memory must not be used (the counts would follow a stale command)."""
+    a, b = Store(tmp_path), Store(tmp_path)
+    cmds = ["cd src", "make", "make test", "git diff", "make", "make test", "git diff", "ls"]
+    for i, cmd in enumerate(cmds):
+        (a if i % 3 else b).add(make_record(i, command=cmd, session="shared"))
+    b.close()
+    assert _succ(a, "make") == {"make test": 2}
+    assert _succ(a, "git diff") == {"make": 1, "ls": 1}
+    assert _succ2(a, "make", "make test") == {"git diff": 2}
+    assert _succ2(a, "git diff", "make") == {"make test": 1}
+    assert _succ2(a, "make test", "git diff") == {"make": 1, "ls": 1}
+    before = _snapshot(a)
+    a.reindex()
+    assert _snapshot(a) == before
+    a.close()
