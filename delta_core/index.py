@@ -205,7 +205,7 @@ def _tail_bytes(order: tuple[int, int, str], newest: bytes, before: bytes) -> by
     return _TAIL.pack(day, ns, bytes.fromhex(rid or "00" * 8), len(newest)) + newest + before
 
 
-def _put_all(txn: lmdb.Transaction, db, writes: list[tuple[bytes, bytes]]) -> None:
+def put_all(txn: lmdb.Transaction, db, writes: list[tuple[bytes, bytes]]) -> None:
     """Write many pairs in one call (a loop in C), a few one by one (no cursor to set up)."""
     if len(writes) > 8:
         txn.cursor(db=db).putmulti(writes)
@@ -419,7 +419,7 @@ class Index:
         writes = [(k, pack(n, t)) for k, n, t in zip(dbkeys, counts, lasts, strict=True)]
         for i in [i for i, g in enumerate(grams) if g in long_cmds] if long_cmds else ():
             writes[i] = (writes[i][0], writes[i][1] + long_cmds[grams[i]])
-        _put_all(txn, db, writes)
+        put_all(txn, db, writes)
 
     def _merge(self, txn, by_cmd, sessions, days) -> None:
         cdb, sdb, ddb = self.db[b"commands"], self.db[b"sessions"], self.db[b"days"]
@@ -437,7 +437,7 @@ class Index:
             if len(key) > KEY_LIMIT:  # a cut key: the whole command goes in the value
                 value += command.encode("utf-8", "surrogatepass")
             writes.append((key, value))
-        _put_all(txn, cdb, writes)
+        put_all(txn, cdb, writes)
         for sid, (first, last, n) in sessions.items():
             k = sid.encode("utf-8", "surrogatepass")[:KEY_LIMIT]
             old = txn.get(k, None, sdb)

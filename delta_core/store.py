@@ -21,7 +21,7 @@ import lmdb
 
 from delta_core import codec, log
 from delta_core.encoded_batch import DayBatch, EncodedBatch, encode_batch
-from delta_core.index import Index
+from delta_core.index import Index, put_all
 from delta_core.lmdb_env import (
     ENVS,
     MAX_DBS,
@@ -268,12 +268,14 @@ class Store:
         """Fold stored batches into the index, import origins included (caller's txn)."""
         index = self._index
         index.add_columns(txn, Columns.concat(b.cols for b in added))
-        idb = index.db[b"imports"]
-        for b in added:
-            if b.origins is not None:
-                for key, origin in zip(b.keys, b.origins, strict=True):
-                    if origin is not None:
-                        txn.put(origin, key, db=idb)
+        origins = [
+            (origin, key)
+            for b in added
+            if b.origins is not None
+            for key, origin in zip(b.keys, b.origins, strict=True)
+            if origin is not None
+        ]
+        put_all(txn, index.db[b"imports"], origins)
 
     def write_index(self, fn: Callable[[lmdb.Transaction], object]) -> None:
         """Run ``fn`` in a write transaction of the index (suggestion feedback, not records)."""
