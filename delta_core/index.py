@@ -456,6 +456,11 @@ class Index:
         for cmd in commands:
             txn.delete(command_key(cmd), db=self.db[b"commands"])
 
+    def outdated(self, txn: lmdb.Transaction) -> bool:
+        """Whether an older Delta wrote this index (it still has a table of an earlier
+        format, so newer tables lack its history until ``reindex``)."""
+        return any(txn.get(name) is not None for name in OLD_TABLES)
+
     def clear_derived(self, txn: lmdb.Transaction) -> None:
         for name in DERIVED_TABLES:
             txn.drop(self.db[name], delete=False)

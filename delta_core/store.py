@@ -71,6 +71,8 @@ class VerifyReport:
     quarantined: dict[str, Path] = field(default_factory=dict)
     index_rebuilt: bool = False
     index_drift: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: the index was written by an older version (rebuilt, so its new tables hold all history)
+    index_outdated: bool = False
 
     @property
     def healthy(self) -> bool:
@@ -519,10 +521,11 @@ class Store:
         if not report.index_rebuilt:
             with read_txn(self.index.env) as txn:
                 indexed = self.index.day_counts(txn)
+                report.index_outdated = self.index.outdated(txn)
             for day in sorted(set(indexed) | set(report.ok)):
                 if indexed.get(day, 0) != report.ok.get(day, 0) and day not in report.bad:
                     report.index_drift[day] = (report.ok.get(day, 0), indexed.get(day, 0))
-            if report.index_drift:
+            if report.index_drift or report.index_outdated:
                 self.reindex()
                 report.index_rebuilt = True
         return report

@@ -350,6 +350,7 @@ def verify(no_quarantine: bool, as_json: bool) -> None:
                     "quarantined": {d: str(p) for d, p in report.quarantined.items()},
                     "index_rebuilt": report.index_rebuilt,
                     "index_drift": report.index_drift,
+                    "index_outdated": report.index_outdated,
                 }
             )
         )
@@ -361,6 +362,8 @@ def verify(no_quarantine: bool, as_json: bool) -> None:
             click.echo(f"{day}: damaged ({why}){moved}")
         for day, (shard, idx) in report.index_drift.items():
             click.echo(f"{day}: index had {idx:,} records, shard {shard:,}")
+        if report.index_outdated:
+            click.echo("index written by an older Delta (no two-command successors yet)")
         if report.index_rebuilt:
             click.echo("index rebuilt from the shards")
     if report.bad:

@@ -132,3 +132,20 @@ def test_two_shells_writing_one_session_count_every_pair_and_triple(tmp_path):
     a.reindex()
     assert _snapshot(a) == before
     a.close()
+
+
+def test_verify_rebuilds_an_index_an_older_version_wrote(tmp_path):
+    """A store from before the two-command table: `delta memory verify` finds it and rebuilds,
+    so the history recorded before the upgrade feeds the new table too."""
+    store = Store(tmp_path)
+    store.add_many(make_record(i, command=c, session="s1") for i, c in enumerate("abcab"))
+    env = store.index.env
+    with env.begin(write=True) as txn:  # as an older version left it: no successors2, old tails
+        txn.drop(store.index.db[b"successors2"], delete=False)
+        txn.put(b"s1", b"old tail", db=env.open_db(b"session_tails", txn=txn))
+    assert _succ2(store, "a", "b") == {}
+    report = store.verify()
+    assert report.index_outdated and report.index_rebuilt and report.healthy
+    assert _succ2(store, "a", "b") == {"c": 1}
+    assert not store.verify().index_rebuilt  # once is enough
+    store.close()
