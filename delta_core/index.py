@@ -139,6 +139,14 @@ def _pair_head(previous: str, key: bytes) -> bytes:
     return _KLEN.pack(len(key)) + key
 
 
+def _half(command: str, key: bytes) -> tuple[bytes, bytes]:
+    """The next command's half of a successor key, given its index key, and what the value
+    carries after the counts: the whole command when that half is cut, else nothing."""
+    if len(key) <= PAIR_LIMIT:
+        return key, b""
+    return command_key(command, PAIR_LIMIT), command.encode("utf-8", "surrogatepass")
+
+
 def _context_head(first: bytes, second: bytes) -> bytes:
     """:func:`context_prefix` from the two commands' index keys."""
     return hashlib.blake2b(_KLEN.pack(len(first)) + first + second, digest_size=8).digest()
@@ -289,32 +297,27 @@ class Index:
         skey = cols.streams[0].encode("utf-8", "surrogatepass")[:KEY_LIMIT]
         old = txn.get(skey, None, tdb)
         ckey = keys[command]
-        before_key = b""
+        prev_key = prev_bytes = b""  # the session's newest command before this one
         if old is not None:
             known = self._ends.get(skey)
             if known is not None and known[0] == old:
-                _, newest, pair_head, context_head, before_key = known
+                _, newest, pair_head, context_head, prev_key = known
             else:
                 newest, last = _tail_of(old)
-                before_key = command_key(last[-1])
-                pair_head = _pair_head(last[-1], before_key)
+                prev_key = command_key(last[-1])
+                pair_head = _pair_head(last[-1], prev_key)
                 context_head = (
-                    _context_head(command_key(last[0]), before_key) if len(last) > 1 else b""
+                    _context_head(command_key(last[0]), prev_key) if len(last) > 1 else b""
                 )
             if order <= newest:
                 return  # older than what this session already holds: see module doc
-            nkey, whole = ckey, b""
-            if len(nkey) > PAIR_LIMIT:  # a cut half: the value carries the whole command
-                nkey = command_key(command, PAIR_LIMIT)
-                whole = command.encode("utf-8", "surrogatepass")
-            self._follow(txn, b"successors", pair_head + nkey, start, whole)
+            half, whole = _half(command, ckey)
+            self._follow(txn, b"successors", pair_head + half, start, whole)
             if context_head:
-                self._follow(txn, b"successors2", context_head + nkey, start, whole)
+                self._follow(txn, b"successors2", context_head + half, start, whole)
             n = _TAIL.unpack_from(old)[3]
-            previous = old[_TAIL.size : _TAIL.size + n]  # the newest command, encoded
-        else:
-            previous = b""
-        value = _tail_bytes(order, command.encode("utf-8", "surrogatepass"), previous)
+            prev_bytes = old[_TAIL.size : _TAIL.size + n]
+        value = _tail_bytes(order, command.encode("utf-8", "surrogatepass"), prev_bytes)
         txn.put(skey, value, True, True, False, tdb)
         if len(self._ends) > 64:
             self._ends.clear()
@@ -322,7 +325,7 @@ class Index:
             value,
             order,
             _pair_head(command, ckey),
-            _context_head(before_key, ckey) if previous else b"",
+            _context_head(prev_key, ckey) if prev_bytes else b"",
             ckey,
         )
 
@@ -397,16 +400,17 @@ class Index:
         db = self.db[table]
         missing = {c for gram in follows for c in gram if c not in keys}
         keys.update((c, command_key(c)) for c in missing)  # a session's tail may be older
-        if table == b"successors":
-            heads = {g[:1]: _pair_head(g[0], keys[g[0]]) for g in follows}
-        else:
-            heads = {g[:2]: _context_head(keys[g[0]], keys[g[1]]) for g in follows}
+        heads = {  # one per distinct context: a pair's previous command, or a triple's two
+            c: _pair_head(c[0], keys[c[0]])
+            if len(c) == 1
+            else _context_head(keys[c[0]], keys[c[1]])
+            for c in {g[:-1] for g in follows}
+        }
         grams = list(follows)
         halves = [keys[g[-1]] for g in grams]
         long_cmds = {}  # gram -> its next command's bytes, where its half of the key is cut
         for i in [i for i, half in enumerate(halves) if len(half) > PAIR_LIMIT]:
-            halves[i] = command_key(grams[i][-1], PAIR_LIMIT)
-            long_cmds[grams[i]] = grams[i][-1].encode("utf-8", "surrogatepass")
+            halves[i], long_cmds[grams[i]] = _half(grams[i][-1], halves[i])
         dbkeys = [heads[g[:-1]] + h for g, h in zip(grams, halves, strict=True)]
         get, pack = txn.get, _SUCC.pack
         olds = [get(k, None, db) for k in dbkeys]
