@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from delta_core.lossless import escape
+from delta_core.suggest import MODEL_WEIGHT
 from delta_core.training_format import Turn, command_stop_ids, format_context
 
 #: Tokens a completion may add after the typed text.
@@ -82,7 +83,7 @@ class ModelCompleter:
         self._draft_ids: dict[str, list[int]] = {}
         self._last: dict[str, list[int]] = {}  # key -> ids of its previous completion
         #: its weight against history in :func:`delta_core.suggest.combine` (fitted per model)
-        self.model_weight = 0.5
+        self.model_weight = MODEL_WEIGHT
 
     @classmethod
     def from_dir(
@@ -101,15 +102,13 @@ class ModelCompleter:
         from delta_core.inference.backends import ONNX_FILE, load_backend
 
         model_dir = Path(model_dir)
-        from delta_core.suggest import MODEL_WEIGHT
-        from delta_core.suggest_fit import load_model_weight
+        from delta_core.suggest_fit import model_weight_for
 
         tok = load_tokenizer_dir(model_dir / "tokenizer", plugins)
         if backend == "auto" and not (model_dir / ONNX_FILE).exists():
             backend = "torch"
         completer = cls(load_backend(model_dir, backend, device), tok, device)
-        fitted = load_model_weight(model_dir)
-        completer.model_weight = MODEL_WEIGHT if fitted is None else fitted
+        completer.model_weight = model_weight_for(model_dir)
         return completer
 
     def prompt(

@@ -22,7 +22,7 @@ from typing import Any
 from delta_core.components import Suggestion, SuggestQuery
 from delta_core.history_view import MemoryHistory
 from delta_core.record import Record
-from delta_core.suggest import combine
+from delta_core.suggest import MODEL_WEIGHT, combine
 from delta_core.suggest_rank import Weights, history_distribution, rank_history
 from delta_core.training_format import as_turn
 
@@ -131,3 +131,10 @@ def load_model_weight(model_dir: Path) -> float | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return weight if 0.0 <= weight <= 1.0 else None
+
+
+def model_weight_for(model_dir: Path) -> float:
+    """The weight the model in ``model_dir`` gets against history: the one fitted for it,
+    else the default (what the shell, ``delta suggest`` and ``delta eval`` all use)."""
+    found = load_model_weight(model_dir)
+    return MODEL_WEIGHT if found is None else found

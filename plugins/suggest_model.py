@@ -42,7 +42,7 @@ class ModelSuggester:
         self.remote: Any = None  # a RemoteModel when the server is used
         self.backend = "auto"  # serve.backend, set by attach
         self.store: Any = None
-        self._weights: dict[str | None, float | None] = {}  # version -> fitted weight
+        self._weights: dict[str, float] = {}  # version -> its weight (fitted, else default)
 
     def attach(self, ctx: Any) -> None:
         self.layout = ctx.layout
@@ -106,12 +106,13 @@ class ModelSuggester:
         if self.remote is None:
             return getattr(self.completer, "model_weight", MODEL_WEIGHT)
         version = self.remote.version
-        if version not in self._weights and self.layout is not None and version:
-            from delta_core.suggest_fit import load_model_weight
+        if not version or self.layout is None:
+            return MODEL_WEIGHT
+        if version not in self._weights:
+            from delta_core.suggest_fit import model_weight_for
 
-            self._weights[version] = load_model_weight(self.layout.models / version)
-        found = self._weights.get(version)
-        return MODEL_WEIGHT if found is None else found
+            self._weights[version] = model_weight_for(self.layout.models / version)
+        return self._weights[version]
 
     def observe(self, rec: Any) -> None:
         self.turns.append(as_turn(rec))

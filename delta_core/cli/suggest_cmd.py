@@ -25,11 +25,7 @@ def _model_suggestions(ctx, turns, cwd, prefix, k) -> tuple[list[tuple[str, floa
     from delta_core.serve.launch import connect
     from delta_core.serve.remote import RemoteModel
     from delta_core.suggest import MODEL_WEIGHT
-    from delta_core.suggest_fit import load_model_weight
-
-    def weight(version) -> float:
-        found = load_model_weight(ctx.layout.models / version) if version else None
-        return MODEL_WEIGHT if found is None else found
+    from delta_core.suggest_fit import model_weight_for
 
     client = connect(ctx.layout)
     if client is not None:
@@ -38,7 +34,12 @@ def _model_suggestions(ctx, turns, cwd, prefix, k) -> tuple[list[tuple[str, floa
         got = remote.suggest(turns, cwd, prefix, k=k, timeout=10.0)
         remote.close()
         if got is not None:
-            return got, "server", weight(remote.version)
+            version = remote.version
+            return (
+                got,
+                "server",
+                model_weight_for(ctx.layout.models / version) if version else MODEL_WEIGHT,
+            )
     version = active_version(ctx.layout)
     if not version:
         return [], "none", MODEL_WEIGHT
