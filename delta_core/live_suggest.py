@@ -75,9 +75,10 @@ class SuggestEngine:
                 log.problem(f"suggester {name}: {exc}", self.ctx.layout.log_file)
                 continue
             (history if name == "history" else extra).extend(got)
-        model = self.suggesters.get("model")
-        weight = getattr(model, "model_weight", MODEL_WEIGHT)
-        merged = combine(history, self._model(query), query.limit + len(extra), weight)
+        completion = self._model(query)
+        # read after the answer: a served model's version (hence its weight) comes with it
+        weight = getattr(self.suggesters.get("model"), "model_weight", MODEL_WEIGHT)
+        merged = combine(history, completion, query.limit + len(extra), weight)
         merged += sorted(extra, key=lambda s: -s.score)
         seen: set[str] = set()
         out = [s for s in merged if not (s.command in seen or seen.add(s.command))]
