@@ -66,9 +66,9 @@ def evaluate_candidate(ctx: Any, version: str) -> tuple[bool, str, dict[str, Any
         candidate.model_weight = fit_model_weight(candidate, before, test)
         save_model_weight(info.path, candidate.model_weight, len(test))
     result = evaluate(before, test, candidate, others=others)
-    result["backend"] = kind
+    result["backend"] = served = candidate.engine.backend.name  # what was loaded, not asked
     ok, reason = gate(result)
-    return ok, f"{reason} ({kind})", result
+    return ok, f"{reason} ({served})", result
 
 
 def after_training(ctx: Any, info: ModelInfo) -> str:
