@@ -17,6 +17,7 @@ from delta_core.evaluation import evaluate
 from delta_core.model_complete import ModelCompleter
 from delta_core.plugin_manager import Components, make_plugin_manager
 from delta_core.record import Record
+from delta_core.suggest_fit import load_model_weight
 from delta_core.training_format import Turn
 from tests.conftest import SHARED_DATA
 
@@ -34,7 +35,9 @@ def test_small_model_beats_every_baseline_on_sea_user(tmp_path):
     plugins = Components.from_manager(make_plugin_manager()).tokenizers
     model_dir = train_eval_model(train, tmp_path, plugins, model_size="tiny", max_steps=600)
     completer = ModelCompleter.from_dir(model_dir, plugins)
-    assert 0.0 < completer.model_weight < 1.0  # fitted on the train history's held-out tenth
+    # fitted on the train history's held-out tenth (the default would also lie in (0, 1))
+    assert load_model_weight(model_dir) == completer.model_weight
+    assert 0.0 < completer.model_weight < 1.0
     res = evaluate(train, test, completer)["strategies"]
     delta = res.pop("delta")
     for name, base in res.items():
@@ -44,8 +47,11 @@ def test_small_model_beats_every_baseline_on_sea_user(tmp_path):
     # a completion's probability is given what was typed, as history's is: more than the
     # whole command's probability when the prefix rules others out
     turns = [Turn(r.command) for r in recs[:4000]]
+    checked = 0
     for typed in ("l", "c", "v", "m"):
         got = completer.complete(turns, "", typed)
         if got is not None:
             nll, _ = completer.nll(turns, "", got[0])
             assert got[1] > math.exp(-nll), typed
+            checked += 1
+    assert checked  # at least one typed prefix got a completion to check
