@@ -98,9 +98,7 @@ class Sequence:
         if not t or self.known(ids) < t:
             return None
         n = len(self.ids)
-        self.ids.extend(self.kept[:t])
-        del self.kept[:t]
-        self.last_logits = self.rows[n + t]
+        self._move_end(n + t)  # known() checked that rows holds every one of them
         return [self.rows[n + i + 1] for i in range(t)]
 
     def _move_end(self, m: int) -> None:

@@ -95,15 +95,12 @@ def quantize(src: Path | str, dst: Path | str) -> Path:
     return dst
 
 
-def export_dir(model_dir: Path | str, quantized: bool = False) -> Path:
-    """Export ``models/<version>/model.onnx`` (and ``model.int8.onnx`` when asked)."""
+def export_dir(model_dir: Path | str) -> Path:
+    """Export ``models/<version>/model.onnx`` from its weights (now, fresh or not)."""
     from delta_core.checkpoint import load_model
 
     model_dir = Path(model_dir)
-    out = export_model(load_model(model_dir, "cpu"), model_dir / ONNX_FILE)
-    if quantized:
-        out = quantize(out, model_dir / ONNX_INT8_FILE)
-    return out
+    return export_model(load_model(model_dir, "cpu"), model_dir / ONNX_FILE)
 
 
 def _fresh(path: Path, weights: Path) -> bool:
@@ -120,13 +117,11 @@ def ensure_onnx(model_dir: Path | str, quantized: bool = False) -> Path:
     ``quantized``: ``model.int8.onnx``, quantized from a fresh ``model.onnx`` (exported first
     only when that one is stale too).
     """
-    from delta_core.checkpoint import load_model
-
     model_dir = Path(model_dir)
     weights = model_dir / "model.pt"
     fp32 = model_dir / ONNX_FILE
     if not _fresh(fp32, weights):
-        export_model(load_model(model_dir, "cpu"), fp32)
+        export_dir(model_dir)
     if not quantized:
         return fp32
     int8 = model_dir / ONNX_INT8_FILE
