@@ -30,7 +30,7 @@ from delta_core.lmdb_env import (
     read_txn,
     write_txn,
 )
-from delta_core.paths import Layout, private_dir
+from delta_core.paths import Layout, private_dir, write_private
 from delta_core.record import Record, day_name
 from delta_core.record_columns import Columns
 
@@ -105,6 +105,7 @@ class Store:
         self._generation = -1
         self._day_paths: dict[str, str] = {}
         self._unfolded: list[DayBatch] = []  # stored, not yet in the index (fold=False)
+        self._unfolded_generation = -1  # the root lock's generation when they were stored
 
     # --- environments -------------------------------------------------------------------
     def _shard_path(self, day: str) -> Path:
@@ -225,9 +226,10 @@ class Store:
                 added.append(batch)
             if not fold:
                 if added and not self._unfolded:
-                    # a process killed before folding leaves this behind (see fold_pending)
-                    self.layout.unfolded_flag.write_text(str(os.getpid()))
-                    self.layout.unfolded_flag.chmod(0o600)
+                    # a process killed before folding leaves this behind (see fold_pending);
+                    # written whole or not at all, so a reader never sees an empty pid
+                    write_private(self.layout.unfolded_flag, str(os.getpid()))
+                    self._unfolded_generation = self._generation
                 self._unfolded.extend(added)
             elif added:
                 write_txn(index.env, lambda txn: self._fold_into(txn, added))
@@ -243,7 +245,18 @@ class Store:
         if not self._unfolded:
             return
         pending, self._unfolded = self._unfolded, []
-        self.write_index(lambda txn: self._fold_into(txn, pending))
+        folded = []
+
+        def fold(txn: lmdb.Transaction) -> None:
+            # a rebuild since they were stored (another process's reindex, a shard set aside)
+            # has counted some of them already: folding them again would count them twice
+            if self._generation == self._unfolded_generation:
+                self._fold_into(txn, pending)
+                folded.append(True)
+
+        self.write_index(fold)
+        if not folded:
+            self.reindex()
         self.layout.unfolded_flag.unlink(missing_ok=True)
 
     def fold_was_interrupted(self) -> bool:

@@ -161,6 +161,25 @@ def test_batches_stored_unfolded_reach_the_index_at_sync(tmp_path):
             assert store.index.snapshot(txn) == folded
 
 
+def test_an_index_rebuilt_by_another_process_mid_import_counts_each_record_once(tmp_path):
+    """`delta memory verify` in another shell rebuilds the index while an import holds stored,
+    unfolded batches: the rebuild counted them, so the import must not fold them again."""
+    from delta_core.encoded_batch import encode_batch
+    from delta_core.record import Record
+    from delta_core.store import Store
+
+    records = [Record("make", 1_700_000_000_000_000_000 + i * 10**12) for i in range(200)]
+    with Store(tmp_path / "home") as importer, Store(tmp_path / "home") as other:
+        importer.add_encoded(encode_batch(records[:100]), fold=False)
+        other.reindex()  # sees the 100 records in their shard
+        importer.add_encoded(encode_batch(records[100:]), fold=False)
+        importer.fold_pending()
+        with importer.index.env.begin() as txn:
+            assert importer.index.get_command(txn, "make").count == 200
+            assert sum(importer.index.day_counts(txn).values()) == 200
+        assert not importer.fold_was_interrupted()
+
+
 KILLED_IMPORT = """
 import os, signal, sys
 from delta_core.encoded_batch import encode_batch
