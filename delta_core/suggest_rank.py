@@ -150,10 +150,6 @@ def _geometric(order: list[str], decay: float) -> dict[str, float]:
     return {c: v / total for c, v in raw.items()}
 
 
-#: The estimates of the mixture :func:`history_estimates` may give, in :class:`Weights`' names.
-ESTIMATES = ("successor", "successor_recency", "recency", "frequency", "floor")
-
-
 def history_estimates(
     view: HistoryView, query: SuggestQuery, weights: Weights = Weights()
 ) -> tuple[dict[str, CommandStats], dict[str, dict[str, float]], tuple[dict[str, float], float]]:
