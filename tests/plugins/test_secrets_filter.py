@@ -8,7 +8,7 @@ import re
 import pytest
 from delta_plugins.secret_rules import RULE_NAMES, RULES
 from delta_plugins.secrets import SecretScanner, SecretsFilter
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from delta_core.config import Config
@@ -122,6 +122,7 @@ contexts = st.sampled_from([p for p in POSITIVES if "BEGIN" not in p[1] or "END"
 
 @settings(max_examples=300, deadline=None)
 @given(anything)
+@example("TOKEN=curl -u ://curl -u :a")  # overlapping matches hid a second secret (fixed)
 def test_filtering_never_raises_and_is_idempotent(text):
     f = SecretsFilter(action="redact")
     once = f.check(text, "/")
