@@ -488,9 +488,8 @@ def main() -> None:
         report["speculative_speedup_int8"] = report["in_process"]["int8+kv+spec"]["speedup_mean"]
     report["batching_speedup_16"] = tp.get(16, {}).get("speedup")
     if "step_cost" in report:
-        report["batching_ceiling_16"] = report["step_cost"][BACKEND_COST.get(args.backend, "int8")][
-            "batching_ceiling_16"
-        ]
+        grid = report["step_cost"].get(BACKEND_COST.get(args.backend, ""))  # none for torch
+        report["batching_ceiling_16"] = grid["batching_ceiling_16"] if grid else None
     report["batching_speedup_16_no_spec"] = tp.get(16, {}).get("no_spec_speedup")
     report["cpu_load_1min_at_end"] = round(os.getloadavg()[0], 1)
     if args.json or args.only_throughput:
