@@ -154,6 +154,9 @@ class SecretsFilter:
                 break
             findings.extend(more)
             redacted = redact(redacted, more)
+        else:
+            if self.scanner.scan(redacted):  # still a secret after every pass: keep nothing
+                return Verdict("drop", "", tuple(findings))
         return Verdict("redact", redacted, tuple(findings))
 
 

@@ -76,6 +76,18 @@ def test_findings_name_the_rule_and_never_carry_the_secret():
     assert GH_PAT not in f.detail
 
 
+def test_a_secret_left_after_every_rescan_drops_the_command(monkeypatch):
+    """Redacting can expose a secret an overlapping match hid; if passes run out before the
+    text is clean, nothing of it is kept (here: no rescan at all, on a real such command)."""
+    import delta_plugins.secrets as secrets
+
+    cmd = "TOKEN=curl -u ://curl -u :a"
+    assert SecretsFilter(action="redact").check(cmd, "").action == "redact"
+    monkeypatch.setattr(secrets, "MAX_PASSES", 0)
+    verdict = SecretsFilter(action="redact").check(cmd, "")
+    assert verdict.action == "drop" and verdict.command == ""
+
+
 def test_drop_mode_drops_the_whole_command():
     verdict = SecretsFilter(action="drop").check(f"export GH_TOKEN={GH_PAT}", "")
     assert verdict.action == "drop"
