@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import lmdb
 
@@ -201,7 +201,7 @@ class EnvCache:
         # The shell's recorder and its suggestion thread may open the same one at once.
         self._lock = threading.RLock()
 
-    def _get_unlocked(
+    def get(
         self,
         path: str,
         map_size: int,
@@ -211,43 +211,52 @@ class EnvCache:
         check: bool = True,
         pin: bool = False,
     ) -> lmdb.Environment | None:
-        """The environment in directory ``path`` (an absolute path string).
+        """The environment in directory ``path`` (an absolute path string); safe to call
+        from several threads.
 
         ``check=False`` skips the on-disk identity check: the prompt path uses it after the
         root lock's generation showed that nothing was swapped.
         """
-        cached = self._envs.pop(path, None)
-        if cached is not None:
-            if not check or cached[1] == file_identity(Path(path)):
-                self._envs[path] = cached
-                return cached[0]
-            cached[0].close()
-        if not create and file_identity(Path(path)) is None:
-            return None
-        env = open_env(Path(path), map_size, create=create, max_dbs=max_dbs)
-        self._envs[path] = (env, file_identity(Path(path)))
-        if pin:
-            self._pinned.add(path)
-        while len(self._envs) > self.MAX_OPEN + len(self._pinned):
-            self._evict_oldest()
-        return env
-
-    def get(self, path: str, map_size: int, **kw: Any) -> lmdb.Environment | None:
-        """See :meth:`_get_unlocked`; safe to call from several threads."""
         with self._lock:
-            return self._get_unlocked(path, map_size, **kw)
+            cached = self._envs.pop(path, None)
+            if cached is not None:
+                if not check or cached[1] == file_identity(Path(path)):
+                    self._envs[path] = cached
+                    return cached[0]
+                cached[0].close()
+            if not create and file_identity(Path(path)) is None:
+                return None
+            env = open_env(Path(path), map_size, create=create, max_dbs=max_dbs)
+            self._envs[path] = (env, file_identity(Path(path)))
+            if pin:
+                self._pinned.add(path)
+            while len(self._envs) > self.MAX_OPEN + len(self._pinned):
+                self._evict_oldest()
+            return env
 
     def drop(self, path: str | Path, *, close: bool = True) -> None:
+        """Forget the environment at ``path`` (closing it unless already closed)."""
+        key = os.path.abspath(path)
         with self._lock:
-            self._drop_unlocked(path, close=close)
+            self._pinned.discard(key)
+            cached = self._envs.pop(key, None)
+            if cached is not None and close:
+                cached[0].close()
 
     def revalidate_under(self, root: Path) -> None:
-        with self._lock:
-            self._revalidate_under_unlocked(root)
+        """Close environments under ``root`` whose files were swapped by another process."""
+        prefix = os.path.abspath(root) + os.sep
+        with self._lock:  # re-entrant: drop takes it again
+            for key, (_, ident) in list(self._envs.items()):
+                if key.startswith(prefix) and file_identity(Path(key)) != ident:
+                    self.drop(key)
 
     def close_under(self, root: Path) -> None:
+        prefix = os.path.abspath(root) + os.sep
         with self._lock:
-            self._close_under_unlocked(root)
+            for key in [k for k in self._envs if k.startswith(prefix)]:
+                self._pinned.discard(key)
+                self._envs.pop(key)[0].close()
 
     def _evict_oldest(self) -> None:
         old_path = next(p for p in self._envs if p not in self._pinned)
@@ -271,27 +280,6 @@ class EnvCache:
             return [failed for failed in map(_flush_file, todo) if failed is not None]
         with ThreadPoolExecutor(min(SYNC_THREADS, len(todo))) as pool:
             return [failed for failed in pool.map(_flush_file, todo) if failed is not None]
-
-    def _revalidate_under_unlocked(self, root: Path) -> None:
-        """Close environments under ``root`` whose files were swapped by another process."""
-        prefix = os.path.abspath(root) + os.sep
-        for key, (_, ident) in list(self._envs.items()):
-            if key.startswith(prefix) and file_identity(Path(key)) != ident:
-                self._drop_unlocked(key)
-
-    def _drop_unlocked(self, path: str | Path, *, close: bool = True) -> None:
-        """Forget the environment at ``path`` (closing it unless already closed)."""
-        key = os.path.abspath(path)
-        self._pinned.discard(key)
-        cached = self._envs.pop(key, None)
-        if cached is not None and close:
-            cached[0].close()
-
-    def _close_under_unlocked(self, root: Path) -> None:
-        prefix = os.path.abspath(root) + os.sep
-        for key in [k for k in self._envs if k.startswith(prefix)]:
-            self._pinned.discard(key)
-            self._envs.pop(key)[0].close()
 
 
 ENVS = EnvCache()
