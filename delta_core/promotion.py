@@ -6,8 +6,9 @@ model never trained on them. The candidate runs as ``delta``, the served model (
 ``current``, beside the baselines, with :func:`delta_core.evaluation.evaluate`. Both run on
 the backend ``delta serve`` will use (``serve.backend``, int8 ONNX by default), so the gate
 judges the model users get, not its fp32 original. A model without a fitted weight against
-history (:mod:`delta_core.suggest_fit`) gets one here, from the held-back commands, before it
-is judged, and keeps it for the shells that will serve it.
+history (:mod:`delta_core.suggest_fit`) gets one here, fitted on the first half of the
+held-back commands, and is judged on the second half (as every other strategy then is); it
+keeps the weight for the shells that will serve it.
 """
 
 from __future__ import annotations
@@ -61,10 +62,14 @@ def evaluate_candidate(ctx: Any, version: str) -> tuple[bool, str, dict[str, Any
             ctx.layout.models / current, plugins, backend=kind
         )
     candidate = ModelCompleter.from_dir(info.path, plugins, backend=kind)
-    if load_model_weight(info.path) is None:
-        # the model's weight against history: one scalar, fitted on the held-back commands
-        candidate.model_weight = fit_model_weight(candidate, before, test)
-        save_model_weight(info.path, candidate.model_weight, len(test))
+    if load_model_weight(info.path) is None and len(test) > 1:
+        # the model's weight against history: one scalar, fitted on the first half of the
+        # held-back commands and judged with every other strategy on the rest (a weight
+        # chosen on the commands it is judged on would flatter the candidate)
+        fit, test = test[: len(test) // 2], test[len(test) // 2 :]
+        candidate.model_weight = fit_model_weight(candidate, before, fit)
+        save_model_weight(info.path, candidate.model_weight, len(fit))
+        before = [*before, *fit]
     result = evaluate(before, test, candidate, others=others)
     result["backend"] = served = candidate.engine.backend.name  # what was loaded, not asked
     ok, reason = gate(result)
