@@ -104,12 +104,14 @@ def fit_model_weight(
     for rec in heldout[:FIT_COMMANDS]:
         cwd = prev.cwd if prev is not None else ""
         q = SuggestQuery("", cwd, tuple(previous[-2:]), limit=TOP_K)
-        p_history.append(history_distribution(hist, q, weights).get(rec.command, 0.0))
+        probs = history_distribution(hist, q, weights)
+        p_history.append(probs.get(rec.command, 0.0))
         nll, _ = completer.nll(turns, cwd, rec.command)
         p_model.append(math.exp(-nll))
         got = completer.complete(turns, cwd, "")
         model = None if got is None else Suggestion(got[0], got[1], "model")
-        events.append((rank_history(hist, q, weights, check_paths=False), model, rec.command))
+        ranked = rank_history(hist, q, weights, check_paths=False, probs=probs)
+        events.append((ranked, model, rec.command))
         hist.add(rec)
         turns.append(as_turn(rec))
         previous.append(rec.command)

@@ -220,14 +220,19 @@ def history_distribution(
 
 
 def rank_history(
-    view: HistoryView, query: SuggestQuery, weights: Weights = Weights(), check_paths: bool = True
+    view: HistoryView,
+    query: SuggestQuery,
+    weights: Weights = Weights(),
+    check_paths: bool = True,
+    probs: dict[str, float] | None = None,
 ) -> list[Suggestion]:
     """The best ``query.limit`` history commands extending ``query.prefix``, best first.
 
-    Each score is the command's probability (:func:`history_distribution`), reweighed by
-    past feedback on the few best.
+    Each score is the command's probability (:func:`history_distribution`, or ``probs`` when
+    the caller has it already), reweighed by past feedback on the few best.
     """
-    probs = history_distribution(view, query, weights)
+    if probs is None:
+        probs = history_distribution(view, query, weights)
     w = weights
     out: list[Suggestion] = []
     for cmd in sorted(probs, key=lambda c: (-probs[c], c)):
