@@ -21,6 +21,7 @@ from typing import Any
 
 from delta_core.components import Suggestion, SuggestQuery
 from delta_core.history_view import MemoryHistory
+from delta_core.paths import write_private
 from delta_core.record import Record
 from delta_core.suggest import MODEL_WEIGHT, combine
 from delta_core.suggest_rank import Weights, history_distribution, rank_history
@@ -122,7 +123,7 @@ def fit_model_weight(
 def save_model_weight(model_dir: Path, weight: float, commands: int) -> None:
     """Keep the fitted weight beside the model (read by :func:`load_model_weight`)."""
     data = {"model_weight": round(weight, 4), "fitted_on_commands": commands}
-    (Path(model_dir) / BLEND_FILE).write_text(json.dumps(data) + "\n", encoding="utf-8")
+    write_private(Path(model_dir) / BLEND_FILE, json.dumps(data) + "\n")  # like every model file
 
 
 def load_model_weight(model_dir: Path) -> float | None:

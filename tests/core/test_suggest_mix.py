@@ -87,6 +87,7 @@ def test_model_weight_is_the_maximum_likelihood_mixture(tmp_path):
     assert load_model_weight(tmp_path) is None
     save_model_weight(tmp_path, 0.37, 100)
     assert load_model_weight(tmp_path) == pytest.approx(0.37)
+    assert (tmp_path / BLEND_FILE).stat().st_mode & 0o777 == 0o600  # private, as model files are
     (tmp_path / BLEND_FILE).write_text("{not json")
     assert load_model_weight(tmp_path) is None
 
