@@ -14,7 +14,7 @@ two), for recent commands and for feedback. Two views answer the same questions:
 from __future__ import annotations
 
 import bisect
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Protocol
@@ -66,10 +66,8 @@ class MemoryHistory:
     def __init__(self) -> None:
         self._stats: dict[str, CommandStats] = {}
         self._sorted: list[str] = []
-        self._succ: dict[str, Counter[str]] = {}
-        self._succ_last: dict[tuple[str, str], int] = {}  # (previous, command) -> last ns
-        # (before, previous) -> what followed the two, with its last ns
-        self._succ2: dict[tuple[str, str], dict[str, list[int]]] = {}
+        # (previous,) or (before, previous) -> what followed: command -> [count, last ns]
+        self._follows: dict[tuple[str, ...], dict[str, list[int]]] = {}
         self._before: str | None = None
         self._order: dict[str, int] = {}  # command -> position of its last use
         self._seq = 0
@@ -86,17 +84,22 @@ class MemoryHistory:
             bisect.insort(self._sorted, cmd)
         st.add(rec)
         if self._prev is not None:
-            self._succ.setdefault(self._prev, Counter())[cmd] += 1
-            self._succ_last[self._prev, cmd] = rec.start_ns
+            self._count((self._prev,), cmd, rec.start_ns)
             if self._before is not None:
-                after = self._succ2.setdefault((self._before, self._prev), {})
-                seen = after.setdefault(cmd, [0, 0])
-                seen[0] += 1
-                seen[1] = rec.start_ns
+                self._count((self._before, self._prev), cmd, rec.start_ns)
         self._before, self._prev = self._prev, cmd
         self._seq += 1
         self._order[cmd] = self._seq
         self._last_ns = max(self._last_ns, rec.start_ns)
+
+    def _count(self, context: tuple[str, ...], cmd: str, start_ns: int) -> None:
+        seen = self._follows.setdefault(context, {}).setdefault(cmd, [0, 0])
+        seen[0] += 1
+        seen[1] = start_ns
+
+    def _followers(self, context: tuple[str, ...], prefix: str) -> list[tuple[str, int, int]]:
+        found = self._follows.get(context, {})
+        return [(c, n, last) for c, (n, last) in found.items() if c.startswith(prefix)]
 
     def add_feedback(self, command: str, accepted: bool) -> None:
         counts = self._feedback.setdefault(command, [0, 0])
@@ -116,19 +119,12 @@ class MemoryHistory:
         return self._stats.get(command)
 
     def successors(self, previous: str, prefix: str, limit: int) -> list[tuple[str, int, int]]:
-        found = self._succ.get(previous)
-        if not found:
-            return []
-        last = self._succ_last
-        return [(c, n, last[previous, c]) for c, n in found.items() if c.startswith(prefix)]
+        return self._followers((previous,), prefix)
 
     def successors2(
         self, before: str, previous: str, prefix: str, limit: int
     ) -> list[tuple[str, int, int]]:
-        found = self._succ2.get((before, previous))
-        if not found:
-            return []
-        return [(c, n, last) for c, (n, last) in found.items() if c.startswith(prefix)]
+        return self._followers((before, previous), prefix)
 
     def recent(self, prefix: str, limit: int) -> list[str]:
         matches = self._range(prefix) if prefix else iter(self._sorted)
