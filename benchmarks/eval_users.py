@@ -3,7 +3,7 @@
 For each user the history is split in time: the first ``--train-fraction`` is the train
 history (a small model is trained on it on the CPU, and its weight against history is
 fitted on the train history's held-out tenth, as ``delta eval`` does), the rest is held
-back and replayed with the fixed protocol of :mod:`delta_core.evaluation` (at most
+back and replayed with the fixed protocol of :mod:`delta_core.learn.eval.protocol` (at most
 ``--limit`` commands). SEA users use their clean first 5,000 commands (Schonlau et al.:
 commands 5,001+ contain masquerade blocks); Purdue users their whole truncated history.
 
@@ -14,7 +14,7 @@ top-1 over ``frequent``'s (target 2x) — plus the ceiling of the first ratio: t
 of a perfect predictor (one key per command) over ``recent``'s. Where that ceiling is below
 1.5, no engine can meet the target under this protocol on that user.
 
-The ranking constants (``delta_core.suggest_rank.Weights``) were chosen on SEA User11-User20
+The ranking constants (``delta_core.suggest.rank.Weights``) were chosen on SEA User11-User20
 and Purdue USER4, USER5, USER6 and USER8; those users are not reported here unless asked for
 by name (and then marked as tuning users).
 
@@ -64,11 +64,11 @@ def ks_ceiling(commands: list[str]) -> float:
 
 def eval_user(user: str, args: argparse.Namespace, plugins: dict[str, Any]) -> dict[str, Any]:
     """Train, fit and replay one user; the eval result plus targets and timings."""
-    from delta_core.eval_model import train_eval_model
-    from delta_core.eval_report import ratios
-    from delta_core.evaluation import evaluate
-    from delta_core.model_complete import ModelCompleter
-    from delta_core.record import Record
+    from delta_core.learn.eval.model import train_eval_model
+    from delta_core.learn.eval.protocol import evaluate
+    from delta_core.learn.eval.report import ratios
+    from delta_core.records.record import Record
+    from delta_core.suggest.completer import ModelCompleter
 
     cmds = user_commands(user, args.data)
     recs = [Record(c, (i + 1) * 60_000_000_000) for i, c in enumerate(cmds)]
@@ -119,7 +119,7 @@ def show(user: str, res: dict[str, Any]) -> None:
     """The user's table and its target lines."""
     from rich.console import Console
 
-    from delta_core.eval_report import render_table
+    from delta_core.learn.eval.report import render_table
 
     con = Console(width=140)
     tag = " (tuning user: not a result)" if res["tuning_user"] else ""
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     import onnxruntime  # noqa: F401  (before anything loads usearch: see tests/conftest.py)
     import torch
 
-    from delta_core.plugin_manager import Components, make_plugin_manager
+    from delta_core.plugin.manager import Components, make_plugin_manager
 
     torch.set_num_threads(1)
     plugins = Components.from_manager(make_plugin_manager()).tokenizers

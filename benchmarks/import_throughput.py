@@ -32,8 +32,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from delta_core.context import DeltaContext
-from delta_core.import_parallel import import_path
-from delta_core.plugin_manager import Components, make_plugin_manager
+from delta_core.imports.parallel import import_path
+from delta_core.plugin.manager import Components, make_plugin_manager
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BUDGET = 100_000  # commands/s, DESIGN.md

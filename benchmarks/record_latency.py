@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from delta_core.context import DeltaContext
-from delta_core.record import Record
-from delta_core.recorder import Recorder
-from delta_core.store import Store
+from delta_core.memory.store import Store
+from delta_core.records.record import Record
+from delta_core.session.recorder import Recorder
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nl2bash"
 

@@ -35,13 +35,13 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from delta_core.command_meaning import Purposes
-from delta_core.hybrid_search import Searcher
-from delta_core.lexical import Bm25, substring_rank
-from delta_core.plugin_manager import Components, make_plugin_manager
-from delta_core.record import Record
-from delta_core.search_sync import open_state, sync
-from delta_core.store import Store
+from delta_core.memory.store import Store
+from delta_core.plugin.manager import Components, make_plugin_manager
+from delta_core.records.record import Record
+from delta_core.search.hybrid import Searcher
+from delta_core.search.lexical import Bm25, substring_rank
+from delta_core.search.meaning import Purposes
+from delta_core.search.sync import open_state, sync
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nl2bash"
 

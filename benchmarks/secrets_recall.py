@@ -42,8 +42,8 @@ from delta_plugins.secrets import SecretScanner, redact
 from regex_samples import samples
 
 from delta_core.config import Config
-from delta_core.plugin_manager import Components, make_plugin_manager
-from delta_core.privacy import apply_filters, configure_filters
+from delta_core.memory.privacy import apply_filters, configure_filters
+from delta_core.plugin.manager import Components, make_plugin_manager
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 IN_SCOPE = re.compile(

@@ -65,7 +65,7 @@ def _sessions() -> dict[str, list[str]]:
 
 
 def _records(sessions):
-    from delta_core.record import Record
+    from delta_core.records.record import Record
 
     train, test = [], {}
     t0 = 1_700_000_000_000_000_000
@@ -81,17 +81,17 @@ def _records(sessions):
 
 def build(workdir: Path, steps: int) -> tuple[Path, dict]:
     """A Delta root with a promoted small model (trained once, reused from ``workdir``)."""
-    from delta_core.deploy import active_version, promote
+    from delta_core.learn.deploy import active_version, promote
     from delta_core.paths import Layout
-    from delta_core.plugin_manager import Components, make_plugin_manager
+    from delta_core.plugin.manager import Components, make_plugin_manager
 
     root = workdir / "delta"
     sessions = _sessions()
     _, test = _records(sessions)
     if active_version(Layout(root)):
         return root, test
-    from delta_core.eval_model import train_eval_model
-    from delta_core.registry import register_model
+    from delta_core.learn.eval.model import train_eval_model
+    from delta_core.learn.registry import register_model
 
     train, _ = _records(sessions)
     plugins = Components.from_manager(make_plugin_manager()).tokenizers
@@ -115,7 +115,7 @@ def build(workdir: Path, steps: int) -> tuple[Path, dict]:
 def keystrokes(test: dict, n_commands: int, every: bool = False):
     """(session, history turns, cwd, prefix) for held-out commands, typed key by key."""
     from delta_core.serve.remote import stable_window
-    from delta_core.training_format import as_turn
+    from delta_core.tokenizer.format import as_turn
 
     out = []
     per_user = max(1, n_commands // len(test))
@@ -156,13 +156,13 @@ def in_process(root: Path, keys, threads: int, nocache_n: int) -> dict:
     import numpy as np
     import torch
 
-    from delta_core.checkpoint import load_model
-    from delta_core.deploy import active_version
     from delta_core.inference.backends import OnnxBackend, TorchBackend
     from delta_core.inference.export import ensure_onnx
-    from delta_core.lossless import escape
-    from delta_core.model_complete import MAX_NEW, ModelCompleter, load_tokenizer_dir
-    from delta_core.plugin_manager import Components, make_plugin_manager
+    from delta_core.learn.deploy import active_version
+    from delta_core.lm.checkpoint import load_model
+    from delta_core.plugin.manager import Components, make_plugin_manager
+    from delta_core.suggest.completer import MAX_NEW, ModelCompleter, load_tokenizer_dir
+    from delta_core.tokenizer.lossless import escape
 
     torch.set_num_threads(threads)
     mdir = root / "models" / active_version(__import__("delta_core.paths").paths.Layout(root))
@@ -376,9 +376,9 @@ def step_costs(root: Path, threads: int, past: int = 200) -> dict:
     """
     import numpy as np
 
-    from delta_core.deploy import active_version
     from delta_core.inference.backends import OnnxBackend
     from delta_core.inference.export import ensure_onnx
+    from delta_core.learn.deploy import active_version
     from delta_core.paths import Layout
 
     mdir = root / "models" / active_version(Layout(root))

@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from delta_core.record import Record
-from delta_core.stats import compute_stats
-from delta_core.store import Store
+from delta_core.memory.stats import compute_stats
+from delta_core.memory.store import Store
+from delta_core.records.record import Record
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nl2bash" / "all.cm"
 

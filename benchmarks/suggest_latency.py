@@ -18,10 +18,10 @@ import statistics
 import tempfile
 import time
 
-from delta_core.components import SuggestQuery
 from delta_core.context import DeltaContext
-from delta_core.lmdb_env import read_txn
-from delta_core.record import Record
+from delta_core.memory.lmdb_env import read_txn
+from delta_core.plugin.protocols import SuggestQuery
+from delta_core.records.record import Record
 
 PROGRAMS = [
     "git",

@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT))
 import sentencepiece as spm  # noqa: E402
 from delta_plugins.tokenizer_sentencepiece import SentencePieceTokenizer  # noqa: E402
 
-from delta_core.pretokenizer import pretokenize  # noqa: E402
-from delta_core.tokenizers import load_tokenizer, train_tokenizer  # noqa: E402
+from delta_core.tokenizer.pretokenizer import pretokenize  # noqa: E402
+from delta_core.tokenizer.versions import load_tokenizer, train_tokenizer  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 

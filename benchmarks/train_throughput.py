@@ -1,6 +1,6 @@
 """Training throughput on this machine's CPU: tokens/s of the Delta training loop per size.
 
-For each model size the full loop (:func:`delta_core.train_loop.train`: counter-based batches
+For each model size the full loop (:func:`delta_core.learn.train.loop.train`: counter-based batches
 from a memory-mapped dataset, autocast context, grad clipping, cosine LR, logging) runs a
 fixed number of steps; the baseline, measured in the same run with the same shapes and
 thread count, is a bare PyTorch loop (random ids already in memory, forward, backward, AdamW).
@@ -28,13 +28,13 @@ sys.path.insert(0, str(HERE.parent / "tests" / "training"))
 import torch  # noqa: E402
 from byte_dataset import VOCAB, write_dataset  # noqa: E402
 
-from delta_core.model import GPT  # noqa: E402
-from delta_core.model_config import config_for_size  # noqa: E402
-from delta_core.train_config import TrainConfig  # noqa: E402
-from delta_core.train_loop import train  # noqa: E402
-from delta_core.train_plan import AUTO_BATCH, AUTO_CPU_BLOCK  # noqa: E402
+from delta_core.learn.train.config import TrainConfig  # noqa: E402
+from delta_core.learn.train.loop import train  # noqa: E402
+from delta_core.learn.train.plan import AUTO_BATCH, AUTO_CPU_BLOCK  # noqa: E402
+from delta_core.lm.config import config_for_size  # noqa: E402
+from delta_core.lm.gpt import GPT  # noqa: E402
 
-# the shapes delta-train picks on a CPU (delta_core.train_plan), and steps per measurement
+# the shapes delta-train picks on a CPU (delta_core.learn.train.plan), and steps per measurement
 SHAPES = {size: (AUTO_BATCH["cpu"][size], AUTO_CPU_BLOCK) for size in AUTO_BATCH["cpu"]}
 STEPS = {"tiny": 30, "small": 8, "base": 4}
 

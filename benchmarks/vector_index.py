@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from delta_core.vector_index import VectorIndex
+from delta_core.search.vectors import VectorIndex
 
 
 def make_vectors(n: int, dim: int, kind: str, rng: np.random.Generator, topics) -> np.ndarray:

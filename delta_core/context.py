@@ -11,9 +11,9 @@ from functools import cached_property
 from pathlib import Path
 
 from delta_core.config import Config
-from delta_core.plugin_manager import Components, make_plugin_manager
-from delta_core.privacy import configure_filters
-from delta_core.store import Store
+from delta_core.memory.privacy import configure_filters
+from delta_core.memory.store import Store
+from delta_core.plugin.manager import Components, make_plugin_manager
 
 
 class DeltaContext:

@@ -6,8 +6,8 @@ a user's habit of prefixing a sensitive command with a space keeps working under
 
 from __future__ import annotations
 
-from delta_core.components import Finding, Verdict
-from delta_core.hookspecs import hookimpl
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.plugin.protocols import Finding, Verdict
 
 
 class IgnoreSpaceFilter:

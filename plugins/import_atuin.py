@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from delta_core.components import ImportProblem
-from delta_core.history_input import (
+from delta_core.imports.text_input import (
     MAX_EPOCH_S,
     MIN_EPOCH_S,
     NS,
@@ -27,8 +26,9 @@ from delta_core.history_input import (
     unique_paths,
     xdg_data_home,
 )
-from delta_core.hookspecs import hookimpl
-from delta_core.record import Record
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.plugin.protocols import ImportProblem
+from delta_core.records.record import Record
 
 TABLE = "history"
 WANTED = (

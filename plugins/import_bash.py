@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from delta_core.components import ImportProblem
-from delta_core.history_input import (
+from delta_core.imports.text_input import (
     LocalOffsets,
     decode_entry,
     epoch_ns,
@@ -24,8 +23,9 @@ from delta_core.history_input import (
     truncated_problem,
     unique_paths,
 )
-from delta_core.hookspecs import hookimpl
-from delta_core.record import Record
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.plugin.protocols import ImportProblem
+from delta_core.records.record import Record
 
 SHELL = "bash"
 

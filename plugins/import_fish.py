@@ -18,8 +18,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from delta_core.components import ImportProblem
-from delta_core.history_input import (
+from delta_core.imports.text_input import (
     LocalOffsets,
     decode_entry,
     epoch_ns,
@@ -30,8 +29,9 @@ from delta_core.history_input import (
     unique_paths,
     xdg_data_home,
 )
-from delta_core.hookspecs import hookimpl
-from delta_core.record import Record
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.plugin.protocols import ImportProblem
+from delta_core.records.record import Record
 
 SHELL = "fish"
 _ESCAPE = re.compile(r"\\([\\n])")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from delta_core.components import ImportProblem
-from delta_core.hookspecs import hookimpl
-from delta_core.jsonl import read_jsonl_file
-from delta_core.record import Record
+from delta_core.memory.jsonl import read_jsonl_file
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.plugin.protocols import ImportProblem
+from delta_core.records.record import Record
 
 
 class JsonlImporter:

@@ -17,8 +17,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from delta_core.components import ImportProblem
-from delta_core.history_input import (
+from delta_core.imports.text_input import (
     LocalOffsets,
     env_path,
     epoch_ns,
@@ -26,8 +25,9 @@ from delta_core.history_input import (
     unique_paths,
     xonsh_data_dir,
 )
-from delta_core.hookspecs import hookimpl
-from delta_core.record import Record
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.plugin.protocols import ImportProblem
+from delta_core.records.record import Record
 
 SHELL = "xonsh"
 _decoder = json.JSONDecoder()

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from delta_core.components import ImportProblem
-from delta_core.history_input import (
+from delta_core.imports.text_input import (
     LocalOffsets,
     column_names,
     env_path,
@@ -23,8 +22,9 @@ from delta_core.history_input import (
     unique_paths,
     xonsh_data_dir,
 )
-from delta_core.hookspecs import hookimpl
-from delta_core.record import Record
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.plugin.protocols import ImportProblem
+from delta_core.records.record import Record
 
 SHELL = "xonsh"
 TABLE = "xonsh_history"

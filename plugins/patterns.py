@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from delta_core.components import Finding, Verdict
 from delta_core.config import Config, ConfigError
-from delta_core.hookspecs import hookimpl
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.plugin.protocols import Finding, Verdict
 
 
 def compile_patterns(key: str, patterns: list[str]) -> list[re.Pattern[str]]:

@@ -14,9 +14,9 @@ import re
 
 from delta_plugins.secret_rules import RULES, Rule
 
-from delta_core.components import Finding, Verdict
 from delta_core.config import Config
-from delta_core.hookspecs import hookimpl
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.plugin.protocols import Finding, Verdict
 
 _QUOTES = "\"'"
 _MARK = re.compile(r"<redacted:[a-z0-9-]+>")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from delta_core.components import Suggestion, SuggestQuery
-from delta_core.history_view import IndexHistory
-from delta_core.hookspecs import hookimpl
-from delta_core.lmdb_env import read_txn
-from delta_core.suggest_rank import rank_history
+from delta_core.memory.lmdb_env import read_txn
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.plugin.protocols import Suggestion, SuggestQuery
+from delta_core.suggest.history import IndexHistory
+from delta_core.suggest.rank import rank_history
 
 
 class HistorySuggester:

@@ -16,10 +16,10 @@ import threading
 import time
 from typing import Any
 
-from delta_core.components import Suggestion, SuggestQuery
-from delta_core.hookspecs import hookimpl
-from delta_core.suggest import CompletionMemo
-from delta_core.training_format import Turn, as_turn
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.plugin.protocols import Suggestion, SuggestQuery
+from delta_core.suggest.engine import CompletionMemo
+from delta_core.tokenizer.format import Turn, as_turn
 
 POLL_S = 1.0
 MAX_TURNS = 200
@@ -54,7 +54,7 @@ class ModelSuggester:
             from delta_core.serve.remote import RemoteModel
 
             self.remote = RemoteModel(ctx.layout, ctx.config["serve.timeout_ms"])
-            from delta_core.deploy import active_version
+            from delta_core.learn.deploy import active_version
 
             if active_version(ctx.layout):  # nothing promoted: no server to start
                 self.remote.warm()
@@ -62,7 +62,7 @@ class ModelSuggester:
     def _load(self, version: str) -> None:
         try:
             from delta_core.inference.backends import loadable_kind
-            from delta_core.model_complete import ModelCompleter
+            from delta_core.suggest.completer import ModelCompleter
 
             completer = ModelCompleter.from_dir(
                 self.layout.models / version, self.plugins, backend=loadable_kind(self.backend)
@@ -83,7 +83,7 @@ class ModelSuggester:
         if self.remote is not None or self.layout is None or now - self._checked < POLL_S:
             return
         self._checked = now
-        from delta_core.deploy import active_stamp, active_version
+        from delta_core.learn.deploy import active_stamp, active_version
 
         stamp = active_stamp(self.layout)
         if stamp == self._stamp or (self._loading is not None and self._loading.is_alive()):
@@ -100,8 +100,8 @@ class ModelSuggester:
     @property
     def model_weight(self) -> float:
         """The served model's weight against history in the mixture (fitted for that model,
-        :mod:`delta_core.suggest_fit`; the default when none was)."""
-        from delta_core.suggest import MODEL_WEIGHT
+        :mod:`delta_core.suggest.fit`; the default when none was)."""
+        from delta_core.suggest.engine import MODEL_WEIGHT
 
         if self.remote is None:
             return getattr(self.completer, "model_weight", MODEL_WEIGHT)
@@ -109,7 +109,7 @@ class ModelSuggester:
         if not version or self.layout is None:
             return MODEL_WEIGHT
         if version not in self._weights:
-            from delta_core.suggest_fit import model_weight_for
+            from delta_core.suggest.fit import model_weight_for
 
             self._weights[version] = model_weight_for(self.layout.models / version)
         return self._weights[version]
@@ -124,7 +124,7 @@ class ModelSuggester:
             return []
         from itertools import islice
 
-        from delta_core.lmdb_env import read_txn
+        from delta_core.memory.lmdb_env import read_txn
 
         try:
             index = self.store.index
@@ -134,7 +134,7 @@ class ModelSuggester:
             return []
 
     def _remote(self, query: SuggestQuery) -> list[Suggestion]:
-        from delta_core.deploy import active_version
+        from delta_core.learn.deploy import active_version
 
         if self.layout is None or (self.remote.client is None and not active_version(self.layout)):
             return []  # nothing promoted: no server to start

@@ -1,6 +1,6 @@
 """The ``sentencepiece`` tokenizer: a BPE model trained on the units of the user's history.
 
-Training input is not raw lines but the *units* of :mod:`delta_core.pretokenizer` with their
+Training input is not raw lines but the *units* of :mod:`delta_core.tokenizer.pretokenizer` with their
 counts (sentencepiece's ``text<TAB>count`` input), so no learned piece crosses an operator,
 a quote or a flag boundary; operators and quotes are also user-defined symbols, so they are
 always one token. Settings that would change text are off (identity normalisation, no dummy
@@ -24,10 +24,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from delta_core.hookspecs import hookimpl
 from delta_core.paths import private_dir, write_private
-from delta_core.pretokenizer import ATOMIC_UNITS, sorted_counts, unit_counts
-from delta_core.shell_tokenizer import ShellTokenizer
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.tokenizer.pretokenizer import ATOMIC_UNITS, sorted_counts, unit_counts
+from delta_core.tokenizer.shell import ShellTokenizer
 
 MODEL_FILE = "spm.model"
 SPACE_MARK = "\u2581"
@@ -67,7 +67,7 @@ _TOO_SMALL = re.compile(r"Vocabulary size is smaller than required_chars\. (\d+)
 
 
 class SentencePieceBackend:
-    """A loaded sentencepiece model as a :class:`~delta_core.shell_tokenizer.SubwordBackend`."""
+    """A loaded sentencepiece model as a :class:`~delta_core.tokenizer.shell.SubwordBackend`."""
 
     def __init__(self, processor: Any) -> None:
         self.sp = processor

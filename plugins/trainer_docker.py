@@ -19,8 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from delta_core.components import TrainJob
-from delta_core.hookspecs import hookimpl
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.plugin.protocols import TrainJob
 
 if TYPE_CHECKING:
     from delta_plugins.docker_image import ImageInputs
@@ -152,7 +152,7 @@ class DockerTrainer:
         """
         from delta_plugins.docker_container import DATA_MOUNT, OUT_MOUNT
 
-        from delta_core.train_launch import train_argv
+        from delta_core.learn.train.launch import train_argv
 
         options = {k: v for k, v in job.options.items() if not k.startswith("docker_")}
         options.setdefault("device", device)

@@ -1,6 +1,6 @@
 """The ``local`` trainer: the training entry point run on this host, torchrun when it has >1 GPU.
 
-It runs exactly what the container runs (``delta_core.train_main``, i.e. ``training/train.py``)
+It runs exactly what the container runs (``delta_core.learn.train.main``, i.e. ``training/train.py``)
 with the Python that runs Delta, so it needs torch installed here
 (``pip install 'xontrib-delta[train]'``). The child shares the terminal: its progress bar and
 log lines appear as they come (on stderr: stdout is left to the caller), and Ctrl-C reaches
@@ -15,15 +15,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from delta_core.components import TrainJob
-from delta_core.hookspecs import hookimpl
-from delta_core.train_launch import (
+from delta_core.learn.train.launch import (
     cpu_env,
     cuda_device_count,
     single_command,
     torchrun_command,
     train_argv,
 )
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.plugin.protocols import TrainJob
 
 
 class LocalTrainingError(RuntimeError):

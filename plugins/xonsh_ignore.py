@@ -15,8 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from delta_core.components import Finding, Verdict
-from delta_core.hookspecs import hookimpl
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.plugin.protocols import Finding, Verdict
 
 VARIABLE = "XONSH_HISTORY_IGNORE_REGEX"
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 # usearch imported before onnxruntime makes onnxruntime's import crash or hang the process
-# (see delta_core/vector_index.py); test modules import usearch at collection, so load
+# (see delta_core/search/vectors.py); test modules import usearch at collection, so load
 # onnxruntime first, once, for the whole session.
 with contextlib.suppress(ImportError):
     import onnxruntime  # noqa: F401
 
-from delta_core.record import Record
+from delta_core.records.record import Record
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from delta_plugins.tokenizer_sentencepiece import SentencePieceTokenizer
 
-from delta_core.shell_tokenizer import ShellTokenizer
-from delta_core.tokenizers import train_tokenizer
+from delta_core.tokenizer.shell import ShellTokenizer
+from delta_core.tokenizer.versions import train_tokenizer
 
 DATA = Path(__file__).resolve().parent / "data"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -42,7 +42,7 @@ def train_small(root: Path, vocab_size: int = 700, commands: list[str] | None = 
 
 
 def load_small(root: Path) -> ShellTokenizer:
-    from delta_core.tokenizers import load_tokenizer
+    from delta_core.tokenizer.versions import load_tokenizer
 
     return load_tokenizer(root=root)
 

@@ -1,4 +1,4 @@
-"""Train a Delta model in one process (a thin wrapper over ``delta_core.train_main``).
+"""Train a Delta model in one process (a thin wrapper over ``delta_core.learn.train.main``).
 
 Usage::
 
@@ -18,7 +18,7 @@ Exit status: 0 trained, 2 bad input or flag (one line on stderr), 1 unexpected f
 
 import sys
 
-from delta_core.train_main import main
+from delta_core.learn.train.main import main
 
 if __name__ == "__main__":
     sys.exit(main(prog="train.py"))

@@ -1,4 +1,4 @@
-"""Train a Delta model with torchrun (a thin wrapper over ``delta_core.train_launch``).
+"""Train a Delta model with torchrun (a thin wrapper over ``delta_core.learn.train.launch``).
 
 Usage::
 
@@ -15,7 +15,7 @@ The output directory is the one of ``train.py``; only rank 0 writes it.
 
 import sys
 
-from delta_core.train_launch import main_multi
+from delta_core.learn.train.launch import main_multi
 
 if __name__ == "__main__":
     sys.exit(main_multi())

@@ -83,7 +83,7 @@ def _load_xontrib_(xsh: Any, **_: Any) -> dict[str, Any]:
         loaded.env_vars[SESSION_VAR] = env[SESSION_VAR] if SESSION_VAR in env else _MISSING  # noqa: SIM401
         env[SESSION_VAR] = recorder.session
         # The interactive search key (prompt_toolkit shells); its UI loads on first press.
-        from xontrib_delta.search_ui import DEFAULT_KEY, install
+        from delta_core.search.ui import DEFAULT_KEY, install
 
         search_key = env.get("DELTA_SEARCH_KEY", DEFAULT_KEY)
         if search_key:

@@ -1,4 +1,4 @@
-"""One xonsh session's recording: the event handlers around :class:`delta_core.recorder.Recorder`.
+"""One xonsh session's recording: the event handlers around :class:`delta_core.session.recorder.Recorder`.
 
 Start-up cost is kept off the shell's start: this module imports only the standard library and
 :mod:`delta_core.log`. The recorder (config, plugins, LMDB) is built by a background thread
@@ -121,7 +121,7 @@ class ShellRecorder:
     def _build(self, config_env: dict[str, str]) -> None:
         try:
             from delta_core.context import DeltaContext
-            from delta_core.recorder import Recorder
+            from delta_core.session.recorder import Recorder
 
             ctx = DeltaContext(env=config_env)
             rec = Recorder(ctx, shell="xonsh", session=self.session)

@@ -58,8 +58,8 @@ class Suggestions:
 
     def _build(self, ctx: Any) -> None:
         try:
-            from delta_core.feedback import FeedbackTracker
-            from delta_core.live_suggest import SuggestEngine
+            from delta_core.memory.feedback import FeedbackTracker
+            from delta_core.suggest.live import SuggestEngine
 
             self.tracker = FeedbackTracker(getattr(self.recorder, "session", ""))
             self.engine = SuggestEngine(ctx)
@@ -78,7 +78,7 @@ class Suggestions:
         engine = self.ensure_engine()
         if engine is None or not _enabled(self.xsh.env):
             return []
-        from delta_core.components import SuggestQuery
+        from delta_core.plugin.protocols import SuggestQuery
 
         cwd = str(self.xsh.env.get("PWD", ""))
         q = SuggestQuery(prefix, cwd, tuple(self.previous[-3:]), limit=limit)
@@ -173,7 +173,7 @@ class Suggestions:
         if engine is None:
             return
         exit_status = rtn if isinstance(rtn, int) and not isinstance(rtn, bool) else None
-        from delta_core.record import Record
+        from delta_core.records.record import Record
 
         rec = Record(command, time.time_ns(), str(self.xsh.env.get("PWD", "")), exit_status)
         engine.observe(rec)
@@ -181,7 +181,7 @@ class Suggestions:
             events = tracker.ran(command)
             if events:
                 try:
-                    from delta_core.feedback import record_feedback
+                    from delta_core.memory.feedback import record_feedback
 
                     record_feedback(self.engine.ctx.store, events)
                 except Exception as exc:

@@ -43,7 +43,7 @@ def build_cli() -> click.Group:
         cmd = getattr(importlib.import_module(module), attr)
         if cmd.name not in cli.commands:
             cli.add_command(cmd)
-    from delta_core.plugin_manager import make_plugin_manager
+    from delta_core.plugin.manager import make_plugin_manager
 
     make_plugin_manager().hook.delta_register_commands(cli=cli)
     return cli

@@ -4,7 +4,7 @@
 trains a small model on ``A`` only (unless ``--model`` names a registered one), replays
 ``B`` and prints top-1, top-5, keystroke savings, latency and perplexity for ``delta`` and
 the baselines ``recent``, ``frequent``, ``match_prev_cmd`` and ``bigram``. Without files it
-splits the memory in time (``--split``). See :mod:`delta_core.evaluation` for the protocol.
+splits the memory in time (``--split``). See :mod:`delta_core.learn.eval.protocol` for the protocol.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from pathlib import Path
 import click
 
 from delta_core.cli.common import json_option, load_context
-from delta_core.model_config import size_names
+from delta_core.lm.config import size_names
 
 
 def read_history(ctx, path: Path, fmt: str) -> list:
     """The records of ``path`` read by importer ``fmt``, filtered, timestamped in order."""
-    from delta_core.components import ImportProblem
-    from delta_core.privacy import apply_filters
+    from delta_core.memory.privacy import apply_filters
+    from delta_core.plugin.protocols import ImportProblem
 
     importers = ctx.components.importers
     if fmt not in importers:
@@ -59,18 +59,18 @@ def _store_split(ctx, fraction: float) -> tuple[list, list]:
 def _completer(
     ctx, train, model: str | None, model_size: str, steps: int, workdir: Path, say, backend="auto"
 ):
-    from delta_core.model_complete import ModelCompleter
+    from delta_core.suggest.completer import ModelCompleter
 
     plugins = ctx.components.tokenizers
     if model:
-        from delta_core.registry import RegistryError, get_model
+        from delta_core.learn.registry import RegistryError, get_model
 
         try:
             info = get_model(ctx.layout, None if model == "latest" else model)
         except RegistryError as exc:
             raise click.ClickException(str(exc)) from None
         return ModelCompleter.from_dir(info.path, plugins, backend=backend), info.version
-    from delta_core.eval_model import train_eval_model
+    from delta_core.learn.eval.model import train_eval_model
 
     say(f"training a {model_size} model on {len(train)} train commands ({steps} steps)…")
     model_dir = train_eval_model(train, workdir, plugins, model_size=model_size, max_steps=steps)
@@ -122,9 +122,9 @@ def eval_cmd(
     import torch
 
     from delta_core.cli.render import console, err_console, progress
-    from delta_core.eval_report import plot as draw
-    from delta_core.eval_report import ratios, render_table
-    from delta_core.evaluation import evaluate
+    from delta_core.learn.eval.protocol import evaluate
+    from delta_core.learn.eval.report import plot as draw
+    from delta_core.learn.eval.report import ratios, render_table
 
     torch.set_num_threads(1)  # a shared laptop: one core for the eval
     ctx = load_context()

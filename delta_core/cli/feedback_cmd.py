@@ -21,7 +21,7 @@ LAST_VAR = "DELTA_LAST_SUGGESTION"
 @click.option("--suggestion", default=None, help="The suggestion judged (default: the last shown).")
 def feedback_cmd(verdict: str, suggestion: str | None) -> None:
     """Mark the last suggestion as good or bad."""
-    from delta_core.feedback import FeedbackEvent, record_feedback
+    from delta_core.memory.feedback import FeedbackEvent, record_feedback
 
     suggestion = suggestion or os.environ.get(LAST_VAR, "")
     if not suggestion:

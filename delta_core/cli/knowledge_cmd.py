@@ -47,7 +47,7 @@ def knowledge() -> None:
 @json_option
 def profiles_cmd(top, since, as_json) -> None:
     """The commands each git repository (or directory) uses most."""
-    from delta_core.knowledge import profiles
+    from delta_core.learn.knowledge import profiles
 
     items = profiles(_records(since), top=top)
     _emit(
@@ -65,7 +65,7 @@ def profiles_cmd(top, since, as_json) -> None:
 @json_option
 def workflows_cmd(min_support, since, as_json) -> None:
     """Sequences of 2-5 commands you run again and again, with their support (sessions)."""
-    from delta_core.knowledge import sessions, workflows
+    from delta_core.learn.knowledge import sessions, workflows
 
     groups = [[r.command for r in s] for s in sessions(_records(since))]
     items = workflows(groups, min_support=min_support)
@@ -84,7 +84,7 @@ def workflows_cmd(min_support, since, as_json) -> None:
 @json_option
 def aliases_cmd(min_count, since, as_json) -> None:
     """Long commands you type often: candidates for an alias."""
-    from delta_core.knowledge import alias_hints
+    from delta_core.learn.knowledge import alias_hints
 
     items = alias_hints(_records(since), min_count=min_count)
     _emit(
@@ -101,7 +101,7 @@ def aliases_cmd(min_count, since, as_json) -> None:
 @json_option
 def fixes_cmd(since, as_json) -> None:
     """Failing commands and the corrected form you ran right after them."""
-    from delta_core.knowledge import fixes, sessions
+    from delta_core.learn.knowledge import fixes, sessions
 
     items = fixes(sessions(_records(since)))
     _emit(

@@ -11,10 +11,10 @@ import click
 
 from delta_core.cli.common import json_option, load_context, parse_time
 from delta_core.cli.render import bar, console, format_time, progress
-from delta_core.history_search import MODES, search_commands
-from delta_core.jsonl import dumps, to_json
+from delta_core.memory.jsonl import dumps, to_json
+from delta_core.memory.lookup import MODES, search_commands
+from delta_core.memory.stats import PERIODS, compute_stats
 from delta_core.paths import private_dir
-from delta_core.stats import PERIODS, compute_stats
 
 
 @click.group("memory")
@@ -204,7 +204,7 @@ def export(fmt: str, since, until, output) -> None:
 @json_option
 def import_(source: str, path: str | None, as_json: bool) -> None:
     """Import a history file; filters apply, re-importing adds nothing."""
-    from delta_core.import_parallel import ImportFailed, import_path
+    from delta_core.imports.parallel import ImportFailed, import_path
 
     ctx = load_context()
     importers = ctx.components.importers
@@ -269,7 +269,7 @@ def import_(source: str, path: str | None, as_json: bool) -> None:
 
 def _auto_sources(ctx, importers) -> list[tuple[str, Path]]:
     try:
-        from delta_core.importing import detect_sources
+        from delta_core.imports.pipeline import detect_sources
     except ImportError:
         detect_sources = None
     if detect_sources is not None:
@@ -321,7 +321,7 @@ def prune(older_than: int | None, refilter: bool) -> None:
         n = ctx.store.prune_older_than(older_than)
         click.echo(f"pruned {n:,} records older than {older_than} days")
     if refilter:
-        from delta_core.privacy import apply_filters
+        from delta_core.memory.privacy import apply_filters
 
         filters = ctx.filters
 

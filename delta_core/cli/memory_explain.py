@@ -10,8 +10,8 @@ import click
 from delta_core.cli.common import json_option, load_context
 from delta_core.cli.memory import memory
 from delta_core.cli.render import console
-from delta_core.privacy import apply_filters
-from delta_core.privacy import explain as explain_chain
+from delta_core.memory.privacy import apply_filters
+from delta_core.memory.privacy import explain as explain_chain
 
 
 @memory.command()

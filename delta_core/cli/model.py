@@ -7,7 +7,7 @@ import json
 import click
 
 from delta_core.cli.common import json_option, load_context
-from delta_core.registry import RegistryError, get_model, list_models
+from delta_core.learn.registry import RegistryError, get_model, list_models
 
 
 def _loss(value: float | None) -> str:
@@ -45,7 +45,7 @@ def list_cmd(as_json: bool) -> None:
             justify="right" if col in ("params", "val loss", "steps") else "left",
             no_wrap=col != "tokenizer",  # a user copies the version into `delta model show`
         )
-    from delta_core.deploy import active_version
+    from delta_core.learn.deploy import active_version
 
     served = active_version(ctx.layout)
     for m in models:
@@ -86,7 +86,7 @@ def show_cmd(version: str, as_json: bool) -> None:
 @click.argument("version")
 def promote_cmd(version: str) -> None:
     """Serve VERSION from now on (running shells pick it up without a restart)."""
-    from delta_core.deploy import promote
+    from delta_core.learn.deploy import promote
 
     ctx = load_context()
     try:
@@ -103,7 +103,7 @@ def promote_cmd(version: str) -> None:
 @model.command("rollback")
 def rollback_cmd() -> None:
     """Serve the model that was served before the current one."""
-    from delta_core.deploy import rollback
+    from delta_core.learn.deploy import rollback
 
     ctx = load_context()
     try:

@@ -50,7 +50,7 @@ def search(
     query, cwd, since, exit_code, limit, around, sync_only, rebuild, no_sync, interactive, as_json
 ) -> None:
     """Find past commands: `delta search "rebuild the docker image"`."""
-    from delta_core.search_service import (
+    from delta_core.search.service import (
         SearchError,
         get_embedder,
         neighbours,
@@ -73,7 +73,7 @@ def search(
                     )
                 return
         if interactive:
-            from xontrib_delta.search_ui import run_standalone
+            from delta_core.search.ui import run_standalone
 
             chosen = run_standalone(ctx, embedder, initial=text)
             if chosen:
@@ -108,7 +108,7 @@ def _refresh(ctx, embedder, rebuild, *, wait, quiet):
     from rich.console import Console
     from rich.progress import Progress
 
-    from delta_core.search_service import refresh
+    from delta_core.search.service import refresh
 
     console = Console(stderr=True)
     if quiet or not sys.stderr.isatty():

@@ -2,7 +2,7 @@
 
 History candidates come from the memory's index; the model completion from ``delta serve``
 when it runs (the same server the shells use), else from the served model loaded here.
-Both are merged exactly as in the shell (:func:`delta_core.suggest.combine`).
+Both are merged exactly as in the shell (:func:`delta_core.suggest.engine.combine`).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ CONTEXT = 32
 
 def _model_suggestions(ctx, turns, cwd, prefix, k) -> tuple[list[tuple[str, float]], str, float]:
     """The model's completions, where they came from, and its weight against history."""
-    from delta_core.deploy import active_version
+    from delta_core.learn.deploy import active_version
     from delta_core.serve.launch import connect
     from delta_core.serve.remote import RemoteModel
-    from delta_core.suggest import MODEL_WEIGHT
-    from delta_core.suggest_fit import model_weight_for
+    from delta_core.suggest.engine import MODEL_WEIGHT
+    from delta_core.suggest.fit import model_weight_for
 
     client = connect(ctx.layout)
     if client is not None:
@@ -44,7 +44,7 @@ def _model_suggestions(ctx, turns, cwd, prefix, k) -> tuple[list[tuple[str, floa
     if not version:
         return [], "none", MODEL_WEIGHT
     from delta_core.inference.backends import loadable_kind
-    from delta_core.model_complete import ModelCompleter
+    from delta_core.suggest.completer import ModelCompleter
 
     # the model the server would run (and the promotion gate judged): int8 ONNX by default
     completer = ModelCompleter.from_dir(
@@ -68,9 +68,9 @@ def _model_suggestions(ctx, turns, cwd, prefix, k) -> tuple[list[tuple[str, floa
 @json_option
 def suggest_cmd(prefix: str, cwd: str | None, next_: bool, k: int, as_json: bool) -> None:
     """Print the suggestions the shell would show for PREFIX."""
-    from delta_core.components import Suggestion, SuggestQuery
-    from delta_core.suggest import combine
-    from delta_core.training_format import as_turn
+    from delta_core.plugin.protocols import Suggestion, SuggestQuery
+    from delta_core.suggest.engine import combine
+    from delta_core.tokenizer.format import as_turn
 
     if next_:
         prefix = ""

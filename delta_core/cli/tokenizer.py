@@ -55,7 +55,7 @@ def fail(exc: Exception) -> click.ClickException:
 
 
 def load_active(version: str | None = None, ctx=None):
-    from delta_core.tokenizers import load_tokenizer
+    from delta_core.tokenizer.versions import load_tokenizer
 
     ctx = ctx or load_context()
     try:
@@ -105,7 +105,7 @@ def tokenizer() -> None:
 @json_option
 def train(vocab_size: int | None, since: str | None, no_activate: bool, as_json: bool) -> None:
     """Train a tokenizer on the (filtered) history and make it the active one."""
-    from delta_core.dataset_build import train_on_history
+    from delta_core.learn.dataset_build import train_on_history
 
     ctx = load_context()
     since_ns = parse_time(since)
@@ -208,7 +208,7 @@ KIND_STYLES = {
 def render_units(text: str):
     from rich.text import Text
 
-    from delta_core.pretokenizer import units
+    from delta_core.tokenizer.pretokenizer import units
 
     out = Text()
     for u in units(text):
@@ -226,8 +226,8 @@ def show(text: str, show_units: bool, version: str | None, as_json: bool) -> Non
     """Show how TEXT is cut into tokens, each token in its own colour."""
     from rich.text import Text
 
-    from delta_core.pretokenizer import units
-    from delta_core.tokenizers import active_version
+    from delta_core.tokenizer.pretokenizer import units
+    from delta_core.tokenizer.versions import active_version
 
     ctx = load_context()
     out = console()
@@ -266,8 +266,8 @@ def show(text: str, show_units: bool, version: str | None, as_json: bool) -> Non
 @json_option
 def stats(sample: int, top: int, version: str | None, as_json: bool) -> None:
     """Vocabulary size, tokens per command, byte-fallback rate, most frequent tokens."""
-    from delta_core.dataset_build import history_commands
-    from delta_core.token_stats import tokenizer_stats
+    from delta_core.learn.dataset_build import history_commands
+    from delta_core.tokenizer.stats import tokenizer_stats
 
     ctx = load_context()
     tok = load_active(version, ctx)
@@ -310,7 +310,7 @@ def stats(sample: int, top: int, version: str | None, as_json: bool) -> None:
 @json_option
 def versions(as_json: bool) -> None:
     """List trained tokenizer versions; the active one is marked."""
-    from delta_core.tokenizers import active_version, list_versions
+    from delta_core.tokenizer.versions import active_version, list_versions
 
     ctx = load_context()
     active = active_version(ctx.config.root)
@@ -332,7 +332,7 @@ def versions(as_json: bool) -> None:
 @click.argument("version")
 def use(version: str) -> None:
     """Make VERSION the active tokenizer."""
-    from delta_core.tokenizers import set_active
+    from delta_core.tokenizer.versions import set_active
 
     ctx = load_context()
     try:

@@ -39,7 +39,7 @@ def build(
     as_json: bool,
 ) -> None:
     """Extract the filtered history into a token dataset with the active tokenizer."""
-    from delta_core.dataset_build import build_dataset
+    from delta_core.learn.dataset_build import build_dataset
 
     ctx = load_context()
     tok = load_active(None, ctx)
@@ -80,9 +80,9 @@ def build(
 @json_option
 def stats(name: str, top: int, as_json: bool) -> None:
     """Tokens, commands and sessions per split of dataset NAME."""
-    from delta_core.dataset_build import dataset_dir
-    from delta_core.datasets import read_meta
-    from delta_core.token_stats import dataset_stats
+    from delta_core.learn.dataset_build import dataset_dir
+    from delta_core.learn.datasets import read_meta
+    from delta_core.tokenizer.stats import dataset_stats
 
     ctx = load_context()
     try:

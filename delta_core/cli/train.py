@@ -15,8 +15,8 @@ from pathlib import Path
 import click
 
 from delta_core.cli.common import json_option, load_context
-from delta_core.model_config import size_names
-from delta_core.train_config import options_to_argv
+from delta_core.learn.train.config import options_to_argv
+from delta_core.lm.config import size_names
 
 
 def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
@@ -94,8 +94,8 @@ def train(
     as_json: bool,
 ) -> None:
     """Train a model on your history with a trainer plugin and register it."""
-    from delta_core.train_data import DatasetError
-    from delta_core.train_pipeline import TrainPipelineError, TrainRequest, run_training
+    from delta_core.learn.train.data import DatasetError
+    from delta_core.learn.train.pipeline import TrainPipelineError, TrainRequest, run_training
 
     ctx = load_context()
     options: dict[str, object] = dict(_parse_sets(sets))
@@ -116,7 +116,7 @@ def train(
 
         info = run_training(ctx, request, resume=resume, progress=progress_bars, say=say)
         if promote:
-            from delta_core.promotion import after_training
+            from delta_core.learn.promotion import after_training
 
             say(after_training(ctx, info))
     except (TrainPipelineError, DatasetError) as exc:

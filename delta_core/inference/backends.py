@@ -67,7 +67,7 @@ def onnxruntime_usable() -> bool:
     """Whether ``import onnxruntime`` is safe here: installed, and not after usearch.
 
     usearch 2.26 loaded before onnxruntime 1.32 makes onnxruntime's import crash the whole
-    process (see :mod:`delta_core.vector_index`, which loads them the safe way round).
+    process (see :mod:`delta_core.search.vectors`, which loads them the safe way round).
     """
     if "onnxruntime" in sys.modules:
         return True
@@ -156,7 +156,7 @@ def load_backend(model_dir: Path | str, kind: str = "auto", device: str = "cpu",
         path = ensure_onnx(model_dir, quantized=kind == "onnx-int8")
         return OnnxBackend(path, threads=threads)
     if kind == "torch":
-        from delta_core.checkpoint import load_model
+        from delta_core.lm.checkpoint import load_model
 
         if threads:
             import torch

@@ -97,7 +97,7 @@ def quantize(src: Path | str, dst: Path | str) -> Path:
 
 def export_dir(model_dir: Path | str) -> Path:
     """Export ``models/<version>/model.onnx`` from its weights (now, fresh or not)."""
-    from delta_core.checkpoint import load_model
+    from delta_core.lm.checkpoint import load_model
 
     model_dir = Path(model_dir)
     return export_model(load_model(model_dir, "cpu"), model_dir / ONNX_FILE)

@@ -1,4 +1,4 @@
-"""One inference step of a :class:`~delta_core.model.GPT` as a plain tensor function (imports torch).
+"""One inference step of a :class:`~delta_core.lm.gpt.GPT` as a plain tensor function (imports torch).
 
 ``StepGraph`` wraps a trained GPT (sharing its weights) and computes, for a batch of rows
 that each continue their own cached sequence::

@@ -22,7 +22,7 @@ from typing import Any
 
 from delta_core.inference.arena import Arena
 from delta_core.inference.cache import forward_rows
-from delta_core.training_format import Turn
+from delta_core.tokenizer.format import Turn
 
 #: Rows feeding more ids than this (a prompt) get a forward pass of their own (fewer
 #: when the batch is busy: see ``_step``).

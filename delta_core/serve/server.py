@@ -35,7 +35,7 @@ from delta_core.serve.protocol import (
     socket_path,
 )
 from delta_core.serve.scheduler import Request, Scheduler
-from delta_core.training_format import Turn
+from delta_core.tokenizer.format import Turn
 
 POLL_S = 1.0
 DEFAULT_TIMEOUT_MS = 1000
@@ -50,9 +50,9 @@ def load_completer(
     layout: Layout, plugins: dict[str, Any], backend: str, threads: int = 0, speculate: bool = True
 ):
     """The active model's completer, or ``(None, None)`` when no model is promoted."""
-    from delta_core.deploy import active_version
     from delta_core.inference.backends import load_backend
-    from delta_core.model_complete import ModelCompleter, load_tokenizer_dir
+    from delta_core.learn.deploy import active_version
+    from delta_core.suggest.completer import ModelCompleter, load_tokenizer_dir
 
     version = active_version(layout)
     if not version:
@@ -138,7 +138,7 @@ class Server:
 
     def _watch(self) -> None:
         """Load a newly promoted model (in this thread) and swap it in."""
-        from delta_core.deploy import active_stamp, active_version
+        from delta_core.learn.deploy import active_stamp, active_version
 
         stamp = active_stamp(self.layout)
         while not self._stop_flag:

@@ -15,12 +15,12 @@ SAMPLE = Path(__file__).parents[1] / "data" / "shell_commands_sample.txt"
 def promoted_model(root: Path, work: Path, size: dict | None = None, seed: int = 0) -> str:
     import torch
 
-    from delta_core.deploy import promote
-    from delta_core.model import GPT
-    from delta_core.model_config import GPTConfig
-    from delta_core.plugin_manager import Components, make_plugin_manager
-    from delta_core.registry import register_model
-    from delta_core.tokenizers import train_tokenizer
+    from delta_core.learn.deploy import promote
+    from delta_core.learn.registry import register_model
+    from delta_core.lm.config import GPTConfig
+    from delta_core.lm.gpt import GPT
+    from delta_core.plugin.manager import Components, make_plugin_manager
+    from delta_core.tokenizer.versions import train_tokenizer
 
     plugins = Components.from_manager(make_plugin_manager()).tokenizers
     texts = SAMPLE.read_text().splitlines()[:2000]
@@ -28,7 +28,7 @@ def promoted_model(root: Path, work: Path, size: dict | None = None, seed: int =
     shape = size or {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 128}
     torch.manual_seed(seed)
     model = GPT(GPTConfig(vocab_size=600, **shape))
-    from delta_core.model_complete import load_tokenizer_dir
+    from delta_core.suggest.completer import load_tokenizer_dir
 
     exit_id = load_tokenizer_dir(info.directory, plugins).special_ids["exit"]
     with torch.no_grad():  # an untrained model rarely ends a command; make it end some

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 import time
 
-from delta_core.record import Record
-from delta_core.store import Store
+from delta_core.memory.store import Store
+from delta_core.records.record import Record
 
 
 def main() -> None:

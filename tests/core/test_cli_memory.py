@@ -132,7 +132,7 @@ def test_forget_asks_first_and_removes_everywhere(delta_home, history):
 
 
 def test_pause_and_resume_recording(delta_home):
-    from delta_core.recorder import Recorder
+    from delta_core.session.recorder import Recorder
 
     run("memory", "off")
     rec = Recorder(DeltaContext(), sync_thread=False)
@@ -168,7 +168,7 @@ def test_bad_config_is_one_line(delta_home):
 
 
 def test_recorder_never_raises_into_the_shell(tmp_path, monkeypatch, capsys):
-    from delta_core.recorder import Recorder
+    from delta_core.session.recorder import Recorder
 
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")

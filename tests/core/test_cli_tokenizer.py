@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from delta_core.cli import build_cli
-from delta_core.store import Store
+from delta_core.memory.store import Store
 from tests.conftest import make_record
 from tests.tokenizer_helpers import sample_commands
 from xontrib_delta.aliases import run_cli
@@ -96,7 +96,7 @@ def test_dataset_build_and_stats_keep_secrets_out(memory):
     meta = json.loads(res.output)
     assert meta["extraction"]["redacted"] + meta["extraction"]["dropped"] >= 1
     assert meta["splits"]["train"]["examples"] + meta["splits"]["val"]["examples"] >= 500
-    from delta_core.tokenizers import load_tokenizer
+    from delta_core.tokenizer.versions import load_tokenizer
 
     tok = load_tokenizer(root=memory)
     for split in ("train", "val"):

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from delta_core import codec
-from delta_core.record import Record
+from delta_core.records import codec
+from delta_core.records.record import Record
 
 text = st.text(st.characters(codec=None), max_size=300)  # includes lone surrogates
 

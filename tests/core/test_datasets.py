@@ -8,14 +8,14 @@ import stat
 import numpy as np
 import pytest
 
-from delta_core.datasets import (
+from delta_core.learn.datasets import (
     DatasetError,
     dtype_for,
     open_dataset,
     write_dataset_from_sessions,
 )
-from delta_core.tokenizers import load_tokenizer
-from delta_core.training_format import Turn, render, session_ids
+from delta_core.tokenizer.format import Turn, render, session_ids
+from delta_core.tokenizer.versions import load_tokenizer
 from tests.tokenizer_helpers import sample_commands, train_small
 
 
@@ -70,8 +70,8 @@ def test_ids_use_uint32_only_when_they_must():
 
 
 def test_the_trainer_reads_what_is_written(tmp_path, toks):
-    """The training loop's reader (delta_core.train_data) takes windows of this stream."""
-    train_data = pytest.importorskip("delta_core.train_data")
+    """The training loop's reader (delta_core.learn.train.data) takes windows of this stream."""
+    train_data = pytest.importorskip("delta_core.learn.train.data")
     tok = toks[0]
     write_dataset_from_sessions(tmp_path / "ds", tok, sample_commands(), val_fraction=0.2)
     ds = train_data.TokenDataset.open(tmp_path / "ds")

@@ -12,13 +12,13 @@ import math
 
 import pytest
 
-from delta_core.eval_model import train_eval_model
-from delta_core.evaluation import evaluate
-from delta_core.model_complete import ModelCompleter
-from delta_core.plugin_manager import Components, make_plugin_manager
-from delta_core.record import Record
-from delta_core.suggest_fit import load_model_weight
-from delta_core.training_format import Turn
+from delta_core.learn.eval.model import train_eval_model
+from delta_core.learn.eval.protocol import evaluate
+from delta_core.plugin.manager import Components, make_plugin_manager
+from delta_core.records.record import Record
+from delta_core.suggest.completer import ModelCompleter
+from delta_core.suggest.fit import load_model_weight
+from delta_core.tokenizer.format import Turn
 from tests.conftest import SHARED_DATA
 
 torch = pytest.importorskip("torch")

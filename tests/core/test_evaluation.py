@@ -8,10 +8,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from delta_core.cli import build_cli
-from delta_core.eval_strategies import Recent
-from delta_core.evaluation import evaluate, keys_to_type
-from delta_core.history_view import MemoryHistory
-from delta_core.record import Record
+from delta_core.learn.eval.protocol import evaluate, keys_to_type
+from delta_core.learn.eval.strategies import Recent
+from delta_core.records.record import Record
+from delta_core.suggest.history import MemoryHistory
 
 SAMPLE = Path(__file__).parents[1] / "data" / "sea_user_sample.txt"
 

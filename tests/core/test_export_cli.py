@@ -30,7 +30,7 @@ def test_export_onnx_command_and_export_on_promote(delta_home, tmp_path):
     assert [p.rsplit("/", 1)[1] for p in files] == [ONNX_FILE, ONNX_INT8_FILE]
     for name in (ONNX_FILE, ONNX_INT8_FILE):
         assert stat.S_IMODE((model_dir / name).stat().st_mode) == 0o600
-    from delta_core.checkpoint import load_model
+    from delta_core.lm.checkpoint import load_model
 
     ids = [3, 17, 250, 9, 44, 101]
     a, b = Sequence(OnnxBackend(model_dir / ONNX_FILE).shape), None

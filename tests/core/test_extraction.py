@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from delta_core.components import Verdict
-from delta_core.extraction import extract_sessions, split_by_time
-from delta_core.store import Store
+from delta_core.learn.extraction import extract_sessions, split_by_time
+from delta_core.memory.store import Store
+from delta_core.plugin.protocols import Verdict
 from tests.conftest import make_record
 
 HOUR = 3600 * 10**9

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from delta_core.context import DeltaContext
-from delta_core.import_parallel import ImportFailed, import_path
-from delta_core.record_columns import Columns
+from delta_core.imports.parallel import ImportFailed, import_path
+from delta_core.records.columns import Columns
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "shell_commands_sample.txt"
 SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
@@ -103,7 +103,7 @@ def test_a_filter_the_worker_cannot_load_keeps_the_import_in_this_process(tmp_pa
         name = "drop_make"
 
         def check(self, command, cwd):
-            from delta_core.components import Verdict
+            from delta_core.plugin.protocols import Verdict
 
             return Verdict("drop" if command.startswith("make") else "keep", command)
 
@@ -137,9 +137,9 @@ def test_columns_take_and_concat_keep_rows_together():
 
 
 def test_batches_stored_unfolded_reach_the_index_at_sync(tmp_path):
-    from delta_core.encoded_batch import encode_batch
-    from delta_core.record import Record
-    from delta_core.store import Store
+    from delta_core.memory.encoded_batch import encode_batch
+    from delta_core.memory.store import Store
+    from delta_core.records.record import Record
 
     cmds = [c for c in SAMPLE.read_text().splitlines() if c.strip()][:300]
     records = [
@@ -164,9 +164,9 @@ def test_batches_stored_unfolded_reach_the_index_at_sync(tmp_path):
 def test_an_index_rebuilt_by_another_process_mid_import_counts_each_record_once(tmp_path):
     """`delta memory verify` in another shell rebuilds the index while an import holds stored,
     unfolded batches: the rebuild counted them, so the import must not fold them again."""
-    from delta_core.encoded_batch import encode_batch
-    from delta_core.record import Record
-    from delta_core.store import Store
+    from delta_core.memory.encoded_batch import encode_batch
+    from delta_core.memory.store import Store
+    from delta_core.records.record import Record
 
     records = [Record("make", 1_700_000_000_000_000_000 + i * 10**12) for i in range(200)]
     with Store(tmp_path / "home") as importer, Store(tmp_path / "home") as other:
@@ -182,9 +182,9 @@ def test_an_index_rebuilt_by_another_process_mid_import_counts_each_record_once(
 
 KILLED_IMPORT = """
 import os, signal, sys
-from delta_core.encoded_batch import encode_batch
-from delta_core.record import Record
-from delta_core.store import Store
+from delta_core.memory.encoded_batch import encode_batch
+from delta_core.records.record import Record
+from delta_core.memory.store import Store
 
 store = Store(sys.argv[1])
 records = [Record(f"make target-{i}", 1_700_000_000_000_000_000 + i * 10**9) for i in range(500)]

@@ -2,7 +2,7 @@
 
 The store folds batches over columns (and one record by a short path of its own); this test
 replays the same records through a deliberately simple reference, written from the rules in
-:mod:`delta_core.index`'s docstring, for any batching, order, sessions, exits, cwds and zones.
+:mod:`delta_core.memory.index`'s docstring, for any batching, order, sessions, exits, cwds and zones.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from delta_core.index import _SESSION
-from delta_core.lmdb_env import read_txn
-from delta_core.record import Record
-from delta_core.store import Store
+from delta_core.memory.index import _SESSION
+from delta_core.memory.lmdb_env import read_txn
+from delta_core.memory.store import Store
+from delta_core.records.record import Record
 
 T0 = 1_700_000_000 * 10**9
 HOUR = 3600 * 10**9
@@ -124,7 +124,7 @@ records = st.lists(
 )
 @given(records, st.lists(st.integers(1, 25), min_size=1, max_size=10))
 def test_index_equals_the_reference_for_any_batching(tmp_path_factory, recs, cuts):
-    from delta_core.codec import encode_with_key
+    from delta_core.records.codec import encode_with_key
 
     unique: dict[str, Record] = {}
     for r in recs:

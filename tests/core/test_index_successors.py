@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from delta_core.lmdb_env import read_txn
-from delta_core.store import Store
+from delta_core.memory.lmdb_env import read_txn
+from delta_core.memory.store import Store
 from tests.conftest import make_record
 
 

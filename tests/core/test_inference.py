@@ -27,8 +27,8 @@ def _token_bytes():
 
 @pytest.fixture(scope="module")
 def model():
-    from delta_core.model import GPT
-    from delta_core.model_config import GPTConfig
+    from delta_core.lm.config import GPTConfig
+    from delta_core.lm.gpt import GPT
 
     torch.set_num_threads(1)  # two shared cores: threads only contend for tiny matmuls
     torch.manual_seed(0)

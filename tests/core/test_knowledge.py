@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 from click.testing import CliRunner
 
-from delta_core.knowledge import (
+from delta_core.learn.knowledge import (
     Fix,
     alias_hints,
     fixes,
@@ -22,7 +22,7 @@ from delta_core.knowledge import (
     suggest_fix,
     workflows,
 )
-from delta_core.record import Record
+from delta_core.records.record import Record
 from tests.conftest import SHARED_DATA
 
 SEA = SHARED_DATA / "schonlau_sea" / "User1"
@@ -129,7 +129,7 @@ def test_sessions_split_on_pauses_without_ids():
 
 def test_cli_knowledge_json(delta_home):
     from delta_core.cli import build_cli
-    from delta_core.store import Store
+    from delta_core.memory.store import Store
 
     with Store(delta_home) as store:
         store.add_many(

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from delta_core.history_input import LocalOffsets
-from delta_core.record import local_utc_offset_minutes
+from delta_core.imports.text_input import LocalOffsets
+from delta_core.records.record import local_utc_offset_minutes
 
 
 @pytest.mark.parametrize("zone", ["Europe/Berlin", "Australia/Lord_Howe", "America/New_York"])

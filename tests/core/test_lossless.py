@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from delta_core.lossless import ESC, escape, escape_batch, needs_escape, unescape
+from delta_core.tokenizer.lossless import ESC, escape, escape_batch, needs_escape, unescape
 
 ANY_TEXT = st.text(
     alphabet=st.one_of(

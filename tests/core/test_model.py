@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from delta_core.model import GPT, IGNORE_INDEX  # noqa: E402
-from delta_core.model_config import GPTConfig, config_for_size  # noqa: E402
+from delta_core.lm.config import GPTConfig, config_for_size  # noqa: E402
+from delta_core.lm.gpt import GPT, IGNORE_INDEX  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

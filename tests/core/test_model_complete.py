@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from delta_core.model_complete import ModelCompleter, load_tokenizer_dir
-from delta_core.plugin_manager import Components, make_plugin_manager
-from delta_core.tokenizers import train_tokenizer
-from delta_core.training_format import Turn
+from delta_core.plugin.manager import Components, make_plugin_manager
+from delta_core.suggest.completer import ModelCompleter, load_tokenizer_dir
+from delta_core.tokenizer.format import Turn
+from delta_core.tokenizer.versions import train_tokenizer
 
 torch = pytest.importorskip("torch")
 SAMPLE = Path(__file__).parents[1] / "data" / "shell_commands_sample.txt"
@@ -20,8 +20,8 @@ SAMPLE = Path(__file__).parents[1] / "data" / "shell_commands_sample.txt"
 
 @pytest.fixture(scope="module")
 def completer(tmp_path_factory):
-    from delta_core.model import GPT
-    from delta_core.model_config import GPTConfig
+    from delta_core.lm.config import GPTConfig
+    from delta_core.lm.gpt import GPT
 
     plugins = Components.from_manager(make_plugin_manager()).tokenizers
     root = tmp_path_factory.mktemp("tok")

@@ -26,7 +26,7 @@ def child(code: str) -> subprocess.CompletedProcess:
 
 def test_search_then_onnx_in_one_process_survives():
     out = child(
-        "from delta_core.vector_index import _usearch\n"
+        "from delta_core.search.vectors import _usearch\n"
         "_usearch()\n"
         "from delta_core.inference.backends import onnxruntime_usable\n"
         "assert onnxruntime_usable()\n"

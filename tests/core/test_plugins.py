@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from delta_core import hookspecs
-from delta_core.components import Suggestion, SuggestQuery, Verdict
-from delta_core.hookspecs import hookimpl
-from delta_core.plugin_manager import BUILTIN_PLUGINS, Components, make_plugin_manager
+from delta_core.plugin import hookspecs
+from delta_core.plugin.hookspecs import hookimpl
+from delta_core.plugin.manager import BUILTIN_PLUGINS, Components, make_plugin_manager
+from delta_core.plugin.protocols import Suggestion, SuggestQuery, Verdict
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -102,7 +102,7 @@ def test_disabled_components_are_left_out():
 
 def test_plugin_commands_join_the_cli(monkeypatch):
     import delta_core.cli as cli_mod
-    import delta_core.plugin_manager as pm_mod
+    import delta_core.plugin.manager as pm_mod
 
     real = pm_mod.make_plugin_manager
     monkeypatch.setattr(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from delta_core.pretokenizer import (
+from delta_core.tokenizer.pretokenizer import (
     ATOMIC_UNITS,
     PRETOKENIZER_VERSION,
     pretokenize,

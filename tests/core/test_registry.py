@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from delta_core.cli import build_cli
+from delta_core.learn.registry import RegistryError, get_model, list_models, register_model
 from delta_core.paths import Layout
-from delta_core.registry import RegistryError, get_model, list_models, register_model
 
 NOW = 1_780_000_000.0
 

@@ -11,11 +11,11 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from delta_core.model_complete import ModelCompleter
 from delta_core.paths import Layout
-from delta_core.plugin_manager import Components, make_plugin_manager
+from delta_core.plugin.manager import Components, make_plugin_manager
 from delta_core.serve.scheduler import Request, Scheduler
-from delta_core.training_format import Turn
+from delta_core.suggest.completer import ModelCompleter
+from delta_core.tokenizer.format import Turn
 from tests.core.serve_helpers import promoted_model
 
 HIST = [Turn("git status", "/src", 0), Turn("make test", "/src", 2), Turn("git diff", "/src", 0)]

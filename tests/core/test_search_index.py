@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from delta_plugins.embed_hashing import HashingEmbedder
 
-from delta_core.command_meaning import Purposes
-from delta_core.hybrid_search import Searcher
-from delta_core.record import Record
-from delta_core.search_state import SearchState, search_dir
-from delta_core.search_sync import open_state, sync
-from delta_core.store import Store
+from delta_core.memory.store import Store
+from delta_core.records.record import Record
+from delta_core.search.hybrid import Searcher
+from delta_core.search.meaning import Purposes
+from delta_core.search.state import SearchState, search_dir
+from delta_core.search.sync import open_state, sync
 
 pytest.importorskip("usearch")
 DAY = 86_400 * 10**9
@@ -176,7 +176,7 @@ def test_state_files_are_private(store):
 
 
 def test_vector_index_recall_against_exact_search(tmp_path):
-    from delta_core.vector_index import VectorIndex
+    from delta_core.search.vectors import VectorIndex
 
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((50, 64)).astype(np.float32)

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from delta_core.lmdb_env import read_txn
-from delta_core.store import Store
+from delta_core.memory.lmdb_env import read_txn
+from delta_core.memory.store import Store
 from tests.conftest import make_record
 
 WRITER = Path(__file__).with_name("store_writer.py")

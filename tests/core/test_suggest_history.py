@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from delta_core.components import SuggestQuery
 from delta_core.context import DeltaContext
-from delta_core.feedback import (
+from delta_core.memory.feedback import (
     FeedbackEvent,
     FeedbackTracker,
     feedback_summary,
     record_feedback,
     training_weights,
 )
-from delta_core.live_suggest import SuggestEngine
-from delta_core.suggest_rank import paths_exist
+from delta_core.plugin.protocols import SuggestQuery
+from delta_core.suggest.live import SuggestEngine
+from delta_core.suggest.rank import paths_exist
 from tests.conftest import make_record
 
 

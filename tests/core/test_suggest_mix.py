@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import pytest
 
-from delta_core.components import Suggestion, SuggestQuery
-from delta_core.evaluation import evaluate
-from delta_core.history_view import MemoryHistory
-from delta_core.record import Record
-from delta_core.suggest import combine
-from delta_core.suggest_fit import (
+from delta_core.learn.eval.protocol import evaluate
+from delta_core.plugin.protocols import Suggestion, SuggestQuery
+from delta_core.records.record import Record
+from delta_core.suggest.engine import combine
+from delta_core.suggest.fit import (
     BLEND_FILE,
     load_model_weight,
     mixture_weight,
     save_model_weight,
     validated_weight,
 )
-from delta_core.suggest_rank import history_distribution
+from delta_core.suggest.history import MemoryHistory
+from delta_core.suggest.rank import history_distribution
 from tests.conftest import SHARED_DATA
 
 PURDUE = SHARED_DATA / "purdue_pu_truncated" / "USER1"

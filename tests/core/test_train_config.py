@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from delta_core.train_config import TrainConfig, options_to_argv, parse_args
-from delta_core.train_data import DatasetError
-from delta_core.train_plan import lr_at, merge_for_resume, resolve_plan
+from delta_core.learn.train.config import TrainConfig, options_to_argv, parse_args
+from delta_core.learn.train.data import DatasetError
+from delta_core.learn.train.plan import lr_at, merge_for_resume, resolve_plan
 
 
 def test_every_field_is_a_flag_and_round_trips():

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from delta_core.train_data import IGNORE_INDEX, DatasetError, TokenDataset
+from delta_core.learn.train.data import IGNORE_INDEX, DatasetError, TokenDataset
 
 
 def _write(directory, train, val, dtype="uint16", pad=0, **meta_extra):

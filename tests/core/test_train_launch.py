@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from delta_plugins.trainer_local import LocalTrainer, LocalTrainingError
 
-from delta_core.components import TrainJob
-from delta_core.train_config import parse_args
-from delta_core.train_launch import ENTRY_MODULE, main_multi, torchrun_command, train_argv
+from delta_core.learn.train.config import parse_args
+from delta_core.learn.train.launch import ENTRY_MODULE, main_multi, torchrun_command, train_argv
+from delta_core.plugin.protocols import TrainJob
 
 
 def test_a_job_becomes_train_py_flags_that_parse_back():

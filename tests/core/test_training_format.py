@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from delta_core.tokenizers import load_tokenizer
-from delta_core.training_format import (
+from delta_core.tokenizer.format import (
     Turn,
     command_stop_ids,
     display_cwd,
@@ -15,6 +14,7 @@ from delta_core.training_format import (
     render,
     session_ids,
 )
+from delta_core.tokenizer.versions import load_tokenizer
 from tests.tokenizer_helpers import train_small
 
 COMMANDS = st.sampled_from(

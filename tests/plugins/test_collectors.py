@@ -12,7 +12,7 @@ from delta_plugins.collect_python_env import CondaCollector, VirtualenvCollector
 from delta_plugins.collect_terminal import SshCollector, TmuxCollector
 
 from delta_core.context import DeltaContext
-from delta_core.recorder import Recorder
+from delta_core.session.recorder import Recorder
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 

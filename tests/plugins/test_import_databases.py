@@ -14,7 +14,7 @@ from delta_plugins.import_atuin import AtuinImporter
 from delta_plugins.import_xonsh_json import XonshJsonImporter
 from delta_plugins.import_xonsh_sqlite import XonshSqliteImporter
 
-from delta_core.components import ImportProblem
+from delta_core.plugin.protocols import ImportProblem
 from tests.plugins.history_shells import ATUIN_SCHEMA, run_xonsh
 
 # xonsh's readline shell indents the line after "if True:" by itself

@@ -13,12 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from delta_core.cli import build_cli
-from delta_core.codec import encode_with_key, identity
-from delta_core.components import Verdict
-from delta_core.importing import detect_sources, import_records
-from delta_core.plugin_manager import Components, make_plugin_manager
-from delta_core.record import Record, record_id
-from delta_core.store import Store
+from delta_core.imports.pipeline import detect_sources, import_records
+from delta_core.memory.store import Store
+from delta_core.plugin.manager import Components, make_plugin_manager
+from delta_core.plugin.protocols import Verdict
+from delta_core.records.codec import encode_with_key, identity
+from delta_core.records.record import Record, record_id
 from tests.plugins.history_shells import (
     ATUIN_SCHEMA,
     run_xonsh,
@@ -199,8 +199,8 @@ def test_identity_without_encoding_is_the_stored_id(command, start_ns, session, 
 
 LONG_HISTORY = """
 import resource, sys
-from delta_core.importing import import_records
-from delta_core.store import Store
+from delta_core.imports.pipeline import import_records
+from delta_core.memory.store import Store
 from delta_plugins.import_zsh import parse_zsh
 resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))  # the usual desktop default
 days = 700

@@ -11,7 +11,7 @@ from delta_plugins.import_zsh import ZshImporter, parse_zsh, unmetafy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from delta_core.components import ImportProblem
+from delta_core.plugin.protocols import ImportProblem
 from tests.plugins.history_shells import (
     metafy,
     run_bash,

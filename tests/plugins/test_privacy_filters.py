@@ -12,9 +12,9 @@ from delta_plugins.xonsh_ignore import XonshIgnoreFilter
 
 from delta_core.config import ConfigError
 from delta_core.context import DeltaContext
+from delta_core.memory.privacy import apply_filters, explain
 from delta_core.paths import write_private
-from delta_core.plugin_manager import Components, make_plugin_manager
-from delta_core.privacy import apply_filters, explain
+from delta_core.plugin.manager import Components, make_plugin_manager
 from tests.plugins.secret_examples import GH_PAT
 
 BUILTIN_FILTERS = {"ignorespace", "patterns", "xonsh_ignore", "secrets"}

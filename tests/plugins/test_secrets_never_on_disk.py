@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from delta_core.cli import build_cli
 from delta_core.context import DeltaContext
-from delta_core.recorder import Recorder
+from delta_core.session.recorder import Recorder
 from tests.plugins.secret_examples import POSITIVES
 
 SECRETS = [(command, secret) for _rule, command, secret in POSITIVES]

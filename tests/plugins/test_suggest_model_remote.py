@@ -8,11 +8,11 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from delta_core.components import SuggestQuery
 from delta_core.context import DeltaContext
-from delta_core.live_suggest import SuggestEngine
+from delta_core.plugin.protocols import SuggestQuery
 from delta_core.serve.launch import status, stop
 from delta_core.serve.protocol import socket_path
+from delta_core.suggest.live import SuggestEngine
 from tests.conftest import make_record, wait_for
 from tests.core.serve_helpers import promoted_model
 

@@ -11,10 +11,10 @@ from delta_plugins.tokenizer_sentencepiece import MODEL_FILE, SentencePieceToken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from delta_core.lossless import ESC
-from delta_core.plugin_manager import Components, make_plugin_manager
-from delta_core.pretokenizer import ATOMIC_UNITS, pretokenize
-from delta_core.tokenizers import load_tokenizer
+from delta_core.plugin.manager import Components, make_plugin_manager
+from delta_core.tokenizer.lossless import ESC
+from delta_core.tokenizer.pretokenizer import ATOMIC_UNITS, pretokenize
+from delta_core.tokenizer.versions import load_tokenizer
 from tests.tokenizer_helpers import (
     SHARED_DATA,
     nl2bash_commands,
@@ -160,7 +160,7 @@ def test_unknown_ids_are_refused_in_one_line(tok):
 def test_importing_the_plugin_imports_no_heavy_library():
     code = (
         "import sys, delta_plugins.tokenizer_sentencepiece, delta_core.cli.tokenizer,"
-        " delta_core.tokenizers, delta_core.datasets, delta_core.training_format;"
+        " delta_core.tokenizer.versions, delta_core.learn.datasets, delta_core.tokenizer.format;"
         "print([m for m in ('sentencepiece', 'torch') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

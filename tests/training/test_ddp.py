@@ -41,8 +41,8 @@ def test_two_process_ddp_matches_one_process(token_dataset, tmp_path, train_env)
 
     a, b = _weights(one), _weights(two)
     torch.manual_seed(1337)  # the initial weights, to show the runs really trained
-    from delta_core.model import GPT
-    from delta_core.model_config import GPTConfig
+    from delta_core.lm.config import GPTConfig
+    from delta_core.lm.gpt import GPT
 
     init = GPT(
         GPTConfig(vocab_size=259, block_size=32, n_layer=2, n_head=2, n_embd=128)

@@ -49,7 +49,7 @@ def test_delta_train_local_registers_a_loadable_model(token_dataset, train_env, 
     )
     assert [m["version"] for m in json.loads(listed.stdout)] == [info["version"]]
 
-    from delta_core.checkpoint import load_model
+    from delta_core.lm.checkpoint import load_model
 
     model = load_model(info["path"])
     assert model.config.vocab_size == 259 and model.config.block_size == 32

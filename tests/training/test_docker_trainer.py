@@ -42,8 +42,8 @@ from delta_plugins.trainer_docker import (
     engine_has_gpus,
 )
 
-from delta_core.components import TrainJob
 from delta_core.config import SETTINGS
+from delta_core.plugin.protocols import TrainJob
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_IMAGE = os.environ.get("DELTA_TRAIN_DOCKER_BASE_IMAGE", "delta-base:bookworm")
@@ -171,7 +171,7 @@ RUNNER = """
 import signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if CI ignores it
 from pathlib import Path
-from delta_core.components import TrainJob
+from delta_core.plugin.protocols import TrainJob
 from delta_plugins.trainer_docker import DockerTrainer, DockerTrainerError
 job = TrainJob(Path(sys.argv[1]), Path(sys.argv[2]), model_size="tiny", max_steps=100000,
                gpus=0, options={"batch_size": 2, "block_size": 32, "eval_interval": 100000})
@@ -345,7 +345,7 @@ def test_the_image_tag_follows_the_sources_and_the_base(tmp_path):
         shutil.copy2(root / rel, copy / rel)
     here = ImageInputs.read(copy, BASE_IMAGE, "sha256:1")
     assert ImageInputs.read(copy, BASE_IMAGE, "sha256:1").tag == here.tag
-    assert "training/Dockerfile" in here.files and "delta_core/model.py" in here.files
+    assert "training/Dockerfile" in here.files and "delta_core/lm/gpt.py" in here.files
     assert "training/entrypoint.sh" in here.files and "pyproject.toml" in here.files
     assert not any("__pycache__" in f or f.endswith((".pyc", ".pem")) for f in here.files)
 

@@ -68,8 +68,8 @@ def test_killed_and_resumed_run_matches_uninterrupted_run(token_dataset, tmp_pat
 
 
 def test_resume_of_a_finished_run_does_not_train_again(token_dataset, tmp_path):
-    from delta_core.train_config import parse_args
-    from delta_core.train_loop import train
+    from delta_core.learn.train.config import parse_args
+    from delta_core.learn.train.loop import train
 
     argv = ["--dataset", str(token_dataset), *FAST, "--max-steps", "5", "--out", str(tmp_path)]
     first = train(parse_args(argv))

@@ -9,10 +9,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from delta_core.checkpoint import load_model  # noqa: E402
-from delta_core.train_config import TrainConfig  # noqa: E402
-from delta_core.train_data import TokenDataset  # noqa: E402
-from delta_core.train_loop import train  # noqa: E402
+from delta_core.learn.train.config import TrainConfig  # noqa: E402
+from delta_core.learn.train.data import TokenDataset  # noqa: E402
+from delta_core.learn.train.loop import train  # noqa: E402
+from delta_core.lm.checkpoint import load_model  # noqa: E402
 
 
 def _config(dataset, out, **kw) -> TrainConfig:
@@ -81,7 +81,7 @@ def test_early_stopping_ends_a_run_that_no_longer_improves(token_dataset, tmp_pa
 
 
 def test_a_dataset_too_small_for_the_flags_is_one_clear_error(token_dataset, tmp_path):
-    from delta_core.train_data import DatasetError
+    from delta_core.learn.train.data import DatasetError
 
     with pytest.raises(DatasetError, match="--block-size"):
         train(_config(token_dataset, tmp_path / "run", block_size=10**6))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from delta_core.store import Store
+from delta_core.memory.store import Store
 
 
 def test_load_records_through_the_events_and_unload_undoes_it(

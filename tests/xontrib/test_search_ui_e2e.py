@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from xonsh_pty import PROMPT, Xonsh, clean_env, write_rc
 
-from delta_core.record import Record
-from delta_core.store import Store
+from delta_core.memory.store import Store
+from delta_core.records.record import Record
 
 pytest.importorskip("usearch")
 TARGET = "echo found-by-delta-search-42"

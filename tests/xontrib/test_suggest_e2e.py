@@ -16,12 +16,12 @@ import pexpect
 import pytest
 from xonsh_pty import Xonsh, clean_env, write_rc
 
-from delta_core.deploy import promote
-from delta_core.eval_model import train_eval_model
+from delta_core.learn.deploy import promote
+from delta_core.learn.eval.model import train_eval_model
+from delta_core.learn.registry import register_model
 from delta_core.paths import Layout
-from delta_core.plugin_manager import Components, make_plugin_manager
-from delta_core.record import Record
-from delta_core.registry import register_model
+from delta_core.plugin.manager import Components, make_plugin_manager
+from delta_core.records.record import Record
 
 pytest.importorskip("torch")
 

@@ -113,7 +113,7 @@ def test_failing_collector_plugin_is_reported_once_and_commands_still_recorded(
     plug = tmp_path / "plug"
     plug.mkdir()
     (plug / "bad_collector.py").write_text(
-        "from delta_core.hookspecs import hookimpl\n"
+        "from delta_core.plugin.hookspecs import hookimpl\n"
         "class Bad:\n"
         "    name = 'bad'\n"
         "    def collect(self, cwd, env):\n"
@@ -123,7 +123,7 @@ def test_failing_collector_plugin_is_reported_once_and_commands_still_recorded(
         "    register(Bad())\n"
     )
     extra = (
-        "import delta_core.plugin_manager as _pm\n"
+        "import delta_core.plugin.manager as _pm\n"
         "_pm.BUILTIN_PLUGINS['bad_collector'] = 'bad_collector'\n"
     )
     env = clean_env(tmp_path, PYTHONPATH=str(plug))

@@ -1,0 +1,1 @@
+"""Training runs: configuration, plans, data loading, the loop, launchers, the pipeline."""

@@ -1,0 +1,129 @@
+"""Recording commands on the shell's prompt path.
+
+Each command is committed before the next prompt draws; a background thread flushes the
+commits to disk every ``memory.sync_interval`` seconds (the group fsync). Nothing here raises
+into the shell: a failure is reported in one line and the shell carries on.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from delta_core import log
+from delta_core.context import DeltaContext
+from delta_core.memory.privacy import apply_filters
+from delta_core.records.record import Record, local_utc_offset_minutes
+
+
+@dataclass
+class Pending:
+    """A command that has started: its start time and the context collected then."""
+
+    command: str
+    cwd: str
+    start_ns: int
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Recorder:
+    """Records a shell session's commands into the memory; never raises."""
+
+    def __init__(
+        self,
+        ctx: DeltaContext | None = None,
+        *,
+        shell: str = "xonsh",
+        session: str | None = None,
+        sync_thread: bool = True,
+    ) -> None:
+        self.ctx = ctx or DeltaContext()
+        self.shell = shell
+        self.session = session or uuid.uuid4().hex
+        self.host = socket.gethostname()
+        try:
+            self.user = getpass.getuser()
+        except Exception:
+            self.user = str(os.getuid())
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        if sync_thread:
+            self._thread = threading.Thread(target=self._sync_loop, name="delta-fsync", daemon=True)
+            self._thread.start()
+
+    def start(self, command: str, cwd: str, env: Mapping[str, str] | None = None) -> Pending:
+        """Note a command as it starts and run the collectors (cheap, no subprocesses)."""
+        pending = Pending(command, cwd, time.time_ns())
+        env = os.environ if env is None else env
+        try:
+            for c in self.ctx.components.collectors.values():
+                try:
+                    pending.extra.update(c.collect(cwd, env))
+                except Exception as exc:
+                    log.problem(f"collector {c.name} failed: {exc}", self.ctx.layout.log_file)
+        except Exception as exc:
+            log.problem(f"collectors unavailable: {exc}", self.ctx.layout.log_file)
+        return pending
+
+    def finish(self, pending: Pending, exit: int | None, duration: float | None) -> Record | None:
+        """Filter and store a finished command; return what was stored (None if nothing)."""
+        try:
+            if not self.ctx.recording():
+                return None
+            verdict = apply_filters(self.ctx.filters, pending.command, pending.cwd)
+            if verdict.action == "drop" or not verdict.command.strip():
+                return None
+            rec = Record(
+                command=verdict.command,
+                start_ns=pending.start_ns,
+                cwd=pending.cwd,
+                exit=exit,
+                duration=duration,
+                session=self.session,
+                host=self.host,
+                user=self.user,
+                shell=self.shell,
+                utc_offset=local_utc_offset_minutes(pending.start_ns),
+                extra=pending.extra,
+            )
+            with self._lock:
+                self.ctx.store.add(rec)
+            return rec
+        except Exception as exc:
+            log.problem(f"could not record a command: {exc}", self.ctx.layout.log_file)
+            return None
+
+    def _sync_loop(self) -> None:
+        interval = max(0.05, float(self.ctx.config["memory.sync_interval"]))
+        while not self._stop.wait(interval):
+            self.flush()
+
+    def flush(self) -> None:
+        """fsync what was committed since the last flush, without holding up the prompt path."""
+        try:
+            if "store" not in self.ctx.__dict__:
+                return
+            with self._lock:
+                dirty = self.ctx.store.take_dirty()
+            if dirty:
+                self.ctx.store.sync(dirty)
+        except Exception as exc:
+            log.problem(f"fsync failed: {exc}", self.ctx.layout.log_file)
+
+    def close(self) -> None:
+        """Stop the fsync thread and flush everything."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        try:
+            with self._lock:
+                self.ctx.close()
+        except Exception as exc:
+            log.problem(f"closing the memory failed: {exc}", self.ctx.layout.log_file)

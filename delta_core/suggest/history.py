@@ -1,0 +1,210 @@
+"""What the history suggester reads: the history as a few fast questions, in memory or in LMDB.
+
+The ranking code (:mod:`delta_core.suggest.rank`) asks a :class:`HistoryView` for candidates
+that start with a prefix, for the commands that followed the previous one (and the previous
+two), for recent commands and for feedback. Two views answer the same questions:
+
+- :class:`IndexHistory` reads the index environment (prefix range scans, the ``successors``
+  and ``successors2`` tables) and keeps the shell's own recent commands in memory: the live shell.
+- :class:`MemoryHistory` holds everything in dictionaries and a sorted list, and grows one
+  command at a time: ``delta eval`` replays thousands of commands through it without
+  writing any of them to disk, yet ranks them with exactly the code the shell uses.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Protocol
+
+from delta_core.memory.index import CommandStats, Index
+from delta_core.records.record import Record
+
+#: Distinct commands read from one prefix scan of the index: bounds a keystroke's work.
+SCAN_LIMIT = 600
+#: Recent distinct commands kept in memory by a live view.
+RECENT_LIMIT = 2000
+
+
+class HistoryView(Protocol):
+    """The questions the history ranking asks; every answer is bounded in size."""
+
+    def prefix_stats(self, prefix: str, limit: int) -> Iterable[CommandStats]:
+        """Distinct commands starting with ``prefix`` with their statistics."""
+        ...
+
+    def stats(self, command: str) -> CommandStats | None: ...
+
+    def successors(self, previous: str, prefix: str, limit: int) -> list[tuple[str, int, int]]:
+        """Commands that followed ``previous`` (and start with ``prefix``): ``(command, count,
+        last_ns)``, the last time it came right after ``previous``."""
+        ...
+
+    def successors2(
+        self, before: str, previous: str, prefix: str, limit: int
+    ) -> list[tuple[str, int, int]]:
+        """As :meth:`successors`, for commands that came right after ``before`` then
+        ``previous``."""
+        ...
+
+    def recent(self, prefix: str, limit: int) -> list[str]:
+        """Distinct commands starting with ``prefix``, most recently run first."""
+        ...
+
+    def feedback(self, command: str) -> tuple[int, int]:
+        """How often a suggestion of ``command`` was accepted and rejected."""
+        ...
+
+    def now_ns(self) -> int: ...
+
+
+class MemoryHistory:
+    """The whole history in memory; :meth:`add` appends one command (the eval's replay)."""
+
+    def __init__(self) -> None:
+        self._stats: dict[str, CommandStats] = {}
+        self._sorted: list[str] = []
+        # (previous,) or (before, previous) -> what followed: command -> [count, last ns]
+        self._follows: dict[tuple[str, ...], dict[str, list[int]]] = {}
+        self._before: str | None = None
+        self._order: dict[str, int] = {}  # command -> position of its last use
+        self._seq = 0
+        self._prev: str | None = None
+        self._last_ns = 0
+        self._feedback: dict[str, list[int]] = {}
+
+    def add(self, rec: Record) -> None:
+        """Fold one command (in time order) into the history."""
+        cmd = rec.command
+        st = self._stats.get(cmd)
+        if st is None:
+            st = self._stats[cmd] = CommandStats(cmd)
+            bisect.insort(self._sorted, cmd)
+        st.add(rec)
+        if self._prev is not None:
+            self._count((self._prev,), cmd, rec.start_ns)
+            if self._before is not None:
+                self._count((self._before, self._prev), cmd, rec.start_ns)
+        self._before, self._prev = self._prev, cmd
+        self._seq += 1
+        self._order[cmd] = self._seq
+        self._last_ns = max(self._last_ns, rec.start_ns)
+
+    def _count(self, context: tuple[str, ...], cmd: str, start_ns: int) -> None:
+        seen = self._follows.setdefault(context, {}).setdefault(cmd, [0, 0])
+        seen[0] += 1
+        seen[1] = start_ns
+
+    def _followers(self, context: tuple[str, ...], prefix: str) -> list[tuple[str, int, int]]:
+        found = self._follows.get(context, {})
+        return [(c, n, last) for c, (n, last) in found.items() if c.startswith(prefix)]
+
+    def add_feedback(self, command: str, accepted: bool) -> None:
+        counts = self._feedback.setdefault(command, [0, 0])
+        counts[0 if accepted else 1] += 1
+
+    def _range(self, prefix: str) -> Iterator[str]:
+        i = bisect.bisect_left(self._sorted, prefix)
+        while i < len(self._sorted) and self._sorted[i].startswith(prefix):
+            yield self._sorted[i]
+            i += 1
+
+    def prefix_stats(self, prefix: str, limit: int) -> Iterable[CommandStats]:
+        # In memory the whole range is cheap: no limit, so replay ranks every candidate.
+        return [self._stats[c] for c in self._range(prefix)]
+
+    def stats(self, command: str) -> CommandStats | None:
+        return self._stats.get(command)
+
+    def successors(self, previous: str, prefix: str, limit: int) -> list[tuple[str, int, int]]:
+        return self._followers((previous,), prefix)
+
+    def successors2(
+        self, before: str, previous: str, prefix: str, limit: int
+    ) -> list[tuple[str, int, int]]:
+        return self._followers((before, previous), prefix)
+
+    def recent(self, prefix: str, limit: int) -> list[str]:
+        matches = self._range(prefix) if prefix else iter(self._sorted)
+        return sorted(matches, key=self._order.__getitem__, reverse=True)[:limit]
+
+    def feedback(self, command: str) -> tuple[int, int]:
+        a, r = self._feedback.get(command, (0, 0))
+        return a, r
+
+    def now_ns(self) -> int:
+        return self._last_ns
+
+
+class IndexHistory:
+    """The live view: the index environment, plus this shell's recent commands in memory.
+
+    ``txn`` is a read transaction the caller opens per keystroke (LMDB readers never block
+    a writer). Recent commands come from :meth:`observe` (this shell) on top of those read
+    from the store once, so "most recent first" costs no disk access.
+    """
+
+    def __init__(self, index: Index, recent: Iterable[str] = ()) -> None:
+        self.index = index
+        self.txn = None
+        self._recent: deque[str] = deque(maxlen=RECENT_LIMIT)
+        self._scan: tuple[str | None, list[CommandStats]] = (None, [])
+        for cmd in recent:  # oldest first
+            self.observe(cmd)
+        self._now = 0
+
+    def observe(self, command: str) -> None:
+        """Note a command this shell just ran (most recent from now on)."""
+        if command in self._recent:
+            self._recent.remove(command)
+        self._recent.append(command)
+
+    def set_now(self, now_ns: int) -> None:
+        self._now = now_ns
+
+    def prefix_stats(self, prefix: str, limit: int) -> Iterable[CommandStats]:
+        out = []
+        for st in self.index.iter_commands(self.txn, prefix):
+            out.append(st)
+            if len(out) >= limit:
+                break
+        self._scan = (prefix, out)
+        return out
+
+    def stats(self, command: str) -> CommandStats | None:
+        return self.index.get_command(self.txn, command)
+
+    def successors(self, previous: str, prefix: str, limit: int) -> list[tuple[str, int, int]]:
+        return list(islice(self.index.successors(self.txn, previous, prefix), limit))
+
+    def successors2(
+        self, before: str, previous: str, prefix: str, limit: int
+    ) -> list[tuple[str, int, int]]:
+        return list(islice(self.index.successors2(self.txn, before, previous, prefix), limit))
+
+    def recent(self, prefix: str, limit: int) -> list[str]:
+        """This shell's commands first, then the scanned ones by their last use."""
+        out = []
+        for cmd in reversed(self._recent):
+            if cmd.startswith(prefix):
+                out.append(cmd)
+                if len(out) >= limit:
+                    return out
+        scan = self._scan[1] if self._scan[0] == prefix else self.prefix_stats(prefix, SCAN_LIMIT)
+        seen = set(out)
+        for st in sorted(scan, key=lambda st: -st.last_ns):
+            if st.command not in seen:
+                out.append(st.command)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def feedback(self, command: str) -> tuple[int, int]:
+        from delta_core.memory.feedback import feedback_counts
+
+        return feedback_counts(self.index, self.txn, command)
+
+    def now_ns(self) -> int:
+        return self._now

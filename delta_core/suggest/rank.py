@@ -1,0 +1,249 @@
+"""Ranking history candidates by context, and dropping those whose paths are gone.
+
+A candidate is a distinct command that starts with what was typed. Its score is a
+probability: how likely it is the command being typed, given the previous command and the
+history. It is an interpolated (Jelinek-Mercer) mixture of estimates, each a distribution
+over the candidates, weighted by :class:`Weights`:
+
+- ``successor``: how often it followed the previous command (``successors`` table), as a
+  share of the previous command's successors: a bigram.
+- ``successor_recency``: the previous command's successors by their last use, the latest
+  first, decaying geometrically: zsh-autosuggestions' ``match_prev_cmd``, softened.
+- ``recency``: every candidate by its last use, decaying geometrically (fish, zsh's
+  ``history``).
+- ``frequency``: its use count as a share of the candidates' uses.
+- ``floor``: the same for every candidate, so that none is impossible.
+
+An estimate without an answer (no previous command, or it has no successors with this
+prefix) leaves the mixture, and the others share its weight.
+
+On top of that mixture sits a longer context: what followed the previous *two* commands
+(``successors2``, a trigram). Its distribution is interpolated with the mixture as a
+Witten-Bell back-off: with ``n`` such observations spread over ``u`` distinct commands it
+gets the weight ``n / (n + context_backoff * u)``, so a pair of commands seen often, always
+followed by the same command, decides, and one seen once barely counts. Context then reweighs the
+mixture log-linearly: ``cwd`` (it was last run in this directory), ``git`` (inside this
+directory's repository), ``success`` (the share of its runs that exited 0) and ``feedback``
+(accepted minus rejected suggestions of it, squashed to [-1, 1]); the result is normalised
+again. :func:`delta_core.suggest.engine.combine` mixes it with the model's probability.
+
+The same code ranks for the live shell (an :class:`~delta_core.suggest.history.IndexHistory`)
+and for ``delta eval`` (a :class:`~delta_core.suggest.history.MemoryHistory`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from delta_core.memory.index import CommandStats
+from delta_core.plugin.protocols import Suggestion, SuggestQuery
+from delta_core.suggest.history import SCAN_LIMIT, HistoryView
+
+RECENT_CANDIDATES = 50
+SUCCESSOR_LIMIT = 200
+_GLOB = set("*?[]{}$`")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Mixture weights of the estimates (any scale), their decays, and the log-linear boosts.
+
+    The mixture weights and decays were chosen on users that ``benchmarks/eval_users.py``
+    does not report (Schonlau SEA User11-User13, Purdue USER6 and USER8): a grid of 12
+    settings scored by mean top-1 + keystroke savings with a small model; the surface is
+    flat (1.125 to 1.131 over the grid), this is its best point. EM on the same commands
+    (maximum likelihood) puts more on ``successor``, which ranks worse on Purdue users.
+    ``context_backoff`` was chosen the same way, history alone (no model), on those users and
+    SEA User14-User20 and Purdue USER4/USER5: 2, 4 and 8 scored 1.257, 1.258 and 1.251 (mean
+    top-1 + keystroke savings); the mixture's weights were left as they were.
+    """
+
+    successor: float = 0.4
+    successor_recency: float = 0.2
+    recency: float = 0.2
+    frequency: float = 0.15
+    floor: float = 0.05
+    #: share of the probability each step down the last-use order keeps
+    recency_decay: float = 0.5
+    successor_decay: float = 0.5
+    #: the trigram's Witten-Bell constant (larger: trust a short record of two commands less)
+    context_backoff: float = 4.0
+    cwd: float = 0.5
+    git: float = 0.25
+    success: float = 0.3
+    feedback: float = 0.5
+
+
+@lru_cache(maxsize=256)
+def git_root(cwd: str) -> str:
+    """The repository containing ``cwd`` ('' when none); cached, a few stats the first time."""
+    path = cwd
+    while path and path != os.path.dirname(path):
+        if os.path.exists(os.path.join(path, ".git")):
+            return path
+        path = os.path.dirname(path)
+    return ""
+
+
+def _resolve(word: str, cwd: str) -> str | None:
+    word = os.path.expanduser(word)
+    if os.path.isabs(word):
+        return word
+    return os.path.join(cwd, word) if cwd else None
+
+
+def paths_exist(command: str, cwd: str) -> bool:
+    """False when ``command`` cds into, or names, a path that does not exist (as fish does).
+
+    Only words that are clearly paths are checked: the target of ``cd``, and arguments
+    starting with ``/``, ``~/``, ``./`` or ``../`` without glob or variable characters.
+    """
+    words = command.split()
+    if not words:
+        return True
+    for i, word in enumerate(words[1:], 1):
+        is_cd_target = i == 1 and words[0] == "cd" and word != "-" and not word.startswith("-")
+        looks_like_path = word.startswith(("/", "~/", "./", "../")) or is_cd_target
+        if not looks_like_path or _GLOB & set(word) or "=" in word:
+            continue
+        path = _resolve(word, cwd)
+        if path is None:
+            continue
+        if not (os.path.isdir(path) if is_cd_target else os.path.exists(path)):
+            return False
+    return True
+
+
+def gather(
+    view: HistoryView, query: SuggestQuery
+) -> tuple[
+    dict[str, CommandStats], list[str], dict[str, tuple[int, int]], dict[str, tuple[int, int]]
+]:
+    """The candidate pool: a prefix scan, the recent matches, the successors of the previous
+    command and those of the previous two (``command -> (count, last_ns)``)."""
+    prefix = query.prefix
+    pool = {st.command: st for st in view.prefix_stats(prefix, SCAN_LIMIT)}
+    recent = view.recent(prefix, RECENT_CANDIDATES)
+    prev = query.previous[-1] if query.previous else None
+    succ: dict[str, tuple[int, int]] = {}
+    succ2: dict[str, tuple[int, int]] = {}
+    if prev is not None:
+        succ = {c: (n, last) for c, n, last in view.successors(prev, prefix, SUCCESSOR_LIMIT)}
+    if succ and len(query.previous) > 1:  # no pair of two without a pair of one
+        found = view.successors2(query.previous[-2], prev, prefix, SUCCESSOR_LIMIT)
+        succ2 = {c: (n, last) for c, n, last in found}
+    for cmd in (*recent, *succ, *succ2):
+        if cmd not in pool:
+            st = view.stats(cmd)
+            if st is not None:
+                pool[cmd] = st
+    return pool, recent, succ, succ2
+
+
+def _geometric(order: list[str], decay: float) -> dict[str, float]:
+    """A distribution over ``order`` falling by ``decay`` at each step (the first most likely)."""
+    raw = {c: decay**i for i, c in enumerate(order)}
+    total = sum(raw.values())
+    return {c: v / total for c, v in raw.items()}
+
+
+def history_estimates(
+    view: HistoryView, query: SuggestQuery, weights: Weights = Weights()
+) -> tuple[dict[str, CommandStats], dict[str, dict[str, float]], tuple[dict[str, float], float]]:
+    """The candidates, each estimate of the mixture that has an answer as a distribution over
+    them, and the trigram's distribution with its back-off weight (``({}, 0.0)`` when the
+    previous two commands were never followed by a candidate)."""
+    pool, recent, succ, succ2 = gather(view, query)
+    if query.prefix:
+        pool.pop(query.prefix, None)  # already typed in full: nothing to add
+    if not pool:
+        return pool, {}, ({}, 0.0)
+    succ = {c: v for c, v in succ.items() if c in pool}
+    context: tuple[dict[str, float], float] = ({}, 0.0)
+    seen = {c: n for c, (n, _) in succ2.items() if c in pool}
+    if seen:
+        n = sum(seen.values())
+        lam = n / (n + weights.context_backoff * len(seen))
+        context = ({c: k / n for c, k in seen.items()}, lam)
+    out: dict[str, dict[str, float]] = {}
+    if succ:
+        n = sum(count for count, _ in succ.values())
+        out["successor"] = {c: count / n for c, (count, _) in succ.items()}
+        latest = sorted(succ, key=lambda c: -succ[c][1])
+        out["successor_recency"] = _geometric(latest, weights.successor_decay)
+    ranked = [c for c in recent if c in pool]
+    if ranked:
+        out["recency"] = _geometric(ranked, weights.recency_decay)
+    uses = sum(st.count for st in pool.values())
+    if uses:
+        out["frequency"] = {c: st.count / uses for c, st in pool.items()}
+    out["floor"] = dict.fromkeys(pool, 1 / len(pool))
+    return pool, out, context
+
+
+def history_distribution(
+    view: HistoryView, query: SuggestQuery, weights: Weights = Weights()
+) -> dict[str, float]:
+    """Every candidate extending ``query.prefix`` with its probability (they sum to 1)."""
+    pool, parts, (context, lam) = history_estimates(view, query, weights)
+    if not pool:
+        return {}
+    w = weights
+    total_w = sum(getattr(w, name) for name in parts) or 1.0
+    probs = dict.fromkeys(pool, 0.0)
+    for name, dist in parts.items():
+        share = getattr(w, name) / total_w
+        for c, p in dist.items():
+            probs[c] += share * p
+    if context:  # the longer context, backing off to the mixture
+        for c in probs:
+            probs[c] = lam * context.get(c, 0.0) + (1 - lam) * probs[c]
+    here = query.cwd
+    repo = git_root(here) if here else ""
+    for cmd, st in pool.items():
+        boost = 0.0
+        if here and st.last_cwd:
+            if st.last_cwd == here:
+                boost += w.cwd
+            elif repo and st.last_cwd.startswith(repo):
+                boost += w.git
+        runs = st.successes + st.failures
+        if runs:
+            boost += w.success * (st.successes / runs - 0.5)
+        if boost:
+            probs[cmd] *= math.exp(boost)
+    total = sum(probs.values())
+    return {c: p / total for c, p in probs.items()}
+
+
+def rank_history(
+    view: HistoryView,
+    query: SuggestQuery,
+    weights: Weights = Weights(),
+    check_paths: bool = True,
+    probs: dict[str, float] | None = None,
+) -> list[Suggestion]:
+    """The best ``query.limit`` history commands extending ``query.prefix``, best first.
+
+    Each score is the command's probability (:func:`history_distribution`, or ``probs`` when
+    the caller has it already), reweighed by past feedback on the few best.
+    """
+    if probs is None:
+        probs = history_distribution(view, query, weights)
+    w = weights
+    out: list[Suggestion] = []
+    for cmd in sorted(probs, key=lambda c: (-probs[c], c)):
+        if check_paths and not paths_exist(cmd, query.cwd):
+            continue
+        s = probs[cmd]
+        acc, rej = view.feedback(cmd) if w.feedback else (0, 0)
+        if acc or rej:
+            s *= math.exp(w.feedback * math.tanh((acc - rej) / 2))
+        out.append(Suggestion(cmd, s, "history"))
+        if len(out) >= query.limit + 3:  # a little slack: feedback may reorder the tail
+            break
+    out.sort(key=lambda x: -x.score)
+    return out[: query.limit]
