@@ -20,7 +20,7 @@ import time
 
 from delta_core.context import DeltaContext
 from delta_core.memory.lmdb_env import read_txn
-from delta_core.plugin.protocols import SuggestQuery
+from delta_core.plugin.protocols import RecentCommands, SuggestQuery
 from delta_core.records.record import Record
 
 PROGRAMS = [
@@ -118,7 +118,7 @@ def main() -> None:
             f"(built in {build_s:.0f} s)"
         )
         hist = ctx.components.suggesters["history"]
-        hist.attach(ctx)
+        hist.attach(ctx, RecentCommands())
         at = [rng.randrange(len(recs)) for _ in range(args.queries)]
         prefixes = [(recs[i].command[: rng.randrange(0, len(recs[i].command))], i) for i in at]
         lat = []

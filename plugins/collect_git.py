@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Mapping
 
-from delta_core.plugin.hookspecs import hookimpl
+from delta_core.api import hookimpl
 
 # The walk up from a cwd is cached for a short while: a prompt runs many commands in one
 # directory, and `git init` showing up a second late does not matter. HEAD itself is re-read

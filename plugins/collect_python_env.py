@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from delta_core.plugin.hookspecs import hookimpl
+from delta_core.api import hookimpl
 
 
 class VirtualenvCollector:

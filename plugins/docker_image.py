@@ -25,7 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import delta_core
+from delta_core.api import PACKAGE_DIR
 
 IMAGE_REPOSITORY = "delta-train"
 INPUTS_LABEL = "io.delta.inputs"
@@ -52,7 +52,7 @@ def source_root() -> Path | None:
     The image is built from sources, so the trainer needs the checkout (an editable install
     or running from it), where ``training/Dockerfile`` sits next to ``delta_core``.
     """
-    root = Path(delta_core.__file__).resolve().parent.parent
+    root = PACKAGE_DIR.parent
     if (root / DOCKERFILE).is_file() and (root / "pyproject.toml").is_file():
         return root
     return None

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from delta_core.plugin.hookspecs import hookimpl
+from delta_core.api import hookimpl
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,7 +32,7 @@ class HashingEmbedder:
         # loaded with the plugin manager, so numpy (in lexical too) stays off start-up
         import numpy as np
 
-        from delta_core.search.lexical import stemmed_words
+        from delta_core.api import stemmed_words
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):

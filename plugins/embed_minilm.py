@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from delta_core.plugin.hookspecs import hookimpl
+from delta_core.api import hookimpl
 
 MAX_TOKENS = 128  # commands are short; longer ones keep their first 128 word pieces
 BATCH = 64

@@ -6,8 +6,7 @@ a user's habit of prefixing a sensitive command with a space keeps working under
 
 from __future__ import annotations
 
-from delta_core.plugin.hookspecs import hookimpl
-from delta_core.plugin.protocols import Finding, Verdict
+from delta_core.api import Finding, Verdict, hookimpl
 
 
 class IgnoreSpaceFilter:

@@ -13,22 +13,22 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from delta_core.imports.text_input import (
+from delta_core.api import (
     MAX_EPOCH_S,
     MIN_EPOCH_S,
     NS,
+    ImportProblem,
     LocalOffsets,
+    Record,
     column_names,
     env_path,
+    hookimpl,
     iter_rows,
     open_sqlite_readonly,
     text,
     unique_paths,
     xdg_data_home,
 )
-from delta_core.plugin.hookspecs import hookimpl
-from delta_core.plugin.protocols import ImportProblem
-from delta_core.records.record import Record
 
 TABLE = "history"
 WANTED = (

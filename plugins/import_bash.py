@@ -12,20 +12,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from delta_core.imports.text_input import (
+from delta_core.api import (
+    ImportProblem,
     LocalOffsets,
+    Record,
     decode_entry,
     epoch_ns,
     histfile_for,
+    hookimpl,
     is_truncated,
     parse_file,
     split_lines,
     truncated_problem,
     unique_paths,
 )
-from delta_core.plugin.hookspecs import hookimpl
-from delta_core.plugin.protocols import ImportProblem
-from delta_core.records.record import Record
 
 SHELL = "bash"
 

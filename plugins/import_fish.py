@@ -18,10 +18,13 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from delta_core.imports.text_input import (
+from delta_core.api import (
+    ImportProblem,
     LocalOffsets,
+    Record,
     decode_entry,
     epoch_ns,
+    hookimpl,
     is_truncated,
     parse_file,
     split_lines,
@@ -29,9 +32,6 @@ from delta_core.imports.text_input import (
     unique_paths,
     xdg_data_home,
 )
-from delta_core.plugin.hookspecs import hookimpl
-from delta_core.plugin.protocols import ImportProblem
-from delta_core.records.record import Record
 
 SHELL = "fish"
 _ESCAPE = re.compile(r"\\([\\n])")

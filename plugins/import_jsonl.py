@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from delta_core.memory.jsonl import read_jsonl_file
-from delta_core.plugin.hookspecs import hookimpl
-from delta_core.plugin.protocols import ImportProblem
-from delta_core.records.record import Record
+from delta_core.api import ImportProblem, Record, hookimpl, read_jsonl_file
 
 
 class JsonlImporter:

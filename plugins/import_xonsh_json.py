@@ -17,17 +17,17 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from delta_core.imports.text_input import (
+from delta_core.api import (
+    ImportProblem,
     LocalOffsets,
+    Record,
     env_path,
     epoch_ns,
+    hookimpl,
     read_bytes,
     unique_paths,
     xonsh_data_dir,
 )
-from delta_core.plugin.hookspecs import hookimpl
-from delta_core.plugin.protocols import ImportProblem
-from delta_core.records.record import Record
 
 SHELL = "xonsh"
 _decoder = json.JSONDecoder()

@@ -11,20 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from delta_core.imports.text_input import (
+from delta_core.api import (
+    ImportProblem,
     LocalOffsets,
+    Record,
     column_names,
     env_path,
     epoch_ns,
+    hookimpl,
     iter_rows,
     open_sqlite_readonly,
     text,
     unique_paths,
     xonsh_data_dir,
 )
-from delta_core.plugin.hookspecs import hookimpl
-from delta_core.plugin.protocols import ImportProblem
-from delta_core.records.record import Record
 
 SHELL = "xonsh"
 TABLE = "xonsh_history"

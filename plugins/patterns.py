@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import re
 
-from delta_core.config import Config, ConfigError
-from delta_core.plugin.hookspecs import hookimpl
-from delta_core.plugin.protocols import Finding, Verdict
+from delta_core.api import Config, ConfigError, Finding, Verdict, hookimpl
 
 
 def compile_patterns(key: str, patterns: list[str]) -> list[re.Pattern[str]]:

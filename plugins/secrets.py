@@ -14,9 +14,7 @@ import re
 
 from delta_plugins.secret_rules import RULES, Rule
 
-from delta_core.config import Config
-from delta_core.plugin.hookspecs import hookimpl
-from delta_core.plugin.protocols import Finding, Verdict
+from delta_core.api import Config, Finding, Verdict, hookimpl
 
 _QUOTES = "\"'"
 _MARK = re.compile(r"<redacted:[a-z0-9-]+>")

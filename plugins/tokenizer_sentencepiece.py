@@ -24,10 +24,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from delta_core.paths import private_dir, write_private
-from delta_core.plugin.hookspecs import hookimpl
-from delta_core.tokenizer.pretokenizer import ATOMIC_UNITS, sorted_counts, unit_counts
-from delta_core.tokenizer.shell import ShellTokenizer
+from delta_core.api import (
+    ATOMIC_UNITS,
+    ShellTokenizer,
+    hookimpl,
+    private_dir,
+    sorted_counts,
+    unit_counts,
+    write_private,
+)
 
 MODEL_FILE = "spm.model"
 SPACE_MARK = "\u2581"

@@ -19,8 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from delta_core.plugin.hookspecs import hookimpl
-from delta_core.plugin.protocols import TrainJob
+from delta_core.api import TrainJob, hookimpl
 
 if TYPE_CHECKING:
     from delta_plugins.docker_image import ImageInputs
@@ -152,7 +151,7 @@ class DockerTrainer:
         """
         from delta_plugins.docker_container import DATA_MOUNT, OUT_MOUNT
 
-        from delta_core.learn.train.launch import train_argv
+        from delta_core.api import train_argv
 
         options = {k: v for k, v in job.options.items() if not k.startswith("docker_")}
         options.setdefault("device", device)
@@ -164,8 +163,7 @@ class DockerTrainer:
         from delta_plugins.docker_container import ContainerError, RunSpec, run_container
         from delta_plugins.docker_image import ImageError, build_image
 
-        from delta_core.config import Config
-        from delta_core.paths import private_dir
+        from delta_core.api import Config, private_dir
 
         console = _console()
         dataset = Path(job.dataset_dir).expanduser().resolve()

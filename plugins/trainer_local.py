@@ -15,15 +15,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from delta_core.learn.train.launch import (
+from delta_core.api import (
+    TrainJob,
     cpu_env,
     cuda_device_count,
+    hookimpl,
     single_command,
     torchrun_command,
     train_argv,
 )
-from delta_core.plugin.hookspecs import hookimpl
-from delta_core.plugin.protocols import TrainJob
 
 
 class LocalTrainingError(RuntimeError):

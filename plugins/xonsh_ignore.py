@@ -15,8 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from delta_core.plugin.hookspecs import hookimpl
-from delta_core.plugin.protocols import Finding, Verdict
+from delta_core.api import Finding, Verdict, hookimpl
 
 VARIABLE = "XONSH_HISTORY_IGNORE_REGEX"
 

@@ -38,6 +38,11 @@ class _Loaded:
         event(handler)
         self.handlers.append((event, handler))
 
+    def listen(self, recorder: ShellRecorder, listener: Callable[[Any], None]) -> None:
+        """Have ``listener`` told of every finished command (the record stored, or None)."""
+        recorder.listeners.append(listener)
+        self.undo.append(lambda: recorder.listeners.remove(listener))
+
 
 _active: _Loaded | None = None
 
@@ -83,13 +88,13 @@ def _load_xontrib_(xsh: Any, **_: Any) -> dict[str, Any]:
         loaded.env_vars[SESSION_VAR] = env[SESSION_VAR] if SESSION_VAR in env else _MISSING  # noqa: SIM401
         env[SESSION_VAR] = recorder.session
         # The interactive search key (prompt_toolkit shells); its UI loads on first press.
-        from delta_core.search.ui import DEFAULT_KEY, install
+        from xontrib_delta.search_key import DEFAULT_KEY, install
 
         search_key = env.get("DELTA_SEARCH_KEY", DEFAULT_KEY)
         if search_key:
             loaded.undo.append(install(xsh, search_key))
         _install_suggestions(xsh, recorder, loaded)
-        _install_indexer(xsh, loaded)
+        _install_indexer(xsh, recorder, loaded)
         _active = loaded
         if env.get("XONSH_INTERACTIVE"):
             recorder.start(config_env(env))
@@ -115,29 +120,23 @@ def _install_suggestions(xsh: Any, recorder: ShellRecorder, loaded: _Loaded) -> 
     def _delta_suggest_pre_prompt(**kw: Any) -> None:
         sugg.on_pre_prompt(**kw)
 
-    def _delta_suggest_postcommand(**kw: Any) -> None:
-        sugg.on_postcommand(**kw)
-
-    events = xsh.builtins.events
-    for event, handler in (
-        (events.on_pre_prompt, _delta_suggest_pre_prompt),
-        (events.on_postcommand, _delta_suggest_postcommand),
-    ):
-        loaded.on(event, handler)
+    loaded.on(xsh.builtins.events.on_pre_prompt, _delta_suggest_pre_prompt)
+    loaded.listen(recorder, sugg.on_recorded)
 
 
-def _install_indexer(xsh: Any, loaded: _Loaded) -> None:
+def _install_indexer(xsh: Any, recorder: ShellRecorder, loaded: _Loaded) -> None:
     """The search index catches up in a detached process now and then (xontrib_delta/indexer.py)."""
     from xontrib_delta.indexer import BackgroundIndexer
 
     indexer = BackgroundIndexer(xsh.env.detype)
     loaded.undo.append(indexer.close)
 
-    def _delta_index_postcommand(**kw: Any) -> None:
-        indexer.command_recorded()
-        indexer.maybe_start()
+    def _delta_index_recorded(stored: Any) -> None:
+        if stored is not None:
+            indexer.command_recorded()
+            indexer.maybe_start()
 
-    loaded.on(xsh.builtins.events.on_postcommand, _delta_index_postcommand)
+    loaded.listen(recorder, _delta_index_recorded)
 
 
 def _restore(mapping: Any, name: str, previous: Any, what: str) -> None:

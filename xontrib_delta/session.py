@@ -99,6 +99,10 @@ class ShellRecorder:
         self._thread: threading.Thread | None = None
         self._config_env: dict[str, str] | None = None
         self._closed = False
+        #: Called after each finished command with the record stored (None: nothing stored).
+        #: The one path of a shell event: suggestions, the model's context and the search
+        #: indexer all learn of a command from here, as stored, never from the raw text.
+        self.listeners: list[Callable[[Any], None]] = []
 
     # --- start-up ---------------------------------------------------------------------
     def start(self, config_env: dict[str, str]) -> None:
@@ -192,9 +196,15 @@ class ShellRecorder:
             duration = None
             if ts and len(ts) == 2 and ts[0] is not None and ts[1] is not None:
                 duration = max(0.0, float(ts[1]) - float(ts[0]))
-            rec.finish(pending, exit_status, duration)
+            stored = rec.finish(pending, exit_status, duration)
         except Exception as exc:
             log.problem(f"could not record a command: {exc}")
+            return
+        for listener in list(self.listeners):
+            try:
+                listener(stored)
+            except Exception as exc:
+                log.problem(f"after recording a command: {exc}")
 
     def _cwd(self) -> str:
         if self._get_cwd is not None:

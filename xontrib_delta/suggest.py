@@ -16,7 +16,6 @@ Delta's candidates also appear in tab completion (completer ``delta``), replacin
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from delta_core import log
@@ -42,7 +41,7 @@ class Suggestions:
         self.recorder = shell_recorder
         self.engine: Any = None
         self.tracker: Any = None
-        self.previous: list[str] = []
+        self._early: list[Any] = []  # stored before the engine was built, replayed into it
         self._building = False
         self._patched: Any = None
         self._completer_added = False
@@ -62,7 +61,12 @@ class Suggestions:
             from delta_core.suggest.live import SuggestEngine
 
             self.tracker = FeedbackTracker(getattr(self.recorder, "session", ""))
-            self.engine = SuggestEngine(ctx)
+            engine = SuggestEngine(ctx)
+            with self._lock:
+                early, self._early = self._early, []
+                for rec in early:
+                    engine.observe(rec)
+                self.engine = engine
         except Exception as exc:
             log.problem(f"suggestions are off: {exc}")
 
@@ -78,11 +82,8 @@ class Suggestions:
         engine = self.ensure_engine()
         if engine is None or not _enabled(self.xsh.env):
             return []
-        from delta_core.plugin.protocols import SuggestQuery
-
         cwd = str(self.xsh.env.get("PWD", ""))
-        q = SuggestQuery(prefix, cwd, tuple(self.previous[-3:]), limit=limit)
-        return engine.suggest(q)
+        return engine.suggest(engine.query(prefix, cwd, limit))
 
     # --- the hooks ------------------------------------------------------------------
     def install(self) -> None:
@@ -163,30 +164,30 @@ class Suggestions:
         self._patch_shell()
         self.ensure_engine()
 
-    def on_postcommand(self, cmd: str = "", rtn: Any = None, **_: Any) -> None:
-        command = (cmd or "").removesuffix("\n")
-        if not command.strip():
-            return
-        self.previous.append(command)
-        del self.previous[:-20]
-        engine, tracker = self.engine, self.tracker
-        if engine is None:
-            return
-        exit_status = rtn if isinstance(rtn, int) and not isinstance(rtn, bool) else None
-        from delta_core.records.record import Record
+    def on_recorded(self, stored: Any) -> None:
+        """The recorder finished a command: ``stored`` is the record it stored (filtered,
+        redacted) or None when nothing was stored (dropped, paused, not recorded). Only what
+        was stored reaches the engine's ring, the model's context and the feedback."""
+        if stored is not None:
+            with self._lock:
+                engine = self.engine
+                if engine is None:
+                    self._early.append(stored)
+                    del self._early[:-20]
+            if engine is not None:
+                engine.observe(stored)
+            tracker = self.tracker
+            if tracker is not None and engine is not None:
+                events = tracker.ran(stored.command)
+                if events:
+                    try:
+                        from delta_core.memory.feedback import record_feedback
 
-        rec = Record(command, time.time_ns(), str(self.xsh.env.get("PWD", "")), exit_status)
-        engine.observe(rec)
-        if tracker is not None:
-            events = tracker.ran(command)
-            if events:
-                try:
-                    from delta_core.memory.feedback import record_feedback
-
-                    record_feedback(self.engine.ctx.store, events)
-                except Exception as exc:
-                    log.problem(f"could not store suggestion feedback: {exc}")
-        threading.Thread(target=self._predict_next, daemon=True).start()
+                        record_feedback(engine.ctx.store, events)
+                    except Exception as exc:
+                        log.problem(f"could not store suggestion feedback: {exc}")
+        if self.engine is not None:
+            threading.Thread(target=self._predict_next, daemon=True).start()
 
     def _predict_next(self) -> None:
         try:

@@ -68,7 +68,7 @@ def _model_suggestions(ctx, turns, cwd, prefix, k) -> tuple[list[tuple[str, floa
 @json_option
 def suggest_cmd(prefix: str, cwd: str | None, next_: bool, k: int, as_json: bool) -> None:
     """Print the suggestions the shell would show for PREFIX."""
-    from delta_core.plugin.protocols import Suggestion, SuggestQuery
+    from delta_core.plugin.protocols import RecentCommands, Suggestion, SuggestQuery
     from delta_core.suggest.engine import combine
     from delta_core.tokenizer.format import as_turn
 
@@ -86,7 +86,10 @@ def suggest_cmd(prefix: str, cwd: str | None, next_: bool, k: int, as_json: bool
     history: list[Suggestion] = []
     hist = ctx.components.suggesters.get("history")
     if hist is not None:
-        hist.attach(ctx)
+        ring = RecentCommands()
+        for r in recent:
+            ring.append(r)
+        hist.attach(ctx, ring)
         for r in recent:
             hist.observe(r)
         history = list(hist.suggest(query))

@@ -151,13 +151,111 @@ class Suggestion:
     source: str
 
 
+#: What a suggester is to the engine, declared by the suggester (never inferred from its name):
+#: ``history`` ranks the memory's commands (answered in the shell's own thread); ``model``
+#: completes with a learned model (run in a worker thread, mixed with history at the
+#: model's fitted weight); ``extra`` is any other source, run within the same time budget and
+#: merged with the rest by score.
+SuggesterRole = Literal["history", "model", "extra"]
+
+
+class RecentCommands:
+    """The commands this shell session stored, newest last: one ring, owned by the engine.
+
+    The suggest engine appends what the recorder stored (filtered or redacted; nothing for a
+    dropped command) and every suggester reads the same ring, so history ranking, the model's
+    context and the previous commands of a query never disagree or see unfiltered text.
+    """
+
+    __slots__ = ("_items", "limit", "version")
+
+    def __init__(self, limit: int = 2000) -> None:
+        self._items: list[Record] = []
+        self.limit = limit
+        #: Counts appends: a cheap key for "the context changed" (memoised completions).
+        self.version = 0
+
+    def append(self, rec: Record) -> None:
+        self._items.append(rec)
+        if len(self._items) > self.limit:
+            del self._items[: len(self._items) - self.limit]
+        self.version += 1
+
+    def records(self) -> list[Record]:
+        """A snapshot, oldest first (safe to keep while the shell appends)."""
+        return list(self._items)
+
+    def newest_first(self) -> Iterator[Record]:
+        """The records, newest first (no copy: for the prompt path)."""
+        return reversed(self._items)
+
+    def commands(self, n: int | None = None) -> tuple[str, ...]:
+        """The last ``n`` commands (all when ``n`` is None), oldest first."""
+        items = self._items if n is None else self._items[-n:] if n > 0 else []
+        return tuple(r.command for r in items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 @runtime_checkable
 class Suggester(Protocol):
-    """Proposes commands that extend what was typed (or the next command on an empty prompt)."""
+    """Proposes commands that extend what was typed (or the next command on an empty prompt).
+
+    The engine (:class:`delta_core.suggest.live.SuggestEngine`) calls every method below, in
+    this order: :meth:`attach` once, :meth:`refresh` once after it, then :meth:`suggest` per
+    keystroke and :meth:`observe` after each stored command. A component that needs none of
+    the optional steps can subclass :class:`BaseSuggester`, which implements them as no-ops.
+    Scores are probabilities of the command given what was typed, so sources compare.
+    """
 
     name: str
+    role: SuggesterRole
 
-    def suggest(self, query: SuggestQuery) -> Sequence[Suggestion]: ...
+    def attach(self, ctx: Any, recent: RecentCommands) -> None:
+        """Bind to a Delta context (``ctx.store``, ``ctx.layout``, ``ctx.config``,
+        ``ctx.components``) and to the engine's ring of recent commands; raise to be switched
+        off for this session (the engine reports why, once)."""
+        ...
+
+    def refresh(self) -> None:
+        """Pick up what changed outside the shell (a newly promoted model); must be cheap."""
+        ...
+
+    def observe(self, rec: Record) -> None:
+        """A command was stored (as stored: filtered, redacted); it is already in the ring."""
+        ...
+
+    def weight(self) -> float:
+        """The mixture weight of a ``model`` suggester's completions against history, read after
+        each answer (a served model's version arrives with it); other roles return 1.0."""
+        ...
+
+    def suggest(self, query: SuggestQuery) -> Sequence[Suggestion]:
+        """Candidates for ``query``, best first; may be empty; must not block for long."""
+        ...
+
+
+class BaseSuggester:
+    """Defaults for the optional steps of :class:`Suggester`: subclass and write ``suggest``."""
+
+    name: str = "extra"
+    role: SuggesterRole = "extra"
+
+    def attach(self, ctx: Any, recent: RecentCommands) -> None:
+        return None
+
+    def refresh(self) -> None:
+        return None
+
+    def observe(self, rec: Record) -> None:
+        return None
+
+    def weight(self) -> float:
+        return 1.0
+
+    def suggest(self, query: SuggestQuery) -> Sequence[Suggestion]:
+        return ()
 
 
 @runtime_checkable

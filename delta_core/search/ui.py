@@ -2,8 +2,8 @@
 
 Each hit shows its directory, when it ran, its exit status, and the commands just before and
 after it in its session. Usable standalone (``delta search -i``) and from xonsh through a key
-binding (:func:`install`, ``search.key``, Ctrl-S by default) that opens it over the prompt and
-puts the chosen command in the prompt's buffer, not running it.
+binding (``xontrib_delta.search_key``, ``search.key``, Ctrl-S by default) that opens it over
+the prompt and puts the chosen command in the prompt's buffer, not running it.
 
 Nothing heavy is imported at module import; the embedder loads in a background thread while
 the first results come from words and fragments alone, so the window opens at once.
@@ -11,12 +11,10 @@ the first results come from words and fragments alone, so the window opens at on
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from typing import Any
 
-DEFAULT_KEY = "c-s"
 MAX_HITS = 50
 
 
@@ -177,75 +175,3 @@ def run_standalone(ctx, embedder, *, initial: str = "") -> str | None:
     import os
 
     return build_app(SearchSession(ctx, embedder, here=os.getcwd()), initial).run()
-
-
-# --- xonsh --------------------------------------------------------------------------------
-def _shell_env() -> dict[str, str] | None:
-    """The shell's own environment ($DELTA_HOME set inside xonsh is not in os.environ)."""
-    try:
-        from xonsh.built_ins import XSH
-
-        return XSH.env.detype() if XSH.env is not None else None
-    except Exception:
-        return None
-
-
-def _open_over_prompt(event) -> None:
-    """Key handler: run the search window above the prompt, put the choice in the buffer."""
-    import os
-
-    from prompt_toolkit.application.run_in_terminal import in_terminal
-
-    buf = event.current_buffer
-
-    async def go() -> None:
-        try:
-            from delta_core.context import DeltaContext
-            from delta_core.search.service import get_embedder
-
-            ctx = DeltaContext(env=_shell_env())
-            app = build_app(SearchSession(ctx, get_embedder(ctx), here=os.getcwd()), buf.text)
-            async with in_terminal():
-                result = await app.run_async()
-        except Exception as exc:  # the shell must never break
-            from delta_core import log
-
-            log.problem(f"delta search: {exc}")
-            return
-        if result:
-            buf.text = result
-            buf.cursor_position = len(result)
-
-    event.app.create_background_task(go())
-
-
-def install(xsh: Any, key: str = DEFAULT_KEY):
-    """Bind ``key`` in xonsh's prompt to the search window; returns the undo function."""
-    undo: list = []
-
-    def bind(bindings) -> None:
-        keys = tuple(key.split())
-        handler = bindings.add(*keys)(_open_over_prompt)
-        undo.append(lambda: bindings.remove(handler))
-
-    shell = getattr(getattr(xsh, "shell", None), "shell", None)
-    bindings = getattr(shell, "key_bindings", None)
-    if bindings is not None:
-        bind(bindings)
-    else:  # the prompt does not exist yet: bind when it is created
-
-        def _delta_search_ptk_create(bindings=None, **_: Any) -> None:
-            if bindings is not None:
-                bind(bindings)
-
-        event = xsh.builtins.events.on_ptk_create
-        event(_delta_search_ptk_create)
-        undo.append(lambda: event.discard(_delta_search_ptk_create))
-
-    def uninstall() -> None:
-        for fn in reversed(undo):
-            with contextlib.suppress(Exception):  # already gone
-                fn()
-        undo.clear()
-
-    return uninstall

@@ -14,18 +14,17 @@ two), for recent commands and for feedback. Two views answer the same questions:
 from __future__ import annotations
 
 import bisect
-from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Protocol
 
 from delta_core.memory.index import CommandStats, Index
+from delta_core.plugin.protocols import RecentCommands
 from delta_core.records.record import Record
 
 #: Distinct commands read from one prefix scan of the index: bounds a keystroke's work.
 SCAN_LIMIT = 600
 #: Recent distinct commands kept in memory by a live view.
-RECENT_LIMIT = 2000
 
 
 class HistoryView(Protocol):
@@ -146,20 +145,12 @@ class IndexHistory:
     from the store once, so "most recent first" costs no disk access.
     """
 
-    def __init__(self, index: Index, recent: Iterable[str] = ()) -> None:
+    def __init__(self, index: Index, ring: RecentCommands | None = None) -> None:
         self.index = index
         self.txn = None
-        self._recent: deque[str] = deque(maxlen=RECENT_LIMIT)
+        self.ring = ring if ring is not None else RecentCommands()
         self._scan: tuple[str | None, list[CommandStats]] = (None, [])
-        for cmd in recent:  # oldest first
-            self.observe(cmd)
         self._now = 0
-
-    def observe(self, command: str) -> None:
-        """Note a command this shell just ran (most recent from now on)."""
-        if command in self._recent:
-            self._recent.remove(command)
-        self._recent.append(command)
 
     def set_now(self, now_ns: int) -> None:
         self._now = now_ns
@@ -186,14 +177,16 @@ class IndexHistory:
 
     def recent(self, prefix: str, limit: int) -> list[str]:
         """This shell's commands first, then the scanned ones by their last use."""
-        out = []
-        for cmd in reversed(self._recent):
-            if cmd.startswith(prefix):
+        out: list[str] = []
+        seen: set[str] = set()
+        for rec in self.ring.newest_first():
+            cmd = rec.command
+            if cmd.startswith(prefix) and cmd not in seen:
+                seen.add(cmd)
                 out.append(cmd)
                 if len(out) >= limit:
                     return out
         scan = self._scan[1] if self._scan[0] == prefix else self.prefix_stats(prefix, SCAN_LIMIT)
-        seen = set(out)
         for st in sorted(scan, key=lambda st: -st.last_ns):
             if st.command not in seen:
                 out.append(st.command)

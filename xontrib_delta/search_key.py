@@ -1,0 +1,86 @@
+"""The search window's key binding in xonsh (Ctrl-S by default, ``$DELTA_SEARCH_KEY``).
+
+The window itself is the engine's (:mod:`delta_core.search.ui`, which ``delta search -i`` also
+runs); this module only binds the key in xonsh's prompt and puts the chosen command into the
+buffer. Nothing here may break the shell: every failure becomes one ``delta:`` line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+DEFAULT_KEY = "c-s"
+
+
+def _shell_env() -> dict[str, str] | None:
+    """The shell's own environment ($DELTA_HOME set inside xonsh is not in os.environ)."""
+    try:
+        from xonsh.built_ins import XSH
+
+        return XSH.env.detype() if XSH.env is not None else None
+    except Exception:
+        return None
+
+
+def _open_over_prompt(event) -> None:
+    """Key handler: run the search window above the prompt, put the choice in the buffer."""
+    import os
+
+    from prompt_toolkit.application.run_in_terminal import in_terminal
+
+    buf = event.current_buffer
+
+    async def go() -> None:
+        try:
+            from delta_core.context import DeltaContext
+            from delta_core.search.service import get_embedder
+
+            ctx = DeltaContext(env=_shell_env())
+            from delta_core.search.ui import SearchSession, build_app
+
+            app = build_app(SearchSession(ctx, get_embedder(ctx), here=os.getcwd()), buf.text)
+            async with in_terminal():
+                result = await app.run_async()
+        except Exception as exc:  # the shell must never break
+            from delta_core import log
+
+            log.problem(f"delta search: {exc}")
+            return
+        if result:
+            buf.text = result
+            buf.cursor_position = len(result)
+
+    event.app.create_background_task(go())
+
+
+def install(xsh: Any, key: str = DEFAULT_KEY):
+    """Bind ``key`` in xonsh's prompt to the search window; returns the undo function."""
+    undo: list = []
+
+    def bind(bindings) -> None:
+        keys = tuple(key.split())
+        handler = bindings.add(*keys)(_open_over_prompt)
+        undo.append(lambda: bindings.remove(handler))
+
+    shell = getattr(getattr(xsh, "shell", None), "shell", None)
+    bindings = getattr(shell, "key_bindings", None)
+    if bindings is not None:
+        bind(bindings)
+    else:  # the prompt does not exist yet: bind when it is created
+
+        def _delta_search_ptk_create(bindings=None, **_: Any) -> None:
+            if bindings is not None:
+                bind(bindings)
+
+        event = xsh.builtins.events.on_ptk_create
+        event(_delta_search_ptk_create)
+        undo.append(lambda: event.discard(_delta_search_ptk_create))
+
+    def uninstall() -> None:
+        for fn in reversed(undo):
+            with contextlib.suppress(Exception):  # already gone
+                fn()
+        undo.clear()
+
+    return uninstall
