@@ -1,5 +1,5 @@
 """Built-in plugin ``suggest_model``: registers the model suggester (completions from the
-promoted model, through ``delta serve``; :class:`delta_core.suggest.model_suggester.ModelSuggester`)."""
+promoted model, through ``delta serve``; :class:`delta_core.session.model_suggester.ModelSuggester`)."""
 
 from __future__ import annotations
 

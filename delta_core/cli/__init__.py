@@ -19,7 +19,7 @@ from delta_core.config import ConfigError
 BUILTIN_COMMANDS: dict[str, str] = {
     "delta_core.cli.memory_explain": "memory",  # the memory group, with `explain` added
     "delta_core.cli.config_cmd": "config",
-    "delta_core.cli.tokenizer": "tokenizer",
+    "delta_core.cli.tokenizer_dataset": "tokenizer",  # the tokenizer group, with `dataset` added
     "delta_core.cli.train": "train",
     "delta_core.cli.model": "model",
     "delta_core.cli.search_cmd": "search",

@@ -124,8 +124,8 @@ def export_onnx_cmd(version: str, int8: bool, as_json: bool) -> None:
     ctx = load_context()
     try:
         info = get_model(ctx.layout, version)
-        from delta_core.inference.backends import ONNX_INT8_FILE
         from delta_core.inference.export import export_dir, quantize
+        from delta_core.inference.onnx_file import ONNX_INT8_FILE
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     except ImportError as exc:

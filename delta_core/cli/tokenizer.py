@@ -267,7 +267,7 @@ def show(text: str, show_units: bool, version: str | None, as_json: bool) -> Non
 def stats(sample: int, top: int, version: str | None, as_json: bool) -> None:
     """Vocabulary size, tokens per command, byte-fallback rate, most frequent tokens."""
     from delta_core.learn.dataset_build import history_commands
-    from delta_core.tokenizer.stats import tokenizer_stats
+    from delta_core.learn.token_stats import tokenizer_stats
 
     ctx = load_context()
     tok = load_active(version, ctx)
@@ -340,12 +340,3 @@ def use(version: str) -> None:
     except ERRORS as exc:
         raise fail(exc) from None
     click.echo(f"tokenizer {version} is now active")
-
-
-def _register_dataset_commands() -> None:
-    from delta_core.cli.tokenizer_dataset import dataset
-
-    tokenizer.add_command(dataset)
-
-
-_register_dataset_commands()

@@ -7,7 +7,7 @@ import json
 import click
 
 from delta_core.cli.common import json_option, load_context, parse_time
-from delta_core.cli.tokenizer import ERRORS, console, fail, load_active, progress_bars
+from delta_core.cli.tokenizer import ERRORS, console, fail, load_active, progress_bars, tokenizer
 
 
 @click.group("dataset")
@@ -82,7 +82,7 @@ def stats(name: str, top: int, as_json: bool) -> None:
     """Tokens, commands and sessions per split of dataset NAME."""
     from delta_core.learn.dataset_build import dataset_dir
     from delta_core.learn.datasets import read_meta
-    from delta_core.tokenizer.stats import dataset_stats
+    from delta_core.learn.token_stats import dataset_stats
 
     ctx = load_context()
     try:
@@ -116,3 +116,6 @@ def stats(name: str, top: int, as_json: bool) -> None:
             "most frequent: "
             + ", ".join(f"{t['piece']!r} {t['share']:.1%}" for t in result["top_tokens"])
         )
+
+
+tokenizer.add_command(dataset)

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from delta_core.inference.backends import Shape
 from delta_core.inference.cache import Sequence
+from delta_core.inference.onnx_file import Shape
 
 #: Spare positions per slot beyond the longest sequence, so growth rarely rebuilds.
 SPARE = 48

@@ -14,26 +14,12 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ONNX_FILE = "model.onnx"
-ONNX_INT8_FILE = "model.int8.onnx"
-
-
-@dataclass(frozen=True)
-class Shape:
-    n_layer: int
-    n_head: int
-    head_dim: int
-    block_size: int
-    vocab_size: int
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__, sort_keys=True)
+from delta_core.inference.onnx_file import ONNX_INT8_FILE, Shape
 
 
 class TorchBackend:
@@ -119,18 +105,6 @@ class OnnxBackend:
             feed[f"past_v_{i}"] = past_kv[i, 1]
         logits, new_kv = self.session.run(None, feed)
         return logits, new_kv
-
-
-def graph_version(path: Path | str) -> int:
-    """The graph version an exported file was made with (0: unknown or unreadable)."""
-    try:
-        import onnx
-
-        model = onnx.load(str(path), load_external_data=False)
-        meta = {p.key: p.value for p in model.metadata_props}
-        return int(meta.get("delta_graph", 0))
-    except Exception:
-        return 0
 
 
 def loadable_kind(kind: str) -> str:

@@ -25,7 +25,7 @@ from collections.abc import Sequence as Seq
 
 import numpy as np
 
-from delta_core.inference.backends import Shape
+from delta_core.inference.onnx_file import Shape
 
 #: Feeds of at most this many ids keep their logits per position (decoding steps, drafts,
 #: a few typed words), the ones a kept continuation is replayed from; prompts do not.

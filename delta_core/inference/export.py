@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from delta_core.inference.backends import ONNX_FILE, ONNX_INT8_FILE, Shape, graph_version
+from delta_core.inference.onnx_file import ONNX_FILE, ONNX_INT8_FILE, Shape, graph_version
 from delta_core.paths import write_private
 
 OPSET = 17

@@ -1,8 +1,9 @@
 """Building the plugin manager, and the registry of components it yields.
 
-Built-in plugins are declared as entry points in group ``delta`` exactly like third-party ones,
-and are also registered directly by module name so that Delta works from a source checkout
-that was never installed.
+Built-in plugins are declared as entry points in group ``delta`` exactly like third-party ones
+(``pyproject.toml`` is the only list of them, :func:`builtin_plugins`), and are registered
+first, by module name, so that ``DELTA_PLUGINS`` (which limits third-party entry points) never
+switches them off.
 
 Environment:
 
@@ -17,39 +18,46 @@ from __future__ import annotations
 
 import importlib
 import os
+import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, distribution, entry_points
+from pathlib import Path
 from typing import Any
 
 import pluggy
 
 from delta_core.plugin import hookspecs
 
-# name -> module: the built-in plugins, one module each (entry point names in pyproject match).
-BUILTIN_PLUGINS: dict[str, str] = {
-    "import_jsonl": "delta_plugins.import_jsonl",
-    "tokenizer_sentencepiece": "delta_plugins.tokenizer_sentencepiece",
-    "import_bash": "delta_plugins.import_bash",
-    "import_zsh": "delta_plugins.import_zsh",
-    "import_fish": "delta_plugins.import_fish",
-    "import_xonsh_json": "delta_plugins.import_xonsh_json",
-    "import_xonsh_sqlite": "delta_plugins.import_xonsh_sqlite",
-    "import_atuin": "delta_plugins.import_atuin",
-    "ignorespace": "delta_plugins.ignorespace",
-    "xonsh_ignore": "delta_plugins.xonsh_ignore",
-    "patterns": "delta_plugins.patterns",
-    "secrets": "delta_plugins.secrets",
-    "embed_minilm": "delta_plugins.embed_minilm",
-    "embed_hashing": "delta_plugins.embed_hashing",
-    "collect_git": "delta_plugins.collect_git",
-    "collect_python_env": "delta_plugins.collect_python_env",
-    "collect_terminal": "delta_plugins.collect_terminal",
-    "trainer_local": "delta_plugins.trainer_local",
-    "trainer_docker": "delta_plugins.trainer_docker",
-    "suggest_history": "delta_plugins.suggest_history",
-    "suggest_model": "delta_plugins.suggest_model",
-}
+#: The distribution whose entry points in group ``delta`` are the built-in plugins.
+DISTRIBUTION = "xontrib-delta"
+BUILTIN_PACKAGE = "delta_plugins"
+
+
+def builtin_plugins() -> dict[str, str]:
+    """name -> module of the built-in plugins, read from the one place that declares them.
+
+    That place is ``[project.entry-points.delta]`` in ``pyproject.toml``: the installed
+    distribution's metadata when Delta is installed (a wheel or an editable install), else the
+    ``pyproject.toml`` beside the source tree, so a checkout that was never installed still
+    loads them. Sorted by name, so the order does not depend on how they were found.
+    """
+    found: dict[str, str] = {}
+    try:
+        dist = distribution(DISTRIBUTION)
+        for ep in dist.entry_points:
+            if ep.group == hookspecs.PROJECT:
+                found[ep.name] = ep.value
+    except PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+        if pyproject.is_file():
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            found = dict(data["project"]["entry-points"][hookspecs.PROJECT])
+    return {
+        name: module
+        for name, module in sorted(found.items())
+        if module.split(".")[0] == BUILTIN_PACKAGE
+    }
 
 
 def _names(value: str | None) -> set[str] | None:
@@ -73,7 +81,7 @@ def make_plugin_manager(
     pm.add_hookspecs(hookspecs)
     for name in _names(env.get("DELTA_DISABLE_PLUGINS")) or ():
         pm.set_blocked(name)
-    for name, module in BUILTIN_PLUGINS.items():
+    for name, module in builtin_plugins().items():
         if pm.is_blocked(name) or pm.get_plugin(name) is not None:
             continue
         pm.register(importlib.import_module(module), name=name)

@@ -17,10 +17,10 @@ cursor walk is a walk in time and the same record always lands on the same key.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import zlib
 
+from delta_core.records.identity import _ENC, _ERR, _digest
 from delta_core.records.record import Record
 
 SCHEMA_VERSION = 1
@@ -28,8 +28,6 @@ _HEAD = struct.Struct("<BBqhidH")
 _LEN = struct.Struct("<I")
 _CRC = struct.Struct("<I")
 _KEY = struct.Struct(">Q8s")
-_ENC = "utf-8"
-_ERR = "surrogatepass"
 
 
 class CodecError(ValueError):
@@ -99,26 +97,6 @@ def _encode(rec: Record) -> tuple[bytes, list[bytes]]:
 
 def encode(rec: Record) -> bytes:
     return _encode(rec)[0]
-
-
-def _digest(start_ns: int, command: bytes, session: bytes, host: bytes, user: bytes) -> bytes:
-    h = hashlib.blake2b(b"\x00".join((command, session, host, user)), digest_size=8)
-    h.update(start_ns.to_bytes(8, "big", signed=True))
-    return h.digest()
-
-
-def identity(rec: Record) -> str:
-    """The id :func:`encode_with_key` gives ``rec``, without encoding the rest of it.
-
-    :meth:`Record.ensure_id` gives a record its id this way before it is stored.
-    """
-    return _digest(
-        rec.start_ns,
-        rec.command.encode(_ENC, _ERR),
-        rec.session.encode(_ENC, _ERR),
-        rec.host.encode(_ENC, _ERR),
-        rec.user.encode(_ENC, _ERR),
-    ).hex()
 
 
 def encode_with_key(rec: Record) -> tuple[bytes, bytes]:

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 
+from delta_core.records.identity import identity
+
 
 def local_utc_offset_minutes(ts_ns: int | None = None) -> int:
     """The local time zone's UTC offset, in minutes, at ``ts_ns`` (now by default)."""
@@ -86,6 +88,4 @@ def record_id(rec: Record) -> str:
 
     Importing a history twice therefore adds nothing.
     """
-    from delta_core.records.codec import identity
-
     return identity(rec)

@@ -99,7 +99,8 @@ class ModelCompleter:
         ``backend``: ``torch``, ``onnx`` (exported now if missing), ``onnx-int8``, or ``auto``
         (ONNX Runtime when the model was exported and it is installed, else PyTorch).
         """
-        from delta_core.inference.backends import ONNX_FILE, load_backend
+        from delta_core.inference.backends import load_backend
+        from delta_core.inference.onnx_file import ONNX_FILE
 
         model_dir = Path(model_dir)
         from delta_core.suggest.fit import model_weight_for

@@ -12,7 +12,9 @@ Suggesters are registered through ``delta_register_suggesters`` and declare thei
 - ``extra`` suggesters (third parties) run in worker threads within the same budget and are
   merged with the rest by score, so one whose candidate scores best is the ghost text.
 
-The engine owns the session's one ring of recent commands
+What is typed reaches only the ``history`` suggesters until the privacy filters pass it: a
+prefix that a filter would redact or drop (a token being pasted) is never handed to the model,
+``delta serve`` or a third party. The engine owns the session's one ring of recent commands
 (:class:`~delta_core.plugin.protocols.RecentCommands`): :meth:`SuggestEngine.observe` appends
 the record the recorder stored, and every suggester and every query reads that ring.
 """
@@ -23,6 +25,7 @@ import concurrent.futures as cf
 from typing import Any
 
 from delta_core import log
+from delta_core.memory.privacy import apply_filters
 from delta_core.plugin.protocols import RecentCommands, Suggester, Suggestion, SuggestQuery
 from delta_core.records.record import Record
 from delta_core.suggest.engine import combine
@@ -131,15 +134,22 @@ class SuggestEngine:
                 log.problem(f"suggester {name}: {exc}", self._log_file)
         return out
 
+    def _private(self, query: SuggestQuery) -> bool:
+        """Whether what is typed holds something a privacy filter would not store."""
+        if not query.prefix:
+            return False
+        try:
+            filters = self.ctx.filters
+            return apply_filters(filters, query.prefix, query.cwd).action != "keep"
+        except Exception:
+            return True  # cannot tell: keep it in this process
+
     def suggest(self, query: SuggestQuery) -> list[Suggestion]:
         """The top ``query.limit`` suggestions; never raises."""
+        if self._private(query):
+            return self._history_only(query, cap=query.limit)
         started = self._start_extras(query)
-        history: list[Suggestion] = []
-        for s in self._history:
-            try:
-                history.extend(s.suggest(query))
-            except Exception as exc:
-                log.problem(f"suggester {s.name}: {exc}", self._log_file)
+        history = self._history_only(query, cap=None)
         completion = self._run_model(query)
         extra = self._collect_extras(started)
         weight = 0.0
@@ -156,6 +166,15 @@ class SuggestEngine:
         seen: set[str] = set()
         out = [s for s in merged if not (s.command in seen or seen.add(s.command))]
         return out[: query.limit]
+
+    def _history_only(self, query: SuggestQuery, cap: int | None) -> list[Suggestion]:
+        out: list[Suggestion] = []
+        for s in self._history:
+            try:
+                out.extend(s.suggest(query))
+            except Exception as exc:
+                log.problem(f"suggester {s.name}: {exc}", self._log_file)
+        return out if cap is None else out[:cap]
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

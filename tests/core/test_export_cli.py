@@ -13,8 +13,9 @@ from click.testing import CliRunner
 pytest.importorskip("onnxruntime")
 
 from delta_core.cli import build_cli
-from delta_core.inference.backends import ONNX_FILE, ONNX_INT8_FILE, OnnxBackend, TorchBackend
+from delta_core.inference.backends import OnnxBackend, TorchBackend
 from delta_core.inference.cache import Sequence, forward_rows
+from delta_core.inference.onnx_file import ONNX_FILE, ONNX_INT8_FILE
 from delta_core.paths import Layout
 from tests.core.serve_helpers import promoted_model
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import click
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 
 from delta_core.plugin import hookspecs
 from delta_core.plugin.hookspecs import hookimpl
-from delta_core.plugin.manager import BUILTIN_PLUGINS, Components, make_plugin_manager
+from delta_core.plugin.manager import Components, builtin_plugins, make_plugin_manager
 from delta_core.plugin.protocols import Suggestion, SuggestQuery, Verdict
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -27,6 +28,9 @@ def test_every_hook_spec_has_a_test():
         name for name in hook_names() if not any(re.search(rf"\b{name}\b", t) for t in texts)
     ]
     assert not untested, f"hooks without a test: {untested}"
+
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Everything:
@@ -116,9 +120,11 @@ def test_plugin_commands_join_the_cli(monkeypatch):
         group.commands.pop("hello", None)
 
 
-def test_builtins_are_registered_under_their_entry_point_names():
-    pm = make_plugin_manager({"DELTA_PLUGINS": ""})
-    assert set(BUILTIN_PLUGINS) <= {pm.get_name(p) for p in pm.get_plugins()}
+def test_builtins_are_the_entry_points_pyproject_declares_and_all_load():
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["entry-points"]
+    assert builtin_plugins() == dict(sorted(declared["delta"].items()))
+    pm = make_plugin_manager({"DELTA_PLUGINS": ""})  # no entry point loads: built-ins still do
+    assert set(builtin_plugins()) <= {pm.get_name(p) for p in pm.get_plugins()}
 
 
 def test_disable_variable_blocks_a_builtin():

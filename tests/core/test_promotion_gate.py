@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from delta_core.context import DeltaContext
-from delta_core.inference.backends import ONNX_INT8_FILE
+from delta_core.inference.onnx_file import ONNX_INT8_FILE
 from delta_core.learn.deploy import active_version
 from delta_core.learn.promotion import after_training, evaluate_candidate
 from delta_core.learn.registry import get_model

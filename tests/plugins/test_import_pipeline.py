@@ -17,7 +17,8 @@ from delta_core.imports.pipeline import detect_sources, import_records
 from delta_core.memory.store import Store
 from delta_core.plugin.manager import Components, make_plugin_manager
 from delta_core.plugin.protocols import Verdict
-from delta_core.records.codec import encode_with_key, identity
+from delta_core.records.codec import encode_with_key
+from delta_core.records.identity import identity
 from delta_core.records.record import Record, record_id
 from tests.plugins.history_shells import (
     ATUIN_SCHEMA,
@@ -189,7 +190,7 @@ def test_cli_import_auto_and_skipped_lines(tmp_path, delta_home, monkeypatch):
     st.text(max_size=5),
 )
 def test_identity_without_encoding_is_the_stored_id(command, start_ns, session, host, user):
-    # Record.ensure_id uses codec.identity; the store keys records by the id encode_with_key
+    # Record.ensure_id uses records.identity; the store keys records by the id encode_with_key
     # gives: if they differed, a record given its id early would be stored twice
     rec = Record(command, start_ns, session=session, host=host, user=user, cwd="/x", exit=1)
     fresh = Record(command, start_ns, session=session, host=host, user=user, cwd="/x", exit=1)

@@ -159,7 +159,7 @@ def test_unknown_ids_are_refused_in_one_line(tok):
 
 def test_importing_the_plugin_imports_no_heavy_library():
     code = (
-        "import sys, delta_plugins.tokenizer_sentencepiece, delta_core.cli.tokenizer,"
+        "import sys, delta_plugins.tokenizer_sentencepiece, delta_core.cli.tokenizer_dataset,"
         " delta_core.tokenizer.versions, delta_core.learn.datasets, delta_core.tokenizer.format;"
         "print([m for m in ('sentencepiece', 'torch') if m in sys.modules])"
     )

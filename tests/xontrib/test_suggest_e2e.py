@@ -8,6 +8,7 @@ ghost text can only come from the model.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -85,3 +86,113 @@ def test_delta_suggest_off_shows_nothing_from_delta(tmp_path: Path, model_root: 
     sh.child.send("\x15")  # Ctrl-U clears the line
     sh.child.sendline("exit")
     sh.child.expect(pexpect.EOF)
+
+
+class _RecordingPeer:
+    """The server's end of ``delta serve``'s socket, recording every request it receives.
+
+    What this test checks is what crosses the wire, so the peer speaks the real protocol
+    (4-byte length, JSON; :mod:`delta_core.serve.protocol`) and keeps the raw bytes; a real
+    server would not let a test read what it was sent. It answers every request with no
+    suggestion, so the shell falls back to history.
+    """
+
+    def __init__(self, path: Path) -> None:
+        import socket
+        import threading
+
+        self.raw = bytearray()
+        self.requests: list[dict] = []
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(str(path))
+        path.chmod(0o600)
+        self.sock.listen(8)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn) -> None:
+        import json
+        import struct
+
+        from delta_core.serve.protocol import encode
+
+        buf = b""
+        while True:
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.raw += data
+            buf += data
+            while len(buf) >= 4:
+                (n,) = struct.unpack(">I", buf[:4])
+                if len(buf) < 4 + n:
+                    break
+                msg, buf = json.loads(buf[4 : 4 + n]), buf[4 + n :]
+                self.requests.append(msg)
+                reply = {"id": msg.get("id"), "ok": True, "suggestions": [], "model": "peer"}
+                if msg.get("op") == "status":
+                    reply.update(model="peer", backend="none")
+                conn.sendall(encode(reply))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_the_model_context_sent_to_the_server_carries_only_the_redacted_command(
+    tmp_path: Path, model_root: Path
+) -> None:
+    """A secret typed in the shell is redacted before it is stored, and the model's context
+    (the request to ``delta serve``) is the stored record: the token never crosses the wire."""
+    from delta_core.serve.protocol import socket_path
+    from tests.plugins.secret_examples import GH_PAT as token
+
+    root = tmp_path / "delta"
+    shutil.copytree(model_root, root)
+    env = clean_env(tmp_path, root, DELTA_SERVE_TIMEOUT_MS="2000")
+    peer = _RecordingPeer(socket_path(Layout(root), env))
+    try:
+        rc = write_rc(
+            tmp_path / "rc.xsh",
+            shell_type="prompt_toolkit",
+            extra="$XONSH_PROMPT_AUTO_SUGGEST = True\n",
+        )
+        sh = Xonsh(rc, env, tmp_path)
+        sh.child.sendline("echo warm-up-done")
+        sh.child.expect_exact("warm-up-done\r\n")
+        time.sleep(6)  # the recorder and the suggestion engine start after the first prompt
+        sh.child.sendline(f"echo {token} > /dev/null && echo typed-the-secret")
+        sh.child.expect_exact("typed-the-secret\r\n")
+        time.sleep(1)
+        for ch in "mak":
+            sh.child.send(ch)
+            time.sleep(0.5)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(
+            "typed-the-secret" in json.dumps(r.get("history")) for r in peer.requests
+        ):
+            time.sleep(0.2)
+        sh.child.send("\x15")
+        sh.child.sendline("exit")
+        sh.child.expect(pexpect.EOF)
+    finally:
+        peer.close()
+    asked = [r for r in peer.requests if r.get("op") == "suggest"]
+    with_it = [r for r in asked if "typed-the-secret" in json.dumps(r["history"])]
+    assert with_it, f"the shell never sent the command as context: {peer.requests[:3]}"
+    sent = [h[0] for h in with_it[-1]["history"] if "typed-the-secret" in h[0]]
+    assert sent and "<redacted:" in sent[-1]
+    assert token.encode() not in bytes(peer.raw)
+    assert token[4:20].encode() not in bytes(peer.raw)

@@ -108,8 +108,8 @@ def test_invalid_config_one_line_and_the_shell_goes_on(tmp_path: Path) -> None:
 def test_failing_collector_plugin_is_reported_once_and_commands_still_recorded(
     tmp_path: Path,
 ) -> None:
-    # A collector that raises. The rc registers its module as a built-in before loading (an
-    # entry point would need a pip install); the plugin manager then loads it as usual.
+    # A collector that raises, installed as a third party's is: a module and a dist-info with
+    # its entry point in group `delta`, on the path (what `pip install` would leave).
     plug = tmp_path / "plug"
     plug.mkdir()
     (plug / "bad_collector.py").write_text(
@@ -122,12 +122,12 @@ def test_failing_collector_plugin_is_reported_once_and_commands_still_recorded(
         "def delta_register_collectors(register):\n"
         "    register(Bad())\n"
     )
-    extra = (
-        "import delta_core.plugin.manager as _pm\n"
-        "_pm.BUILTIN_PLUGINS['bad_collector'] = 'bad_collector'\n"
-    )
+    info = plug / "bad_collector-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bad-collector\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[delta]\nbad_collector = bad_collector\n")
     env = clean_env(tmp_path, PYTHONPATH=str(plug))
-    sh = Xonsh(write_rc(tmp_path / "rc.xsh", extra=extra), env, tmp_path)
+    sh = Xonsh(write_rc(tmp_path / "rc.xsh"), env, tmp_path)
     _assert_shell_survives(sh)
     assert "collector exploded" in sh.delta_lines()[0]
     commands = [r["command"] for r in export(env)]

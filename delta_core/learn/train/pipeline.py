@@ -21,15 +21,12 @@ from typing import Any
 
 from delta_core.context import DeltaContext
 from delta_core.learn.registry import ModelInfo, register_model
+from delta_core.learn.train.source import PreparedData, TrainPipelineError
 from delta_core.paths import private_dir, write_private
 from delta_core.plugin.protocols import TrainJob
 
 RUNS = ".runs"
 JOB_FILE = "job.json"
-
-
-class TrainPipelineError(RuntimeError):
-    """``delta-train`` cannot go on; the message is one line a user can act on."""
 
 
 @dataclass
@@ -41,12 +38,6 @@ class TrainRequest:
     dataset: Path | None = None
     retrain_tokenizer: bool = False
     options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class PreparedData:
-    dataset_dir: Path
-    tokenizer_dir: Path | None = None
 
 
 def pick_trainer(ctx: DeltaContext, name: str) -> Any:

@@ -12,13 +12,27 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from delta_core.context import DeltaContext
-    from delta_core.learn.train.pipeline import PreparedData
 
 DATASET_NAME = "delta-train"
+
+
+class TrainPipelineError(RuntimeError):
+    """``delta-train`` cannot go on; the message is one line a user can act on."""
+
+
+@dataclass
+class PreparedData:
+    """What the first stages leave for the trainer: the token dataset and its tokenizer."""
+
+    dataset_dir: Path
+    tokenizer_dir: Path | None = None
+
 
 # (labels...) -> context manager yielding one ``advance(n)`` callable per label
 ProgressFactory = Callable[..., contextlib.AbstractContextManager[list[Callable[[int], None]]]]
@@ -39,7 +53,6 @@ def build_from_memory(
     """Train (or reuse) the tokenizer and write the dataset; return where they are."""
     from delta_core.learn.dataset_build import build_dataset, dataset_dir, train_on_history
     from delta_core.learn.datasets import DatasetError
-    from delta_core.learn.train.pipeline import PreparedData, TrainPipelineError
     from delta_core.tokenizer.versions import (
         TokenizerError,
         active_version,
