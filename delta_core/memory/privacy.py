@@ -20,7 +20,7 @@ def apply_filters(filters: Iterable[PrivacyFilter], command: str, cwd: str = "")
     """
     current = command
     findings: list[Finding] = []
-    action = "keep"
+    action: Action = "keep"
     for f in filters:
         try:
             v = f.check(current, cwd)

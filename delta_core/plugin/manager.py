@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 import os
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, distribution, entry_points
 from pathlib import Path
@@ -67,7 +67,7 @@ def _names(value: str | None) -> set[str] | None:
 
 
 def make_plugin_manager(
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
     *,
     load_entry_points: bool = True,
     extra_plugins: Iterable[Any] = (),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import Protocol
+from typing import Any, Protocol
 
 from delta_core.memory.index import CommandStats, Index
 from delta_core.plugin.protocols import RecentCommands
@@ -147,7 +147,7 @@ class IndexHistory:
 
     def __init__(self, index: Index, ring: RecentCommands | None = None) -> None:
         self.index = index
-        self.txn = None
+        self.txn: Any = None  # the caller's read transaction, per keystroke
         self.ring = ring if ring is not None else RecentCommands()
         self._scan: tuple[str | None, list[CommandStats]] = (None, [])
         self._now = 0

@@ -163,8 +163,12 @@ class SuggestEngine:
         if extra:
             # scores are probabilities on every side: the best candidate wins, whoever made it
             merged = sorted([*merged, *extra], key=lambda s: -s.score)
+        out: list[Suggestion] = []
         seen: set[str] = set()
-        out = [s for s in merged if not (s.command in seen or seen.add(s.command))]
+        for s in merged:
+            if s.command not in seen:
+                seen.add(s.command)
+                out.append(s)
         return out[: query.limit]
 
     def _history_only(self, query: SuggestQuery, cap: int | None) -> list[Suggestion]:
