@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from delta_core.records.record import Record
+
+if TYPE_CHECKING:  # the engine's tokenizer, which a tokenizer plugin returns (an annotation only)
+    from delta_core.tokenizer.shell import ShellTokenizer
 
 Action = Literal["keep", "redact", "drop"]
 
@@ -99,8 +102,11 @@ class Tokenizer(Protocol):
         """Train on ``texts`` and write a loadable tokenizer directory; return it."""
         ...
 
-    def load(self, directory: Path) -> Any:
-        """Load a trained tokenizer (an object with ``encode``/``decode``)."""
+    def load(self, directory: Path) -> ShellTokenizer:
+        """Load a trained tokenizer directory as a :class:`~delta_core.api.ShellTokenizer`
+        (wrap the trained subword model, a ``SubwordBackend``, in it): the engine calls
+        ``encode``, ``encode_batch``, ``encode_prefix``, ``decode``, ``spans``, ``piece``,
+        ``is_byte``, ``is_special``, ``special_ids``, ``vocab_size`` on what this returns."""
         ...
 
 
