@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 
-from delta_core.plugin.hookspecs import hookimpl
-from delta_core.plugin.protocols import Finding, Verdict
+from delta_core.api import Finding, Verdict, hookimpl
 
 _TAG = re.compile(r"#\s*norecord\s*$")
 _CORP_HOST = re.compile(r"\b[\w-]+(?:\.[\w-]+)*\.corp\.example\b")
