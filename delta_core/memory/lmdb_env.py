@@ -22,6 +22,16 @@ import lmdb
 from delta_core.paths import FILE_MODE, make_private, private_dir
 
 T = TypeVar("T")
+
+# LMDB errors that mean the file itself is bad (not a full disk or a permission problem).
+DAMAGE_ERRORS = (
+    lmdb.CorruptedError,
+    lmdb.InvalidError,
+    lmdb.PageNotFoundError,
+    lmdb.VersionMismatchError,
+    lmdb.BadTxnError,
+    lmdb.PanicError,
+)
 MAX_DBS = 16
 SYNC_THREADS = 8
 
@@ -182,10 +192,10 @@ def _flush_file(path: str) -> tuple[str, OSError] | None:
 
 
 class EnvCache:
-    """The environments this process has open, one per directory.
+    """The environments this process has open under one root, one per directory.
 
-    LMDB allows an environment to be open only once per process, so every :class:`Store`
-    on the same root shares these. An environment whose files were swapped on disk (by a
+    LMDB allows an environment to be open only once per process, so every store on the
+    same root shares these (see :mod:`delta_core.memory.roots`). An environment whose files were swapped on disk (by a
     compaction in another process) is closed and reopened on the next request.
     """
 
@@ -280,6 +290,3 @@ class EnvCache:
             return [failed for failed in map(_flush_file, todo) if failed is not None]
         with ThreadPoolExecutor(min(SYNC_THREADS, len(todo))) as pool:
             return [failed for failed in pool.map(_flush_file, todo) if failed is not None]
-
-
-ENVS = EnvCache()

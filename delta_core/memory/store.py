@@ -8,47 +8,40 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import lmdb
 
 from delta_core import log
 from delta_core.memory.encoded_batch import DayBatch, EncodedBatch, encode_batch
 from delta_core.memory.index import Index, put_all
-from delta_core.memory.lmdb_env import (
-    ENVS,
-    MAX_DBS,
-    RootLock,
-    compact_and_close,
-    read_txn,
-    write_txn,
+from delta_core.memory.lmdb_env import DAMAGE_ERRORS, MAX_DBS, RootLock, read_txn, write_txn
+from delta_core.memory.maintenance import (
+    Maintenance,
+    VerifyReport,
+    check_shard_isolated,
 )
+from delta_core.memory.roots import ROOTS
 from delta_core.paths import Layout, private_dir, write_private
 from delta_core.records import codec
 from delta_core.records.columns import Columns
 from delta_core.records.record import Record, day_name
 
+__all__ = [
+    "DAMAGE_ERRORS",
+    "AddResult",
+    "Store",
+    "VerifyReport",
+    "check_shard_isolated",
+    "day_bounds_ns",
+]
+
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MB = 1024 * 1024
 INDEX_MAP_SIZE = 256 * MB
-
-
-# LMDB errors that mean the file itself is bad (not a full disk or a permission problem).
-DAMAGE_ERRORS = (
-    lmdb.CorruptedError,
-    lmdb.InvalidError,
-    lmdb.PageNotFoundError,
-    lmdb.VersionMismatchError,
-    lmdb.BadTxnError,
-    lmdb.PanicError,
-)
 
 
 class _DamagedShard(Exception):
@@ -63,47 +56,29 @@ class AddResult:
     duplicates: int = 0
 
 
-@dataclass
-class VerifyReport:
-    """What ``verify`` found: healthy days with their counts, and damaged ones set aside."""
-
-    ok: dict[str, int] = field(default_factory=dict)
-    bad: dict[str, str] = field(default_factory=dict)
-    quarantined: dict[str, Path] = field(default_factory=dict)
-    index_rebuilt: bool = False
-    index_drift: dict[str, tuple[int, int]] = field(default_factory=dict)
-    #: the index was written by an older version (rebuilt, so its new tables hold all history)
-    index_outdated: bool = False
-
-    @property
-    def healthy(self) -> bool:
-        return not self.bad and not self.index_drift
-
-
 def day_bounds_ns(day: str) -> tuple[int, int]:
     """UTC nanosecond range that can hold records of local ``day`` in any time zone."""
     t = time.mktime(time.strptime(day, "%Y-%m-%d"))
     return int((t - 86400) * 1e9), int((t + 2 * 86400) * 1e9)
 
 
-class Store:
-    """The day-sharded record store and its index, under one Delta root."""
+class Store(Maintenance):
+    """The day-sharded record store and its index, under one Delta root.
 
-    # Stores open per root in this process: environments close when the last one does.
-    _users: ClassVar[dict[Path, int]] = {}
+    Opening, adding, folding into the index and reading live here; forgetting, pruning,
+    verifying and reindexing in :class:`~delta_core.memory.maintenance.Maintenance`.
+    """
 
     def __init__(self, root: Path | str | None = None, *, map_size_mb: int = 8) -> None:
         self.layout = Layout(root)
         self.map_size = map_size_mb * MB
         self._lock = RootLock(self.layout.memory / ".lock")
-        self._dirty: set[Path] = set()
-        self._root_key = self.layout.root.absolute()
-        Store._users[self._root_key] = Store._users.get(self._root_key, 0) + 1
+        self._dirty: set[str] = set()
+        # environments, the index and the lock generation, shared with this root's other stores
+        self._root = ROOTS.acquire(self.layout.root.absolute())
         self._closed = False
-        self._index: Index | None = None
         self._index_path = os.path.abspath(self.layout.index)
         self._shards_dir = os.path.abspath(self.layout.shards)
-        self._generation = -1
         self._day_paths: dict[str, str] = {}
         self._unfolded: list[DayBatch] = []  # stored, not yet in the index (fold=False)
         self._unfolded_generation = -1  # the root lock's generation when they were stored
@@ -122,35 +97,34 @@ class Store:
     def shard(self, day: str, *, create: bool, check: bool = True) -> lmdb.Environment | None:
         """The open environment of ``day``; reopened when another process swapped its files."""
         path = self._day_path(day)
-        env = ENVS.get(path, self.map_size, create=False, check=check)
+        env = self._root.envs.get(path, self.map_size, create=False, check=check)
         if env is None and create:
             private_dir(self.layout.shards)
-            env = ENVS.get(path, self.map_size, create=True)
+            env = self._root.envs.get(path, self.map_size, create=True)
         return env
 
     def _index_env(self, check: bool) -> lmdb.Environment:
-        env = ENVS.get(
+        env = self._root.envs.get(
             self._index_path, INDEX_MAP_SIZE, create=False, max_dbs=MAX_DBS, check=check, pin=True
         )
         if env is None:
             private_dir(self.layout.memory)
-            env = ENVS.get(self._index_path, INDEX_MAP_SIZE, create=True, max_dbs=MAX_DBS, pin=True)
-        if self._index is None or self._index.env is not env:
-            self._index = Index(env)
+            env = self._root.envs.get(
+                self._index_path, INDEX_MAP_SIZE, create=True, max_dbs=MAX_DBS, pin=True
+            )
+        root = self._root
+        if root.index is None or root.index.env is not env:
+            root.index = Index(env)
         return env
 
     @property
     def index(self) -> Index:
         self._index_env(check=True)
-        return self._index
+        return self._root.index
 
     def _revalidate(self) -> None:
         """Under the shared lock: reopen environments only if another process swapped files."""
-        gen = self._lock.generation()
-        if gen != self._generation:
-            ENVS.revalidate_under(self.layout.root)
-            self._generation = gen
-            self._index = None  # reopened below, from the cache or the new files
+        self._root.revalidate(self._lock.generation())
 
     def days(self) -> list[str]:
         """Days that have a shard, oldest first."""
@@ -202,9 +176,9 @@ class Store:
         added: list[DayBatch] = []
         with self._lock.shared():
             self._revalidate()
-            if self._index is None:  # kept while the generation holds (see _revalidate)
+            if self._root.index is None:  # kept while the generation holds (see _revalidate)
                 self._index_env(check=False)
-            index = self._index
+            index = self._root.index
             for day_number, batch in by_day.items():
                 day = day_name(day_number)
                 if batch.origins is not None:
@@ -230,7 +204,7 @@ class Store:
                     # a process killed before folding leaves this behind (see fold_pending);
                     # written whole or not at all, so a reader never sees an empty pid
                     write_private(self.layout.unfolded_flag, str(os.getpid()))
-                    self._unfolded_generation = self._generation
+                    self._unfolded_generation = self._root.generation
                 self._unfolded.extend(added)
             elif added:
                 write_txn(index.env, lambda txn: self._fold_into(txn, added))
@@ -251,7 +225,7 @@ class Store:
         def fold(txn: lmdb.Transaction) -> None:
             # a rebuild since they were stored (another process's reindex, a shard set aside)
             # has counted some of them already: folding them again would count them twice
-            if self._generation == self._unfolded_generation:
+            if self._root.generation == self._unfolded_generation:
                 self._fold_into(txn, pending)
                 folded.append(True)
 
@@ -282,7 +256,7 @@ class Store:
 
     def _fold_into(self, txn: lmdb.Transaction, added: list[DayBatch]) -> None:
         """Fold stored batches into the index, import origins included (caller's txn)."""
-        index = self._index
+        index = self._root.index
         index.add_columns(txn, Columns.concat(b.cols for b in added))
         origins = [
             (origin, key)
@@ -298,7 +272,7 @@ class Store:
         with self._lock.shared():
             self._revalidate()
             self._index_env(check=False)
-            write_txn(self._index.env, fn)
+            write_txn(self._root.index.env, fn)
             self._dirty.add(self._index_path)
 
     def _drop_known_origins(self, index: Index, batch: DayBatch, result: AddResult) -> DayBatch:
@@ -323,7 +297,7 @@ class Store:
         """Flush committed transactions to disk (the group fsync)."""
         if paths is None:
             self.fold_pending()
-        for path, exc in ENVS.sync(list(self._dirty if paths is None else paths)):
+        for path, exc in self._root.envs.sync(list(self._dirty if paths is None else paths)):
             log.problem(f"fsync of {path} failed: {exc}", self.layout.log_file)
         if paths is None:
             self._dirty.clear()
@@ -334,13 +308,7 @@ class Store:
             return
         self._closed = True
         self.sync()
-        self._index = None
-        left = Store._users.get(self._root_key, 1) - 1
-        if left <= 0:
-            Store._users.pop(self._root_key, None)
-            ENVS.close_under(self.layout.root)
-        else:
-            Store._users[self._root_key] = left
+        ROOTS.release(self._root)
         self._lock.close()
 
     def __enter__(self) -> Store:
@@ -440,137 +408,6 @@ class Store:
                 log.problem(f"shard {day} is damaged ({exc})", self.layout.log_file)
         return out
 
-    # --- rewriting ----------------------------------------------------------------------
-    def rewrite(self, fn: Callable[[Record], Record | None]) -> tuple[int, int]:
-        """Apply ``fn`` to every record: ``None`` deletes it, a changed record replaces it.
-
-        Used by ``forget``, ``prune --filters`` and privacy re-filtering. Touched shards and
-        the index are compacted afterwards so removed text leaves the files. Returns
-        ``(changed, deleted)``.
-        """
-        changed = deleted = 0
-        with self._lock.exclusive():
-            for day in self.days():
-                env = self.shard(day, create=False)
-                if env is None:
-                    continue
-                c, d = write_txn(env, lambda txn: _rewrite_txn(txn, fn))
-                if c or d:
-                    changed += c
-                    deleted += d
-                    self._compact(env, self._shard_path(day))
-                    if d and not _has_records(self._shard_path(day)):
-                        shutil.rmtree(self._shard_path(day))
-            if changed or deleted:
-                self._reindex_locked()
-        return changed, deleted
-
-    def forget(self, match: Callable[[str], bool]) -> int:
-        """Remove every record whose command matches, everywhere; return how many."""
-        return self.rewrite(lambda r: None if match(r.command) else r)[1]
-
-    def prune_older_than(self, days: int) -> int:
-        """Delete whole day shards older than ``days`` days; return the records removed."""
-        cutoff = time.strftime("%Y-%m-%d", time.localtime(time.time() - days * 86400))
-        removed = 0
-        with self._lock.exclusive():
-            for day in self.days():
-                if day >= cutoff:
-                    continue
-                env = self.shard(day, create=False)
-                if env is not None:
-                    removed += env.stat()["entries"]
-                self._forget_env(self._shard_path(day))
-                shutil.rmtree(self._shard_path(day))
-            if removed:
-                self._reindex_locked()
-        return removed
-
-    # --- maintenance --------------------------------------------------------------------
-    def reindex(self) -> int:
-        """Rebuild the derived index tables from the shards; return the records indexed."""
-        with self._lock.exclusive():
-            return self._reindex_locked()
-
-    def _reindex_locked(self) -> int:
-        index = self.index
-        self.layout.unfolded_flag.unlink(missing_ok=True)
-        write_txn(index.env, index.clear_derived)
-        n = 0
-        batch: list[Record] = []
-        for rec in self.iter_records():
-            batch.append(rec)
-            if len(batch) >= 50_000:
-                write_txn(index.env, lambda txn, b=batch: index.add_records(txn, b))
-                n += len(batch)
-                batch = []
-        if batch:
-            write_txn(index.env, lambda txn: index.add_records(txn, batch))
-            n += len(batch)
-        self._compact(index.env, self.layout.index)
-        self._index = None
-        return n
-
-    def _compact(self, env: lmdb.Environment, path: Path) -> None:
-        self._dirty.discard(os.path.abspath(path))
-        ENVS.drop(path, close=False)
-        compact_and_close(env, path)
-        self._lock.bump()
-
-    def verify(self, *, quarantine: bool = True, timeout: float = 300.0) -> VerifyReport:
-        """Check every shard in a child process; set damaged ones aside; repair the index."""
-        report = VerifyReport()
-        for day in self.days():
-            ok, n, why = check_shard_isolated(self._shard_path(day), timeout)
-            if ok:
-                report.ok[day] = n
-            else:
-                report.bad[day] = why
-        if report.bad and quarantine:
-            with self._lock.exclusive():
-                for day in report.bad:
-                    report.quarantined[day] = self._quarantine_locked(day)
-                self._reindex_locked()
-                report.index_rebuilt = True
-        if not report.index_rebuilt:
-            with read_txn(self.index.env) as txn:
-                indexed = self.index.day_counts(txn)
-                report.index_outdated = self.index.outdated(txn)
-            for day in sorted(set(indexed) | set(report.ok)):
-                if indexed.get(day, 0) != report.ok.get(day, 0) and day not in report.bad:
-                    report.index_drift[day] = (report.ok.get(day, 0), indexed.get(day, 0))
-            if report.index_drift or report.index_outdated:
-                self.reindex()
-                report.index_rebuilt = True
-        return report
-
-    def _forget_env(self, path: Path) -> None:
-        """Close an environment whose directory is about to be moved or deleted."""
-        ENVS.drop(path)
-        self._dirty.discard(os.path.abspath(path))
-        self._lock.bump()
-
-    def _quarantine_locked(self, day: str) -> Path:
-        self._forget_env(self._shard_path(day))
-        dest = private_dir(self.layout.quarantine) / f"{day}-{time.strftime('%Y%m%dT%H%M%S')}"
-        shutil.move(str(self._shard_path(day)), dest)
-        return dest
-
-    def disk_usage(self) -> dict[str, int]:
-        """Bytes on disk per area (shards, index, quarantine, other)."""
-
-        def size(p: Path) -> int:
-            if not p.exists():
-                return 0
-            return sum(f.stat().st_blocks * 512 for f in p.rglob("*") if f.is_file())
-
-        return {
-            "shards": size(self.layout.shards),
-            "index": size(self.layout.index),
-            "quarantine": size(self.layout.quarantine),
-            "total": size(self.layout.root),
-        }
-
 
 class _SomeDuplicates(Exception):
     """Raised to abort a shard write that met keys already stored."""
@@ -595,51 +432,3 @@ def _put_new(txn: lmdb.Transaction, batch: DayBatch) -> list[int]:
         for i, (key, value) in enumerate(zip(batch.keys, batch.values, strict=True))
         if txn.put(key, value, overwrite=False)
     ]
-
-
-def _rewrite_txn(txn: lmdb.Transaction, fn) -> tuple[int, int]:
-    changed = deleted = 0
-    cur = txn.cursor()
-    todo: list[tuple[bytes, bytes | None]] = []
-    for key, value in cur:
-        rec = codec.decode(value, key)
-        new = fn(rec)
-        if new is None:
-            todo.append((key, None))
-        elif new != rec:
-            todo.append((key, codec.encode(new)))
-    for key, value in todo:
-        if value is None:
-            txn.delete(key)
-            deleted += 1
-        else:
-            txn.put(key, value)
-            changed += 1
-    return changed, deleted
-
-
-def _has_records(path: Path) -> bool:
-    env = lmdb.open(str(path), readonly=True, lock=False, subdir=True)
-    try:
-        return env.stat()["entries"] > 0
-    finally:
-        env.close()
-
-
-def check_shard_isolated(path: Path, timeout: float = 300.0) -> tuple[bool, int, str]:
-    """Check one shard in a child process, so a crash on damaged bytes is just a finding."""
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "delta_core.memory.shard_check", str(path)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        return False, 0, "check timed out"
-    out = proc.stdout.strip()
-    if proc.returncode != 0:
-        return False, 0, f"reading it crashed the checker (exit {proc.returncode})"
-    if out.startswith("ok "):
-        return True, int(out.split()[1]), ""
-    return False, 0, out.removeprefix("bad ").strip() or "unreadable"
