@@ -7,11 +7,51 @@ everything a person typed.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from pathlib import Path
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+MB = 1024 * 1024
+
+
+class DiskFull(OSError):
+    """A write needed space the file system under ``where`` does not have.
+
+    Nothing was half-written: what was stored before stays readable. The message is the one
+    line a user sees: ``disk full: N MB free under WHERE``.
+    """
+
+    def __init__(self, where: Path | str) -> None:
+        self.where = Path(where)
+        self.free_mb = free_mb(self.where)
+        super().__init__(errno.ENOSPC, f"disk full: {self.free_mb} MB free under {self.where}")
+
+    def __str__(self) -> str:
+        return self.strerror or "disk full"
+
+
+def free_mb(path: Path | str) -> int:
+    """Megabytes an unprivileged user may still write on the file system of ``path``
+    (the nearest existing ancestor when ``path`` does not exist); -1 when unknown."""
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    try:
+        return shutil.disk_usage(p).free // MB
+    except OSError:
+        return -1
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the file system (or the user's quota) is full."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    # py-lmdb words a full disk as lmdb.DiskError (ENOSPC) and a full quota as lmdb.Error
+    text = str(exc)
+    return type(exc).__name__ == "DiskError" or "Disk quota exceeded" in text
 
 
 def delta_root(env: dict[str, str] | None = None) -> Path:

@@ -19,6 +19,7 @@ import threading
 from typing import Any
 
 from delta_core import log
+from delta_core.paths import DiskFull
 
 SWITCH = "DELTA_SUGGEST"
 NEXT_VAR = "XONSH_PROMPT_NEXT_CMD_SUGGESTION"
@@ -184,6 +185,8 @@ class Suggestions:
                         from delta_core.memory.feedback import record_feedback
 
                         record_feedback(engine.ctx.store, events)
+                    except DiskFull:
+                        pass  # the recorder said so, once; feedback is a hint, not a record
                     except Exception as exc:
                         log.problem(f"could not store suggestion feedback: {exc}")
         if self.engine is not None:

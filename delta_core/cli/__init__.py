@@ -14,6 +14,7 @@ import click
 
 from delta_core import __version__
 from delta_core.config import ConfigError
+from delta_core.paths import DiskFull
 
 # module -> attribute: the command groups that ship with Delta
 BUILTIN_COMMANDS: dict[str, str] = {
@@ -57,3 +58,6 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         click.echo(f"delta: {exc}", err=True)
         sys.exit(2)
+    except DiskFull as exc:  # what was stored before is intact; nothing half-written
+        click.echo(f"delta: {exc}", err=True)
+        sys.exit(1)

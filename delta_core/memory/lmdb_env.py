@@ -1,13 +1,21 @@
 """Opening LMDB environments the way Delta needs them: private, growable, shared by processes.
 
 Many shells write the same environment at once (LMDB gives one writer at a time and never
-blocks readers). Writes are committed without fsync and flushed by a group fsync (see
+blocks readers).
+
+Writes go through ``write()`` calls, not through a writable memory map: LMDB's ``MDB_WRITEMAP``
+makes the data file a sparse file the size of the map, and a page written into a hole of it
+on a full file system kills the process with SIGBUS instead of returning an error. Without
+it a full disk is ``ENOSPC`` from the commit (``lmdb.DiskError``), the transaction is rolled
+back and the environment stays usable. LMDB's lock file is memory-mapped in any case, so it
+is allocated with ``posix_fallocate`` before LMDB maps it. Writes are committed without fsync and flushed by a group fsync (see
 :mod:`delta_core.session.recorder`), so a killed process loses nothing it committed and an OS crash
 loses at most the last sync interval.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -19,7 +27,14 @@ from typing import TypeVar
 
 import lmdb
 
-from delta_core.paths import FILE_MODE, make_private, private_dir
+from delta_core.paths import (
+    FILE_MODE,
+    DiskFull,
+    free_mb,
+    is_disk_full,
+    make_private,
+    private_dir,
+)
 
 T = TypeVar("T")
 
@@ -34,27 +49,46 @@ DAMAGE_ERRORS = (
 )
 MAX_DBS = 16
 SYNC_THREADS = 8
+MAX_READERS = 256
+# LMDB's lock file holds a header and 64 bytes per reader slot (16.5 KB for 256 readers);
+# reserving more only adds reader slots, reserving less leaves holes that can SIGBUS.
+LOCK_FILE_BYTES = 64 * 1024
+# An EIO from a commit with less than this free is a write the full disk cut short.
+SHORT_WRITE_FREE_MB = 2
 
 
 def open_env(
     path: Path, map_size: int, *, create: bool = True, max_dbs: int = 0
 ) -> lmdb.Environment:
-    """Open (or create) the environment in directory ``path`` with private files."""
+    """Open (or create) the environment in directory ``path`` with private files.
+
+    Raises :class:`~delta_core.paths.DiskFull` when the file system cannot hold its lock
+    file or first pages; a directory created for it is removed again.
+    """
+    made = create and not path.is_dir()
     if create:
         private_dir(path)
-    env = lmdb.open(
-        str(path),
-        map_size=map_size,
-        subdir=True,
-        create=create,
-        max_dbs=max_dbs,
-        sync=False,
-        metasync=False,
-        readahead=False,
-        writemap=True,
-        mode=FILE_MODE,
-        max_readers=256,
-    )
+    try:
+        _reserve_lock_file(path, create)
+        env = lmdb.open(
+            str(path),
+            map_size=map_size,
+            subdir=True,
+            create=create,
+            max_dbs=max_dbs,
+            sync=False,
+            metasync=False,
+            readahead=False,
+            writemap=False,  # see the module doc: a full disk must be an error, not SIGBUS
+            mode=FILE_MODE,
+            max_readers=MAX_READERS,
+        )
+    except (OSError, lmdb.Error) as exc:
+        if made:
+            shutil.rmtree(path, ignore_errors=True)
+        if is_disk_full(exc):
+            raise DiskFull(path) from None
+        raise
     for name in ("data.mdb", "lock.mdb"):
         f = path / name
         if f.exists():
@@ -62,11 +96,37 @@ def open_env(
     return env
 
 
+def _reserve_lock_file(path: Path, create: bool) -> None:
+    """Allocate LMDB's lock file on disk before LMDB maps it (see the module doc)."""
+    name = os.path.join(path, "lock.mdb")
+    flags = os.O_RDWR | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(name, flags, FILE_MODE)
+    except FileNotFoundError:
+        if not create and os.path.exists(os.path.join(path, "data.mdb")):
+            fd = os.open(name, flags | os.O_CREAT, FILE_MODE)
+        else:
+            return  # LMDB reports the missing environment in its own words
+    except PermissionError:
+        return  # read-only access: LMDB says so
+    try:
+        size = max(os.fstat(fd).st_size, LOCK_FILE_BYTES)
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                return  # a file system without allocation (LMDB then ftruncates as usual)
+            raise
+    finally:
+        os.close(fd)
+
+
 def write_txn(env: lmdb.Environment, fn: Callable[[lmdb.Transaction], T]) -> T:
     """Run ``fn`` in a write transaction, growing the map when it is full.
 
     A full map doubles and the transaction is retried, so nothing is lost. Another process
-    having grown the map is adopted the same way.
+    having grown the map is adopted the same way. A full file system raises
+    :class:`~delta_core.paths.DiskFull`; the transaction is rolled back whole.
     """
     while True:
         try:
@@ -76,6 +136,15 @@ def write_txn(env: lmdb.Environment, fn: Callable[[lmdb.Transaction], T]) -> T:
             env.set_mapsize(env.info()["map_size"] * 2)
         except lmdb.MapResizedError:
             env.set_mapsize(0)
+        except lmdb.Error as exc:
+            if is_disk_full(exc) or _short_write(exc, env.path()):
+                raise DiskFull(env.path()) from None
+            raise
+
+
+def _short_write(exc: lmdb.Error, path: str) -> bool:
+    """LMDB words a write cut short by a full disk as EIO: tell it from a real I/O error."""
+    return "Input/output error" in str(exc) and free_mb(path) < SHORT_WRITE_FREE_MB
 
 
 def read_txn(env: lmdb.Environment) -> lmdb.Transaction:
@@ -166,7 +235,14 @@ def compact_and_close(env: lmdb.Environment, path: Path) -> None:
         if leftover.exists():
             shutil.rmtree(leftover)
     private_dir(tmp)
-    env.copy(str(tmp), compact=True)
+    try:
+        env.copy(str(tmp), compact=True)
+    except BaseException as exc:
+        env.close()  # the caller has dropped it from the cache: it is reopened from the files
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, lmdb.Error | OSError) and is_disk_full(exc):
+            raise DiskFull(path) from None
+        raise
     env.close()
     make_private(tmp / "data.mdb")
     os.rename(path, old)
@@ -175,7 +251,7 @@ def compact_and_close(env: lmdb.Environment, path: Path) -> None:
 
 
 def _flush_file(path: str) -> tuple[str, OSError] | None:
-    """fdatasync an environment's data file (with ``writemap`` its pages are the file's)."""
+    """fdatasync an environment's data file (its commits are in the page cache until then)."""
     try:
         fd = os.open(os.path.join(path, "data.mdb"), os.O_RDONLY)
     except FileNotFoundError:

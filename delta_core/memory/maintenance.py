@@ -8,6 +8,7 @@ swap files on disk that other processes then reopen.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -16,15 +17,33 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import lmdb
 
 from delta_core.memory.index import Index
 from delta_core.memory.lmdb_env import RootLock, compact_and_close, read_txn, write_txn
 from delta_core.memory.roots import OpenRoot
-from delta_core.paths import Layout, private_dir
+from delta_core.paths import DiskFull, Layout, is_disk_full, private_dir
 from delta_core.records import codec
 from delta_core.records.record import Record
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _reports_disk_full(method: F) -> F:
+    """A full disk met anywhere in ``method`` is reported against the Delta root."""
+
+    @functools.wraps(method)
+    def wrapper(self: Maintenance, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (OSError, lmdb.Error) as exc:
+            if is_disk_full(exc):
+                raise DiskFull(self.layout.root) from None
+            raise
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass
@@ -70,6 +89,7 @@ class Maintenance:
         raise NotImplementedError
 
     # --- rewriting ----------------------------------------------------------------------
+    @_reports_disk_full
     def rewrite(self, fn: Callable[[Record], Record | None]) -> tuple[int, int]:
         """Apply ``fn`` to every record: ``None`` deletes it, a changed record replaces it.
 
@@ -98,6 +118,7 @@ class Maintenance:
         """Remove every record whose command matches, everywhere; return how many."""
         return self.rewrite(lambda r: None if match(r.command) else r)[1]
 
+    @_reports_disk_full
     def prune_older_than(self, days: int) -> int:
         """Delete whole day shards older than ``days`` days; return the records removed."""
         cutoff = time.strftime("%Y-%m-%d", time.localtime(time.time() - days * 86400))
@@ -116,6 +137,7 @@ class Maintenance:
         return removed
 
     # --- maintenance --------------------------------------------------------------------
+    @_reports_disk_full
     def reindex(self) -> int:
         """Rebuild the derived index tables from the shards; return the records indexed."""
         with self._lock.exclusive():
@@ -123,19 +145,23 @@ class Maintenance:
 
     def _reindex_locked(self) -> int:
         index = self.index
+
+        def rebuild(txn: lmdb.Transaction) -> int:
+            # one transaction: a rebuild the disk has no room for leaves the old index whole
+            index.clear_derived(txn)
+            n = 0
+            batch: list[Record] = []
+            for rec in self.iter_records():
+                batch.append(rec)
+                if len(batch) >= 50_000:
+                    index.add_records(txn, batch)
+                    n += len(batch)
+                    batch = []
+            index.add_records(txn, batch)
+            return n + len(batch)
+
+        n = write_txn(index.env, rebuild)
         self.layout.unfolded_flag.unlink(missing_ok=True)
-        write_txn(index.env, index.clear_derived)
-        n = 0
-        batch: list[Record] = []
-        for rec in self.iter_records():
-            batch.append(rec)
-            if len(batch) >= 50_000:
-                write_txn(index.env, lambda txn, b=batch: index.add_records(txn, b))
-                n += len(batch)
-                batch = []
-        if batch:
-            write_txn(index.env, lambda txn: index.add_records(txn, batch))
-            n += len(batch)
         self._compact(index.env, self.layout.index)
         self._root.index = None
         return n
@@ -146,6 +172,7 @@ class Maintenance:
         compact_and_close(env, path)
         self._lock.bump()
 
+    @_reports_disk_full
     def verify(self, *, quarantine: bool = True, timeout: float = 300.0) -> VerifyReport:
         """Check every shard in a child process; set damaged ones aside; repair the index."""
         report = VerifyReport()

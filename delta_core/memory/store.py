@@ -6,6 +6,7 @@ which wraps :meth:`Store.add` so that it never raises.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -25,7 +26,7 @@ from delta_core.memory.maintenance import (
     check_shard_isolated,
 )
 from delta_core.memory.roots import ROOTS
-from delta_core.paths import Layout, private_dir, write_private
+from delta_core.paths import DiskFull, Layout, private_dir, write_private
 from delta_core.records import codec
 from delta_core.records.columns import Columns
 from delta_core.records.record import Record, day_name
@@ -33,6 +34,7 @@ from delta_core.records.record import Record, day_name
 __all__ = [
     "DAMAGE_ERRORS",
     "AddResult",
+    "DiskFull",
     "Store",
     "VerifyReport",
     "check_shard_isolated",
@@ -160,6 +162,8 @@ class Store(Maintenance):
         """
         try:
             return self._add_grouped(batch, fold)
+        except DiskFull:
+            raise DiskFull(self.layout.root) from None
         except _DamagedShard as damaged:
             # A damaged day must not stop recording: set it aside and write a fresh one.
             with self._lock.exclusive():
@@ -172,8 +176,27 @@ class Store(Maintenance):
             return self._add_grouped(batch, fold)
 
     def _add_grouped(self, by_day: EncodedBatch, fold: bool) -> AddResult:
-        result = AddResult()
         added: list[DayBatch] = []
+        try:
+            return self._add_grouped_into(by_day, fold, added)
+        except DiskFull:
+            # Days stored before the disk filled up are kept: they fold into the index with
+            # the next write that has room (or at sync, close or the next import).
+            if fold and added:
+                self._keep_unfolded(added)
+            raise
+
+    def _keep_unfolded(self, added: list[DayBatch]) -> None:
+        if not self._unfolded:
+            self._unfolded_generation = self._root.generation
+            with contextlib.suppress(OSError):
+                write_private(self.layout.unfolded_flag, str(os.getpid()))
+        self._unfolded.extend(added)
+
+    def _add_grouped_into(
+        self, by_day: EncodedBatch, fold: bool, added: list[DayBatch]
+    ) -> AddResult:
+        result = AddResult()
         with self._lock.shared():
             self._revalidate()
             if self._root.index is None:  # kept while the generation holds (see _revalidate)
@@ -207,7 +230,14 @@ class Store(Maintenance):
                     self._unfolded_generation = self._root.generation
                 self._unfolded.extend(added)
             elif added:
-                write_txn(index.env, lambda txn: self._fold_into(txn, added))
+                stranded = self._unfolded  # left by an earlier write the disk had no room for
+                if stranded and self._root.generation == self._unfolded_generation:
+                    both = [*stranded, *added]
+                    write_txn(index.env, lambda txn: self._fold_into(txn, both))
+                    self._unfolded = []
+                    self.layout.unfolded_flag.unlink(missing_ok=True)
+                else:
+                    write_txn(index.env, lambda txn: self._fold_into(txn, added))
                 self._dirty.add(self._index_path)
         return result
 
@@ -272,7 +302,10 @@ class Store(Maintenance):
         with self._lock.shared():
             self._revalidate()
             self._index_env(check=False)
-            write_txn(self._root.index.env, fn)
+            try:
+                write_txn(self._root.index.env, fn)
+            except DiskFull:
+                raise DiskFull(self.layout.root) from None
             self._dirty.add(self._index_path)
 
     def _drop_known_origins(self, index: Index, batch: DayBatch, result: AddResult) -> DayBatch:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from delta_core import log
 from delta_core.context import DeltaContext
 from delta_core.memory.privacy import apply_filters
+from delta_core.paths import DiskFull
 from delta_core.records.record import Record, local_utc_offset_minutes
 
 
@@ -30,6 +31,10 @@ class Pending:
     cwd: str
     start_ns: int
     extra: dict[str, str] = field(default_factory=dict)
+
+
+# Commands kept in memory while the disk is full (a full day of typing is a few hundred).
+BACKLOG_MAX = 10_000
 
 
 class Recorder:
@@ -53,6 +58,8 @@ class Recorder:
             self.user = str(os.getuid())
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        #: commands finished while the disk was full, stored once it has room again
+        self._backlog: list[Record] = []
         self._thread: threading.Thread | None = None
         if sync_thread:
             self._thread = threading.Thread(target=self._sync_loop, name="delta-fsync", daemon=True)
@@ -94,11 +101,41 @@ class Recorder:
                 extra=pending.extra,
             )
             with self._lock:
-                self.ctx.store.add(rec)
+                if self._backlog:
+                    self._store_backlog(rec)
+                else:
+                    self.ctx.store.add(rec)
             return rec
+        except DiskFull as exc:
+            self._disk_full(rec, exc)
+            return None
         except Exception as exc:
             log.problem(f"could not record a command: {exc}", self.ctx.layout.log_file)
             return None
+
+    def _disk_full(self, rec: Record, exc: DiskFull) -> None:
+        """Keep ``rec`` for later and say so once, however long the disk stays full."""
+        first = not self._backlog
+        if len(self._backlog) < BACKLOG_MAX:
+            self._backlog.append(rec)
+        if first:
+            log.problem(
+                f"{exc}; commands are kept in memory (up to {BACKLOG_MAX:,}) and stored when "
+                "space returns",
+                self.ctx.layout.log_file,
+                once=False,
+            )
+
+    def _store_backlog(self, rec: Record) -> None:
+        """Store the commands kept while the disk was full, then ``rec`` (caller's lock)."""
+        waiting = [*self._backlog, rec]
+        self.ctx.store.add_many(waiting)  # raises DiskFull while there is still no room
+        self._backlog = []
+        log.problem(
+            f"disk space is back: stored {len(waiting) - 1:,} commands kept meanwhile",
+            self.ctx.layout.log_file,
+            once=False,
+        )
 
     def _sync_loop(self) -> None:
         interval = max(0.05, float(self.ctx.config["memory.sync_interval"]))
@@ -124,6 +161,16 @@ class Recorder:
             self._thread.join(timeout=2)
         try:
             with self._lock:
+                if self._backlog:
+                    try:
+                        self.ctx.store.add_many(self._backlog)
+                    except DiskFull as exc:
+                        log.problem(
+                            f"{exc}: {len(self._backlog):,} commands of this session could "
+                            "not be stored",
+                            self.ctx.layout.log_file,
+                        )
+                    self._backlog = []
                 self.ctx.close()
         except Exception as exc:
             log.problem(f"closing the memory failed: {exc}", self.ctx.layout.log_file)
