@@ -13,6 +13,7 @@ from delta_core.cli.common import json_option, load_context, parse_time
 from delta_core.cli.render import bar, console, format_time, progress
 from delta_core.memory.jsonl import dumps, to_json
 from delta_core.memory.lookup import MODES, search_commands
+from delta_core.memory.maintenance import lost_words
 from delta_core.memory.stats import PERIODS, compute_stats
 from delta_core.paths import private_dir
 
@@ -196,6 +197,13 @@ def export(fmt: str, since, until, output) -> None:
         if output:
             out.close()
             Path(output).chmod(0o600)
+    if store.skipped_days:
+        click.echo(
+            f"delta: export incomplete: {len(store.skipped_days)} day(s) could not be read "
+            f"({', '.join(sorted(store.skipped_days))}); see `delta memory verify`",
+            err=True,
+        )
+        sys.exit(1)
 
 
 @memory.command("import")
@@ -339,18 +347,28 @@ def prune(older_than: int | None, refilter: bool) -> None:
 @click.option("--no-quarantine", is_flag=True, help="Only report; move nothing.")
 @json_option
 def verify(no_quarantine: bool, as_json: bool) -> None:
-    """Check every shard; move damaged ones to quarantine; repair the index."""
-    report = load_context().store.verify(quarantine=not no_quarantine)
+    """Check every shard and the index; set damaged days aside (keeping their intact records);
+    rebuild a damaged index. Exits 1 when something was damaged or unreadable."""
+    try:
+        report = load_context().store.verify(quarantine=not no_quarantine)
+    except PermissionError as exc:
+        raise click.ClickException(f"cannot check the index: {exc}") from None
     if as_json:
         click.echo(
             json.dumps(
                 {
                     "ok": report.ok,
                     "bad": report.bad,
+                    "denied": report.denied,
                     "quarantined": {d: str(p) for d, p in report.quarantined.items()},
+                    "salvaged": {
+                        d: {"kept": k, "lost": n} for d, (k, n) in report.salvaged.items()
+                    },
+                    "index_damaged": report.index_damaged,
                     "index_rebuilt": report.index_rebuilt,
                     "index_drift": report.index_drift,
                     "index_outdated": report.index_outdated,
+                    "not_days": report.not_days,
                 }
             )
         )
@@ -358,16 +376,51 @@ def verify(no_quarantine: bool, as_json: bool) -> None:
         click.echo(f"{len(report.ok)} days healthy, {sum(report.ok.values()):,} records")
         for day, why in report.bad.items():
             where = report.quarantined.get(day)
-            moved = f"; moved to {where}" if where else ""
+            moved = ""
+            if where:
+                kept, lost = report.salvaged.get(day, (0, 0))
+                moved = (
+                    f"; moved to {where}, {kept:,} intact records kept, {lost_words(lost)} "
+                    f"(`delta memory restore {where.name}` retries)"
+                )
             click.echo(f"{day}: damaged ({why}){moved}")
+        for day, why in report.denied.items():
+            click.echo(f"{day}: not readable, not damaged: {why}; left in place")
+        for name in report.not_days:
+            click.echo(f"shards/{name}: not a day shard; skipped (move it out)")
+        if report.index_damaged:
+            click.echo(f"index: damaged ({report.index_damaged}); set aside")
         for day, (shard, idx) in report.index_drift.items():
             click.echo(f"{day}: index had {idx:,} records, shard {shard:,}")
         if report.index_outdated:
             click.echo("index written by an older Delta (no two-command successors yet)")
         if report.index_rebuilt:
             click.echo("index rebuilt from the shards")
-    if report.bad:
+    if report.bad or report.denied or report.index_damaged:
         sys.exit(1)
+
+
+@memory.command()
+@click.argument("name", required=False)
+def restore(name: str | None) -> None:
+    """Bring a quarantined day back (its intact records); without NAME, list the quarantine."""
+    store = load_context().store
+    if name is None:
+        names = store.quarantined()
+        if not names:
+            click.echo("the quarantine is empty")
+        for n in names:
+            click.echo(n)
+        return
+    try:
+        added, lost = store.restore(Path(name).name)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc.args[0] if exc.args else exc)) from None
+    if not added and lost:
+        raise click.ClickException(f"{name}: no record could be read back ({lost_words(lost)})")
+    click.echo(
+        f"restored {added:,} records from {name}" + (f", {lost_words(lost)}" if lost else "")
+    )
 
 
 @memory.command()

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import lmdb
 
+from delta_core import log
 from delta_core.memory.index import Index
 from delta_core.memory.lmdb_env import RootLock, compact_and_close, read_txn, write_txn
 from delta_core.memory.roots import OpenRoot
@@ -57,10 +58,27 @@ class VerifyReport:
     index_drift: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: the index was written by an older version (rebuilt, so its new tables hold all history)
     index_outdated: bool = False
+    #: days whose files cannot be read for lack of permission (not damage: nothing is moved)
+    denied: dict[str, str] = field(default_factory=dict)
+    #: damaged days: (intact records copied back into a fresh shard, records lost)
+    salvaged: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: why the index could not be read, when it could not (it is set aside and rebuilt)
+    index_damaged: str = ""
+    #: entries under shards/ that are not day shards (skipped by every reader)
+    not_days: list[str] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
-        return not self.bad and not self.index_drift
+        return not (self.bad or self.index_drift or self.denied or self.index_damaged)
+
+
+@dataclass
+class SetAside:
+    """A damaged day moved to the quarantine, and what salvage copied back from it."""
+
+    dest: Path
+    kept: int = 0
+    lost: int = 0
 
 
 class Maintenance:
@@ -86,6 +104,15 @@ class Maintenance:
         raise NotImplementedError
 
     def iter_records(self) -> Iterator[Record]:
+        raise NotImplementedError
+
+    def not_days(self) -> list[str]:
+        raise NotImplementedError
+
+    def add_many(self, records: list[Record]) -> Any:
+        raise NotImplementedError
+
+    def sync(self) -> None:
         raise NotImplementedError
 
     # --- rewriting ----------------------------------------------------------------------
@@ -174,31 +201,112 @@ class Maintenance:
 
     @_reports_disk_full
     def verify(self, *, quarantine: bool = True, timeout: float = 300.0) -> VerifyReport:
-        """Check every shard in a child process; set damaged ones aside; repair the index."""
-        report = VerifyReport()
+        """Check every shard and the index in child processes; set damaged days aside (their
+        intact records salvaged into a fresh shard); rebuild a damaged or drifted index.
+
+        A file that cannot be read for lack of permission is reported, never moved.
+        """
+        report = VerifyReport(not_days=self.not_days())
         for day in self.days():
-            ok, n, why = check_shard_isolated(self._shard_path(day), timeout)
-            if ok:
+            state, n, why = check_isolated(self._shard_path(day), timeout=timeout)
+            if state == "ok":
                 report.ok[day] = n
+            elif state == "denied":
+                report.denied[day] = why
             else:
                 report.bad[day] = why
-        if report.bad and quarantine:
+        if (self.layout.index / "data.mdb").exists():
+            state, _, why = check_isolated(self.layout.index, index=True, timeout=timeout)
+            if state == "denied":
+                raise PermissionError(why)
+            if state != "ok":
+                report.index_damaged = why
+        if quarantine and (report.bad or report.index_damaged):
             with self._lock.exclusive():
                 for day in report.bad:
-                    report.quarantined[day] = self._quarantine_locked(day)
+                    aside = self._quarantine_locked(day)
+                    report.quarantined[day] = aside.dest
+                    report.salvaged[day] = (aside.kept, aside.lost)
+                if report.index_damaged:
+                    self._set_index_aside_locked()
                 self._reindex_locked()
                 report.index_rebuilt = True
-        if not report.index_rebuilt:
+        if not report.index_rebuilt and not report.index_damaged:
             with read_txn(self.index.env) as txn:
                 indexed = self.index.day_counts(txn)
                 report.index_outdated = self.index.outdated(txn)
+            skip = set(report.bad) | set(report.denied)
             for day in sorted(set(indexed) | set(report.ok)):
-                if indexed.get(day, 0) != report.ok.get(day, 0) and day not in report.bad:
+                if indexed.get(day, 0) != report.ok.get(day, 0) and day not in skip:
                     report.index_drift[day] = (report.ok.get(day, 0), indexed.get(day, 0))
             if report.index_drift or report.index_outdated:
                 self.reindex()
                 report.index_rebuilt = True
         return report
+
+    def _set_index_aside_locked(self) -> Path:
+        """Move a damaged index to the quarantine (the caller rebuilds it from the shards)."""
+        self._forget_env(self.layout.index)
+        self._root.index = None
+        dest = private_dir(self.layout.quarantine) / f"index-{time.strftime('%Y%m%dT%H%M%S')}"
+        shutil.move(str(self.layout.index), dest)
+        return dest
+
+    def repair_index(self, reason: str) -> Path:
+        """The index cannot be opened: set it aside, rebuild it from the shards, say so once.
+
+        Everything in it but import origins and suggestion feedback is derived from the
+        shards; those two stay in the copy set aside.
+        """
+        with self._lock.exclusive():
+            if (self.layout.index / "data.mdb").exists():
+                state, _, _ = check_isolated(self.layout.index, index=True)
+                if state == "ok":  # another process rebuilt it meanwhile
+                    return self.layout.index
+            dest = self._set_index_aside_locked()
+            n = self._reindex_locked()
+        log.problem(
+            f"the index was damaged ({reason}); set aside in {dest} and rebuilt from the "
+            f"shards ({n:,} records)",
+            self.layout.log_file,
+        )
+        return dest
+
+    def quarantined(self) -> list[str]:
+        """Names of the days set aside in the quarantine, oldest first."""
+        q = self.layout.quarantine
+        if not q.is_dir():
+            return []
+        return sorted(p.name for p in q.iterdir() if p.is_dir() and not p.name.startswith("index"))
+
+    @_reports_disk_full
+    def restore(self, name: str) -> tuple[int, int]:
+        """Bring the quarantined day ``name`` back: its intact records are stored again
+        (those already there are skipped) and the quarantined copy is removed.
+
+        Returns ``(added, lost)``; raises ``FileNotFoundError`` for an unknown name.
+        """
+        src = self.layout.quarantine / name
+        if not name or "/" in name or not (src / "data.mdb").is_file():
+            raise FileNotFoundError(f"no quarantined day {name!r} in {self.layout.quarantine}")
+        tmp = self.layout.memory / f".restore-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            kept, lost = salvage_isolated(src, tmp, _day_start_ns(name[:10]))
+            if not kept:
+                return 0, lost  # nothing readable: the copy stays in the quarantine
+            env = lmdb.open(str(tmp), readonly=True, lock=False, subdir=True)
+            try:
+                with env.begin(buffers=False) as txn:
+                    records = [codec.decode(v, k) for k, v in txn.cursor()]
+            finally:
+                env.close()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        added = self.add_many(records).added
+        self.sync()
+        shutil.rmtree(src)
+        return added, lost
 
     def _forget_env(self, path: Path) -> None:
         """Close an environment whose directory is about to be moved or deleted."""
@@ -206,11 +314,21 @@ class Maintenance:
         self._dirty.discard(os.path.abspath(path))
         self._lock.bump()
 
-    def _quarantine_locked(self, day: str) -> Path:
+    def _quarantine_locked(self, day: str) -> SetAside:
+        """Move a damaged day to the quarantine and copy its intact records back into a fresh
+        shard (in a child process: damaged bytes can crash the reader)."""
         self._forget_env(self._shard_path(day))
         dest = private_dir(self.layout.quarantine) / f"{day}-{time.strftime('%Y%m%dT%H%M%S')}"
         shutil.move(str(self._shard_path(day)), dest)
-        return dest
+        aside = SetAside(dest)
+        if (dest / "data.mdb").is_file() and (dest / "data.mdb").stat().st_size > 0:
+            aside.kept, aside.lost = salvage_isolated(
+                dest, self._shard_path(day), _day_start_ns(day)
+            )
+            if aside.kept == 0:
+                shutil.rmtree(self._shard_path(day), ignore_errors=True)
+        self._lock.bump()
+        return aside
 
     def disk_usage(self) -> dict[str, int]:
         """Bytes on disk per area (shards, index, quarantine, other)."""
@@ -257,20 +375,67 @@ def _has_records(path: Path) -> bool:
         env.close()
 
 
-def check_shard_isolated(path: Path, timeout: float = 300.0) -> tuple[bool, int, str]:
-    """Check one shard in a child process, so a crash on damaged bytes is just a finding."""
+def lost_words(lost: int) -> str:
+    """How many records a salvage lost, in words (``-1``: the damage hid how many)."""
+    return "an unknown number lost" if lost < 0 else f"{lost:,} lost"
+
+
+def _day_start_ns(day: str) -> int | None:
+    try:
+        return int(time.mktime(time.strptime(day, "%Y-%m-%d")) * 1e9)
+    except ValueError:
+        return None
+
+
+def _child(args: list[str], timeout: float) -> tuple[int, str]:
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "delta_core.memory.shard_check", str(path)],
+            [sys.executable, "-m", "delta_core.memory.shard_check", *args],
             capture_output=True,
             text=True,
             timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        return False, 0, "check timed out"
-    out = proc.stdout.strip()
-    if proc.returncode != 0:
-        return False, 0, f"reading it crashed the checker (exit {proc.returncode})"
-    if out.startswith("ok "):
-        return True, int(out.split()[1]), ""
-    return False, 0, out.removeprefix("bad ").strip() or "unreadable"
+        return -1, "timed out"
+    return proc.returncode, proc.stdout.strip()
+
+
+def check_isolated(
+    path: Path, *, index: bool = False, timeout: float = 300.0
+) -> tuple[str, int, str]:
+    """Check one shard (or the index) in a child process, so a crash on damaged bytes is just
+    a finding: ``(ok | bad | denied, records, reason)``."""
+    rc, out = _child(["--index", str(path)] if index else [str(path)], timeout)
+    if rc == -1:
+        return "bad", 0, "check timed out"
+    if rc != 0:
+        return "bad", 0, f"reading it crashed the checker (exit {rc})"
+    state, _, rest = out.partition(" ")
+    if state == "ok":
+        return "ok", int(rest), ""
+    if state == "denied":
+        return "denied", 0, rest
+    return "bad", 0, rest.strip() or "unreadable"
+
+
+def check_shard_isolated(path: Path, timeout: float = 300.0) -> tuple[bool, int, str]:
+    """:func:`check_isolated` of a day shard as ``(healthy, records, reason)``."""
+    state, n, why = check_isolated(path, timeout=timeout)
+    return state == "ok", n, why
+
+
+def salvage_isolated(
+    src: Path, dest: Path, day_start_ns: int | None, timeout: float = 300.0
+) -> tuple[int, int]:
+    """Copy the intact records of damaged shard ``src`` into a new shard ``dest`` in a child
+    process: ``(kept, lost)``; ``(0, -1)`` (lost: unknown) and no ``dest`` when even that
+    crashed."""
+    args = ["--salvage", str(src), str(dest)]
+    if day_start_ns is not None:
+        args.append(str(day_start_ns))
+    rc, out = _child(args, timeout)
+    parts = out.split()
+    if rc == 0 and len(parts) == 4 and parts[0] == "kept":
+        return int(parts[1]), int(parts[3])
+    shutil.rmtree(dest, ignore_errors=True)
+    return 0, -1

@@ -24,6 +24,7 @@ from delta_core.memory.maintenance import (
     Maintenance,
     VerifyReport,
     check_shard_isolated,
+    lost_words,
 )
 from delta_core.memory.roots import ROOTS
 from delta_core.paths import DiskFull, Layout, private_dir, write_private
@@ -42,8 +43,16 @@ __all__ = [
 ]
 
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# a compaction's copy and the files it replaces (they exist only while it holds the lock)
+_SWAP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\.(compact|old)$")
 MB = 1024 * 1024
 INDEX_MAP_SIZE = 256 * MB
+
+
+class _DamagedIndex(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class _DamagedShard(Exception):
@@ -79,6 +88,8 @@ class Store(Maintenance):
         # environments, the index and the lock generation, shared with this root's other stores
         self._root = ROOTS.acquire(self.layout.root.absolute())
         self._closed = False
+        #: days a reader skipped since this store opened, with why (``export`` fails on them)
+        self.skipped_days: dict[str, str] = {}
         self._index_path = os.path.abspath(self.layout.index)
         self._shards_dir = os.path.abspath(self.layout.shards)
         self._day_paths: dict[str, str] = {}
@@ -106,22 +117,37 @@ class Store(Maintenance):
         return env
 
     def _index_env(self, check: bool) -> lmdb.Environment:
-        env = self._root.envs.get(
-            self._index_path, INDEX_MAP_SIZE, create=False, max_dbs=MAX_DBS, check=check, pin=True
-        )
-        if env is None:
-            private_dir(self.layout.memory)
-            env = self._root.envs.get(
-                self._index_path, INDEX_MAP_SIZE, create=True, max_dbs=MAX_DBS, pin=True
+        """The open index environment; raises :class:`_DamagedIndex` when it cannot be read."""
+        envs = self._root.envs
+        try:
+            env = envs.get(
+                self._index_path,
+                INDEX_MAP_SIZE,
+                create=False,
+                max_dbs=MAX_DBS,
+                check=check,
+                pin=True,
             )
-        root = self._root
-        if root.index is None or root.index.env is not env:
-            root.index = Index(env)
+            if env is None:
+                private_dir(self.layout.memory)
+                env = envs.get(
+                    self._index_path, INDEX_MAP_SIZE, create=True, max_dbs=MAX_DBS, pin=True
+                )
+            root = self._root
+            if root.index is None or root.index.env is not env:
+                root.index = Index(env)
+        except DAMAGE_ERRORS as exc:
+            envs.drop(self._index_path)
+            raise _DamagedIndex(str(exc)) from None
         return env
 
     @property
     def index(self) -> Index:
-        self._index_env(check=True)
+        try:
+            self._index_env(check=True)
+        except _DamagedIndex as damaged:  # derived data: rebuilt from the shards
+            self.repair_index(damaged.reason)
+            self._index_env(check=True)
         return self._root.index
 
     def _revalidate(self) -> None:
@@ -129,10 +155,31 @@ class Store(Maintenance):
         self._root.revalidate(self._lock.generation())
 
     def days(self) -> list[str]:
-        """Days that have a shard, oldest first."""
-        if not self.layout.shards.is_dir():
-            return []
-        return sorted(p.name for p in self.layout.shards.iterdir() if DAY_RE.match(p.name))
+        """Days that have a shard, oldest first (see :meth:`not_days` for the rest)."""
+        return self._scan_shards()[0]
+
+    def not_days(self) -> list[str]:
+        """Entries under ``shards/`` that are not day shards: reported once and skipped."""
+        return self._scan_shards()[1]
+
+    def _scan_shards(self) -> tuple[list[str], list[str]]:
+        try:
+            entries = list(os.scandir(self.layout.shards))
+        except (FileNotFoundError, NotADirectoryError):
+            return [], []
+        days, strays = [], []
+        for e in entries:
+            if DAY_RE.match(e.name) and e.is_dir(follow_symlinks=False):
+                days.append(e.name)
+            elif not (e.name.startswith(".") or _SWAP_RE.match(e.name)):
+                strays.append(e.name)
+        for name in strays:
+            log.problem(
+                f"{self.layout.shards / name} is not a day shard; skipped "
+                f"(move it out of {self.layout.shards})",
+                self.layout.log_file,
+            )
+        return sorted(days), sorted(strays)
 
     # --- writing ------------------------------------------------------------------------
     def add(self, rec: Record) -> bool:
@@ -167,12 +214,16 @@ class Store(Maintenance):
         except _DamagedShard as damaged:
             # A damaged day must not stop recording: set it aside and write a fresh one.
             with self._lock.exclusive():
-                where = self._quarantine_locked(damaged.day)
+                aside = self._quarantine_locked(damaged.day)
             log.problem(
-                f"shard {damaged.day} was damaged ({damaged.reason}); moved to {where}, "
+                f"shard {damaged.day} was damaged ({damaged.reason}); moved to {aside.dest} "
+                f"({aside.kept:,} intact records kept in a fresh shard, {lost_words(aside.lost)}); "
                 "recording goes on (`delta memory verify` checks the rest)",
                 self.layout.log_file,
             )
+            return self._add_grouped(batch, fold)
+        except _DamagedIndex as damaged:
+            self.repair_index(damaged.reason)
             return self._add_grouped(batch, fold)
 
     def _add_grouped(self, by_day: EncodedBatch, fold: bool) -> AddResult:
@@ -299,6 +350,13 @@ class Store(Maintenance):
 
     def write_index(self, fn: Callable[[lmdb.Transaction], object]) -> None:
         """Run ``fn`` in a write transaction of the index (suggestion feedback, not records)."""
+        try:
+            self._write_index(fn)
+        except _DamagedIndex as damaged:
+            self.repair_index(damaged.reason)
+            self._write_index(fn)
+
+    def _write_index(self, fn: Callable[[lmdb.Transaction], object]) -> None:
         with self._lock.shared():
             self._revalidate()
             self._index_env(check=False)
@@ -398,10 +456,8 @@ class Store(Maintenance):
                             continue
                         break
                     yield codec.decode(value, key)
-        except (lmdb.Error, codec.CodecError) as exc:
-            log.problem(
-                f"shard {day} is damaged ({exc}); run `delta memory verify`", self.layout.log_file
-            )
+        except (lmdb.Error, codec.CodecError, OSError) as exc:
+            self._unreadable(day, exc)
 
     def iter_brief(self, since_ns: int | None = None) -> Iterator[tuple[int, int, int | None, str]]:
         """``(start_ns, utc_offset, exit, command)`` of every record since ``since_ns``, fast."""
@@ -419,11 +475,8 @@ class Store(Maintenance):
                         continue
                     for value in cur.iternext(keys=False, values=True):
                         yield codec.decode_brief(value)
-            except (lmdb.Error, codec.CodecError) as exc:
-                log.problem(
-                    f"shard {day} is damaged ({exc}); run `delta memory verify`",
-                    self.layout.log_file,
-                )
+            except (lmdb.Error, codec.CodecError, OSError) as exc:
+                self._unreadable(day, exc)
 
     def count(self) -> int:
         """Total records over all readable shards (O(days), from LMDB's own counters)."""
@@ -437,9 +490,18 @@ class Store(Maintenance):
                 env = self.shard(day, create=False)
                 if env is not None:
                     out[day] = env.stat()["entries"]
-            except lmdb.Error as exc:
-                log.problem(f"shard {day} is damaged ({exc})", self.layout.log_file)
+            except (lmdb.Error, OSError) as exc:
+                self._unreadable(day, exc)
         return out
+
+    def _unreadable(self, day: str, exc: Exception) -> None:
+        """Report a day a reader had to skip (once per process) and remember it."""
+        if isinstance(exc, PermissionError | lmdb.ReadonlyError) or "Permission denied" in str(exc):
+            why = f"shard {day} cannot be read: permission denied ({self._shard_path(day)})"
+        else:
+            why = f"shard {day} is damaged ({exc}); run `delta memory verify`"
+        self.skipped_days[day] = why
+        log.problem(why, self.layout.log_file)
 
 
 class _SomeDuplicates(Exception):

@@ -113,8 +113,11 @@ def test_corrupted_shards_are_quarantined_and_other_days_stay_readable(tmp_path)
     assert set(report.quarantined) == {flipped, truncated, meta}
     for p in report.quarantined.values():
         assert p.is_dir() and p.parent == tmp_path / "memory/quarantine"
-    assert store.days() == [days[3]]
-    assert sum(1 for _ in store.iter_records()) == 300
+    # the intact records of a damaged day are salvaged into a fresh shard (issue 14)
+    kept = {d: k for d, (k, _) in report.salvaged.items()}
+    assert kept[flipped] == 299 and report.salvaged[flipped][1] == 1
+    assert store.days() == sorted([days[3], *(d for d, k in kept.items() if k)])
+    assert sum(1 for _ in store.iter_records()) == 300 + sum(kept.values())
     assert store.verify().healthy
 
 
