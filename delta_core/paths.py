@@ -128,8 +128,28 @@ class Layout:
 
     @property
     def unfolded_flag(self) -> Path:
-        """Present while a bulk import has stored records its index does not hold yet."""
-        return self.memory / "unfolded"
+        """Present while a bulk import of this process has stored records its index does not
+        hold yet: ``unfolded.PID``, one per process, so that one import finishing never
+        hides another that was killed (see :meth:`unfolded_flags`)."""
+        return self.memory / f"unfolded.{os.getpid()}"
+
+    def unfolded_flags(self) -> dict[int, Path]:
+        """Every process's mark, by pid (``unfolded``, written by older versions with the pid
+        inside, included; an unreadable one counts as pid 0: a dead process)."""
+        out: dict[int, Path] = {}
+        try:
+            names = [n for n in os.listdir(self.memory) if n.startswith("unfolded")]
+        except OSError:
+            return out
+        for name in names:
+            path = self.memory / name
+            tail = name.removeprefix("unfolded")
+            try:
+                pid = int(tail[1:]) if tail.startswith(".") else int(path.read_text() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            out[pid] = path
+        return out
 
     @property
     def paused_flag(self) -> Path:

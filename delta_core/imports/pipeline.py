@@ -75,6 +75,10 @@ def prepare_batches(
     The origins list is aligned with the records (``None`` for a record with its own time),
     or ``None`` when every record of the batch has a time.
     Counts what it reads, drops and redacts, and collects problems, in ``summary``.
+    The same command at the same start time in the same session, seen again, is a second run
+    (a history with one-second times) and starts a microsecond later per repeat, so it stays
+    a record of its own; its first run keeps the time it had, so re-importing a history
+    stored before adds only the runs that were merged then.
     """
     now_ns = time.time_ns()
     offset = local_utc_offset_minutes(now_ns)
@@ -84,6 +88,8 @@ def prepare_batches(
     position = 0
     src = source.encode("utf-8", "surrogatepass")
     verdicts: dict[tuple[str, str], Verdict] = {}
+    # records that share one start time, so far: (command, session) -> how many
+    run_ns, run_first, run_seen = -1, ("", ""), None
     for item in items:
         if isinstance(item, ImportProblem):
             summary.problems.append(item)
@@ -104,6 +110,19 @@ def prepare_batches(
             if verdict.action == "redact":
                 summary.redacted += 1
                 item.command = verdict.command
+        start = item.start_ns
+        if start and start == run_ns:
+            # the same moment again: a history with one-second times (bash, zsh) holds the
+            # same command twice within a second; each run is its own record
+            if run_seen is None:
+                run_seen = {run_first: 1}
+            mark = (item.command, item.session)
+            k = run_seen.get(mark, 0)
+            run_seen[mark] = k + 1
+            if k:
+                item.start_ns = start + k * 1000  # a microsecond per repeat, in file order
+        elif start:
+            run_ns, run_first, run_seen = start, (item.command, item.session), None
         if item.start_ns == 0:
             item.start_ns = now_ns + position * 1000
             item.utc_offset = offset

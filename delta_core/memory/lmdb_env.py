@@ -182,11 +182,14 @@ class RootLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self._ident = (0, 0)
 
     def _open(self) -> int:
         if self._fd is None:
             private_dir(self.path.parent)
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+            st = os.fstat(self._fd)
+            self._ident = (st.st_dev, st.st_ino)
         return self._fd
 
     def shared(self) -> _Held:
@@ -205,6 +208,22 @@ class RootLock:
     def bump(self) -> None:
         """Tell other processes that files were swapped (call while holding it exclusive)."""
         os.pwrite(self._open(), (self.generation() + 1).to_bytes(8, "little"), 0)
+
+    def identity(self) -> tuple[int, int]:
+        """(device, inode) of the lock file this lock holds open (opening it if need be)."""
+        st = os.fstat(self._open())
+        return st.st_dev, st.st_ino
+
+    def moved(self) -> bool:
+        """Whether the lock file held open was removed or replaced on disk (the Delta root
+        deleted under a running process): one ``stat``, cheap enough for the prompt path."""
+        if self._fd is None:
+            return False
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return True
+        return (st.st_dev, st.st_ino) != self._ident
 
     def close(self) -> None:
         if self._fd is not None:

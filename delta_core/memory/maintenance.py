@@ -188,7 +188,9 @@ class Maintenance:
             return n + len(batch)
 
         n = write_txn(index.env, rebuild)
-        self.layout.unfolded_flag.unlink(missing_ok=True)
+        for pid, flag in self.layout.unfolded_flags().items():
+            if pid == os.getpid() or not _alive(pid):
+                flag.unlink(missing_ok=True)  # what those left behind is counted now
         self._compact(index.env, self.layout.index)
         self._root.index = None
         return n
@@ -373,6 +375,18 @@ def _has_records(path: Path) -> bool:
         return env.stat()["entries"] > 0
     finally:
         env.close()
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def lost_words(lost: int) -> str:

@@ -26,6 +26,14 @@ class OpenRoot:
         self.generation = -1
         #: the index over the open index environment (rebuilt when that environment changes)
         self.index: Index | None = None
+        #: (device, inode) of the root lock file the environments were opened under
+        self.lock_identity: tuple[int, int] | None = None
+
+    def reset(self) -> None:
+        """Close everything: the root was removed or replaced on disk under this process."""
+        self.envs.close_under(self.path)
+        self.index = None
+        self.generation = -1
 
     def revalidate(self, generation: int) -> None:
         """Under the shared root lock: reopen what another process swapped since last time."""

@@ -15,9 +15,12 @@ in a child process, and treats a crash like any other corruption. Run as
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import struct
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import lmdb
@@ -122,13 +125,17 @@ def salvage(src: Path, dest: Path, day_start_ns: int | None = None) -> tuple[int
 
     A cursor walks forward until the first damaged page and backward from the end until the
     last one; between them, the key space is probed every minute of the day (keys begin with
-    the start time), so the records behind a damaged page are reached too. Each record is
-    kept only when it decodes with a valid checksum and matches its key.
+    the start time), so the records behind a damaged page are reached too; then every leaf
+    page is read from the raw bytes (:func:`raw_leaf_records`), which finds what a cursor
+    cannot reach when the meta pages or inner pages are destroyed. Each record is kept only
+    when it decodes with a valid checksum and matches its key.
     """
     from delta_core.memory.lmdb_env import open_env, write_txn
 
     kept: dict[bytes, bytes] = {}
     broken = 0
+    if not (src / "data.mdb").is_file():
+        return 0, 0
     counted: int | None = None
 
     def take(key: bytes, value: bytes) -> None:
@@ -157,34 +164,19 @@ def salvage(src: Path, dest: Path, day_start_ns: int | None = None) -> tuple[int
         except (lmdb.Error, SystemError):
             return
 
-    env = lmdb.open(str(src), readonly=True, lock=False, subdir=True, create=False)
     try:
+        env = lmdb.open(str(src), readonly=True, lock=False, subdir=True, create=False)
+    except lmdb.Error:
+        env = None  # its meta pages are gone: only the raw pages below can tell
+    if env is not None:
         try:
-            counted = env.stat()["entries"]
-        except lmdb.Error:
-            counted = None
-        with env.begin(buffers=False) as txn:
-            cur = txn.cursor()
-            try:
-                if cur.first():
-                    walk(cur.iternext(keys=True, values=True))
-            except lmdb.Error:
-                pass
-            try:
-                if cur.last():
-                    walk(cur.iterprev(keys=True, values=True))
-            except lmdb.Error:
-                pass
-            if day_start_ns is not None:
-                lo, hi = day_start_ns - DAY_NS, day_start_ns + 2 * DAY_NS
-                for t in range(lo, hi, PROBE_STEP_NS):
-                    try:
-                        if cur.set_range(codec.time_key(t)):
-                            walk(cur.iternext(keys=True, values=True), limit=10_000)
-                    except lmdb.Error:
-                        continue
-    finally:
-        env.close()
+            _walk_cursors(env, walk, day_start_ns)
+            with contextlib.suppress(lmdb.Error):
+                counted = env.stat()["entries"]
+        finally:
+            env.close()
+    for key, value in raw_leaf_records(src / "data.mdb"):
+        take(key, value)
     out = open_env(dest, 8 * 1024 * 1024)
     try:
         rows = sorted(kept.items())
@@ -192,8 +184,86 @@ def salvage(src: Path, dest: Path, day_start_ns: int | None = None) -> tuple[int
         out.sync(True)
     finally:
         out.close()
-    lost = max(0, counted - len(kept)) if counted is not None else broken
+    # with no meta page left, nothing says how many there were
+    lost = max(0, counted - len(kept)) if counted is not None else -1 if env is None else broken
     return len(kept), lost
+
+
+def _walk_cursors(env: lmdb.Environment, walk, day_start_ns: int | None) -> None:
+    """Forward from the first record, backward from the last, then probes (see salvage)."""
+    try:
+        txn = env.begin(buffers=False)
+    except lmdb.Error:
+        return
+    with txn:
+        cur = txn.cursor()
+        try:
+            if cur.first():
+                walk(cur.iternext(keys=True, values=True))
+        except lmdb.Error:
+            pass
+        try:
+            if cur.last():
+                walk(cur.iterprev(keys=True, values=True))
+        except lmdb.Error:
+            pass
+        if day_start_ns is not None:
+            lo, hi = day_start_ns - DAY_NS, day_start_ns + 2 * DAY_NS
+            for t in range(lo, hi, PROBE_STEP_NS):
+                try:
+                    if cur.set_range(codec.time_key(t)):
+                        walk(cur.iternext(keys=True, values=True), limit=10_000)
+                except lmdb.Error:
+                    continue
+
+
+_PAGE_HEAD = struct.Struct("<QHHHH")  # page number, pad, flags, lower, upper
+_NODE_HEAD = struct.Struct("<HHHH")  # data size (low, high), flags, key size
+P_LEAF, P_LEAF2, P_OVERFLOW = 0x02, 0x20, 0x04
+F_BIGDATA, F_SUBDATA, F_DUPDATA = 0x01, 0x02, 0x04
+
+
+def raw_leaf_records(data_file: Path, page_size: int = 4096) -> Iterator[tuple[bytes, bytes]]:
+    """Every (key, value) stored on an LMDB leaf page of ``data_file``, read from the raw
+    bytes: what survives when the meta pages or the tree above the leaves are destroyed.
+
+    Pages are recognised by their own page number and flags; the caller keeps only pairs
+    whose value decodes with a valid checksum and matches its key, so stray bytes (and the
+    free list, whose keys are 8 bytes) never pass.
+    """
+    try:
+        raw = data_file.read_bytes()
+    except OSError:
+        return
+    pages = len(raw) // page_size
+    for pgno in range(2, pages):
+        base = pgno * page_size
+        number, _, flags, lower, upper = _PAGE_HEAD.unpack_from(raw, base)
+        if number != pgno or not flags & P_LEAF or flags & (P_LEAF2 | P_OVERFLOW):
+            continue
+        if not _PAGE_HEAD.size <= lower <= upper <= page_size:
+            continue
+        for i in range((lower - _PAGE_HEAD.size) // 2):
+            (off,) = struct.unpack_from("<H", raw, base + _PAGE_HEAD.size + 2 * i)
+            if not upper <= off <= page_size - _NODE_HEAD.size:
+                continue
+            lo, hi, nflags, ksize = _NODE_HEAD.unpack_from(raw, base + off)
+            if nflags & (F_SUBDATA | F_DUPDATA) or ksize != 16:
+                continue
+            size = lo | hi << 16
+            at = base + off + _NODE_HEAD.size
+            key = raw[at : at + ksize]
+            if nflags & F_BIGDATA:
+                (first,) = struct.unpack_from("<Q", raw, at + ksize)
+                start = first * page_size + _PAGE_HEAD.size
+                if first < 2 or start + size > len(raw):
+                    continue
+                value = raw[start : start + size]
+            else:
+                value = raw[at + ksize : at + ksize + size]
+                if len(value) != size:
+                    continue
+            yield key, value
 
 
 def main() -> None:

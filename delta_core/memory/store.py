@@ -23,6 +23,7 @@ from delta_core.memory.lmdb_env import DAMAGE_ERRORS, MAX_DBS, RootLock, read_tx
 from delta_core.memory.maintenance import (
     Maintenance,
     VerifyReport,
+    check_isolated,
     check_shard_isolated,
     lost_words,
 )
@@ -90,6 +91,7 @@ class Store(Maintenance):
         self._closed = False
         #: days a reader skipped since this store opened, with why (``export`` fails on them)
         self.skipped_days: dict[str, str] = {}
+        self._caught_up = False  # see _catch_up
         self._index_path = os.path.abspath(self.layout.index)
         self._shards_dir = os.path.abspath(self.layout.shards)
         self._day_paths: dict[str, str] = {}
@@ -143,12 +145,51 @@ class Store(Maintenance):
 
     @property
     def index(self) -> Index:
+        if not self._caught_up:
+            self._catch_up()
         try:
             self._index_env(check=True)
         except _DamagedIndex as damaged:  # derived data: rebuilt from the shards
             self.repair_index(damaged.reason)
             self._index_env(check=True)
         return self._root.index
+
+    def _catch_up(self) -> None:
+        """Once per store: bring the index level with the shards if an import was killed
+        before folding what it stored (otherwise only ``verify`` would notice)."""
+        self._caught_up = True
+        try:
+            behind = self.fold_was_interrupted()
+        except OSError:
+            return
+        if behind:
+            log.problem(
+                "an import was killed before its index was complete: rebuilding the index "
+                "from the shards",
+                self.layout.log_file,
+            )
+            self.reindex()
+
+    def _check_home(self) -> None:
+        """Notice a Delta root deleted or replaced under this process, and start afresh there.
+
+        Without it every later command would be written into deleted files in silence.
+        """
+        lock, root = self._lock, self._root
+        if lock.moved():
+            lock.close()
+            identity = lock.identity()  # creates the root again, private, with a new lock
+            if identity != root.lock_identity:
+                root.reset()
+                root.lock_identity = identity
+                self._dirty.clear()
+                log.problem(
+                    f"the memory at {self.layout.root} was removed while in use; "
+                    "recording goes on in a new one there",
+                    self.layout.log_file,
+                )
+        elif root.lock_identity is None:
+            root.lock_identity = lock.identity()
 
     def _revalidate(self) -> None:
         """Under the shared lock: reopen environments only if another process swapped files."""
@@ -207,12 +248,21 @@ class Store(Maintenance):
         bulk import folds several batches at once, which merges each distinct command once
         instead of once per batch. :meth:`sync` and :meth:`close` fold what is left.
         """
+        if not self._caught_up:
+            self._catch_up()
         try:
             return self._add_grouped(batch, fold)
         except DiskFull:
             raise DiskFull(self.layout.root) from None
         except _DamagedShard as damaged:
             # A damaged day must not stop recording: set it aside and write a fresh one.
+            path = self._shard_path(damaged.day)
+            self._root.envs.drop(path)  # whatever it was, this handle is not to be trusted
+            state, _, why = check_isolated(path)
+            if state == "ok":  # the files are sound: a fresh handle writes
+                return self._add_grouped(batch, fold)
+            if state == "denied":
+                raise PermissionError(why) from None
             with self._lock.exclusive():
                 aside = self._quarantine_locked(damaged.day)
             log.problem(
@@ -248,6 +298,7 @@ class Store(Maintenance):
         self, by_day: EncodedBatch, fold: bool, added: list[DayBatch]
     ) -> AddResult:
         result = AddResult()
+        self._check_home()
         with self._lock.shared():
             self._revalidate()
             if self._root.index is None:  # kept while the generation holds (see _revalidate)
@@ -268,7 +319,7 @@ class Store(Maintenance):
                         rows = write_txn(env, lambda txn, b=batch: _put_new(txn, b))
                         result.duplicates += len(batch) - len(rows)
                         batch = batch.take(rows)
-                except DAMAGE_ERRORS as exc:
+                except lmdb.Error as exc:  # damage, or an environment left unusable by it
                     raise _DamagedShard(day, str(exc)) from None
                 self._dirty.add(self._day_path(day))
                 result.added += len(batch)
@@ -321,19 +372,20 @@ class Store(Maintenance):
         Storing them again adds nothing (they are there), so only :meth:`reindex` brings the
         index level with the shards; it removes the mark.
         """
-        try:
-            pid = int(self.layout.unfolded_flag.read_text() or 0)
-        except (OSError, ValueError):
-            return self.layout.unfolded_flag.exists()  # unreadable: assume the worst
-        if pid == os.getpid():
-            return not self._unfolded
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except OSError:
-            pass
-        return False  # that import is still running
+        for pid in self.layout.unfolded_flags():
+            if pid == os.getpid():
+                if not self._unfolded:
+                    return True
+                continue
+            if pid <= 0:
+                return True
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            except OSError:
+                pass  # alive, another user's: that import is still running
+        return False
 
     def _fold_into(self, txn: lmdb.Transaction, added: list[DayBatch]) -> None:
         """Fold stored batches into the index, import origins included (caller's txn)."""

@@ -202,8 +202,10 @@ def test_an_import_killed_before_folding_is_repaired_by_the_next_import(tmp_path
     done = subprocess.run([sys.executable, "-c", KILLED_IMPORT, str(root)], check=False)
     assert done.returncode == -9
     assert ctx.store.fold_was_interrupted()
+    # the store catches up by itself on first use (issue 14: it used to wait for an import)
     with ctx.store.index.env.begin() as txn:
-        assert ctx.store.index.get_command(txn, "make target-7") is None
+        assert ctx.store.index.get_command(txn, "make target-7").count == 1
+    assert not ctx.store.fold_was_interrupted()
     import_path(ctx, "bash", bash_history(tmp_path / "bash_history", 50), parallel=False)
     assert not ctx.store.fold_was_interrupted()
     with ctx.store.index.env.begin() as txn:
