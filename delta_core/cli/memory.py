@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from delta_core.cli.common import json_option, load_context, parse_time
 from delta_core.cli.render import bar, console, format_time, progress
-from delta_core.memory.jsonl import dumps, to_json
+from delta_core.memory.jsonl import dumps, not_a_history_file, to_json
 from delta_core.memory.lookup import MODES, search_commands
 from delta_core.memory.maintenance import lost_words
 from delta_core.memory.stats import PERIODS, compute_stats
@@ -140,10 +141,23 @@ def list_(limit, since, until, cwd, session, exit_, as_json) -> None:
     for r in out:
         status = "" if r.exit is None else ("[green]✓[/]" if r.exit == 0 else f"[red]{r.exit}[/]")
         console.print(
-            f"[dim]{r.timestamp:%Y-%m-%d %H:%M}[/] {status:>3} {r.command}  [dim]{r.cwd}[/]",
+            f"[dim]{r.timestamp:%Y-%m-%d %H:%M}[/] {status:>3} {escape(shown(r.command))}  "
+            f"[dim]{escape(r.cwd)}[/]",
             highlight=False,
             markup=True,
         )
+
+
+# A terminal line shows this much of a command; `--json` gives it whole. Rendering is linear
+# in what is shown, so one huge stored command cannot make `list` take minutes.
+SHOWN_CHARS = 2000
+
+
+def shown(command: str) -> str:
+    """``command`` as ``list`` prints it: cut after :data:`SHOWN_CHARS` characters."""
+    if len(command) <= SHOWN_CHARS:
+        return command
+    return f"{command[:SHOWN_CHARS]}… ({len(command) - SHOWN_CHARS:,} more characters)"
 
 
 @memory.command()
@@ -230,6 +244,9 @@ def import_(source: str, path: str | None, as_json: bool) -> None:
             raise click.ClickException(f"no {source} history in its usual place; give a PATH")
         targets = [(source, found[0])]
     else:
+        bad = not_a_history_file(Path(path), dir_ok=True)
+        if bad is not None:
+            raise click.ClickException(bad.message)
         targets = [(source, Path(path))]
     results = []
     skipped = 0

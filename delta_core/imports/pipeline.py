@@ -18,6 +18,7 @@ from pathlib import Path
 from delta_core.memory.privacy import apply_filters
 from delta_core.memory.store import AddResult, Store
 from delta_core.plugin.protocols import Importer, ImportProblem, PrivacyFilter, Verdict
+from delta_core.records.checks import record_problem
 from delta_core.records.record import Record, local_utc_offset_minutes
 
 BATCH = 20_000
@@ -96,6 +97,10 @@ def prepare_batches(
             continue
         summary.read += 1
         position += 1
+        why = record_problem(item)
+        if why is not None:  # the door every importer's records pass, plugins' included
+            summary.problems.append(ImportProblem(0, f"record {position}: {why}; skipped"))
+            continue
         if filters:
             # Histories repeat themselves; filters are pure, so each (command, cwd) is judged once.
             memo_key = (item.command, item.cwd)

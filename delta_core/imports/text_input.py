@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from delta_core.memory.jsonl import not_a_history_file
 from delta_core.plugin.protocols import ImportProblem
 from delta_core.records.record import Record, local_utc_offset_minutes
 
@@ -23,7 +24,11 @@ MAX_EPOCH_S = 7_258_118_400
 
 
 def read_bytes(path: Path) -> bytes | ImportProblem:
-    """The whole file, or a problem (line 0) saying why it cannot be read."""
+    """The whole file, or a problem (line 0) saying why it cannot be read (a FIFO or a
+    device is refused before it is opened: one would wait forever, the other never end)."""
+    problem = not_a_history_file(path)
+    if problem is not None:
+        return problem
     try:
         return Path(path).read_bytes()
     except IsADirectoryError:

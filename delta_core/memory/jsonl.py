@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import json.scanner
+import os
+import stat
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from delta_core.plugin.protocols import ImportProblem
+from delta_core.records.checks import record_problem
 from delta_core.records.record import Record
 
 FIELDS = (
@@ -75,8 +78,13 @@ def _time(ts: Any) -> tuple[int, int]:
         dt = datetime.fromisoformat(ts)
     except ValueError:
         raise RecordError(f"'timestamp' is not ISO 8601: {ts[:40]!r}") from None
+    if not 1971 <= dt.year < 2200:
+        raise RecordError(f"'timestamp' is out of range (1971 to 2200): {ts[:40]!r}")
     if dt.tzinfo is None:
-        dt = dt.astimezone()
+        try:
+            dt = dt.astimezone()
+        except (OverflowError, OSError, ValueError):
+            raise RecordError(f"'timestamp' is out of range: {ts[:40]!r}") from None
     off = dt.utcoffset()
     offset = int(off.total_seconds() // 60) if off is not None else 0
     return int(dt.timestamp()) * 1_000_000_000 + dt.microsecond * 1000, offset
@@ -101,6 +109,8 @@ def from_json(obj: Any) -> Record:
         if not isinstance(dur, int | float) or isinstance(dur, bool):
             raise RecordError("'duration' must be a number or null")
         dur = float(dur)
+        if not 0.0 <= dur < float("inf"):
+            raise RecordError(f"'duration' must be a finite number of seconds >= 0, got {dur!r}")
     ts = obj.get("timestamp")
     start_ns, offset = (0, 0) if ts is None else _time(ts)
     extra = obj.get("extra")
@@ -156,11 +166,43 @@ def read_jsonl(stream: IO[bytes]) -> Iterator[Record | ImportProblem]:
             yield ImportProblem(n, f"not JSON ({exc.msg})")
             continue
         try:
-            yield from_json(obj)
+            rec = from_json(obj)
         except RecordError as exc:
             yield ImportProblem(n, str(exc))
+            continue
+        # only a \u escape can put a surrogate into text decoded from UTF-8
+        why = record_problem(rec, texts="\\u" in text)
+        if why:
+            yield ImportProblem(n, f"{why}; skipped")
+            continue
+        yield rec
 
 
 def read_jsonl_file(path: Path) -> Iterator[Record | ImportProblem]:
+    problem = not_a_history_file(path)
+    if problem is not None:
+        yield problem
+        return
     with open(path, "rb") as f:
         yield from read_jsonl(f)
+
+
+def not_a_history_file(path: Path, *, dir_ok: bool = False) -> ImportProblem | None:
+    """A problem (line 0) when ``path`` is not a regular file that can be read: a directory
+    (unless ``dir_ok``), a FIFO (reading it would wait forever), a device (``/dev/zero`` never
+    ends), a socket, or missing."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return ImportProblem(0, f"cannot read {path}: {exc.strerror or exc}")
+    if stat.S_ISREG(st.st_mode) or (dir_ok and stat.S_ISDIR(st.st_mode)):
+        return None
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    kind = next((k for test, k in kinds if test(st.st_mode)), "not a regular file")
+    return ImportProblem(0, f"{path} is {kind}, not a history file")

@@ -20,6 +20,7 @@ from delta_core import log
 from delta_core.context import DeltaContext
 from delta_core.memory.privacy import apply_filters
 from delta_core.paths import DiskFull
+from delta_core.records.checks import command_size_problem
 from delta_core.records.record import Record, local_utc_offset_minutes
 
 
@@ -31,6 +32,11 @@ class Pending:
     cwd: str
     start_ns: int
     extra: dict[str, str] = field(default_factory=dict)
+
+
+def _storable(text: str) -> str:
+    """``text`` with lone surrogates written as ``\\udcff`` escapes (valid UTF-8)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # Commands kept in memory while the disk is full (a full day of typing is a few hundred).
@@ -87,10 +93,19 @@ class Recorder:
             verdict = apply_filters(self.ctx.filters, pending.command, pending.cwd)
             if verdict.action == "drop" or not verdict.command.strip():
                 return None
+            command, cwd = verdict.command, pending.cwd
+            if not (command.isascii() and cwd.isascii()):
+                # xonsh keeps bytes that are not UTF-8 (a path, a pasted binary) as lone
+                # surrogates, which no reader of the store could encode: keep them visible
+                command, cwd = _storable(command), _storable(cwd)
+            too_long = command_size_problem(command)
+            if too_long:
+                log.problem(f"a command was not recorded: {too_long}", self.ctx.layout.log_file)
+                return None
             rec = Record(
-                command=verdict.command,
+                command=command,
                 start_ns=pending.start_ns,
-                cwd=pending.cwd,
+                cwd=cwd,
                 exit=exit,
                 duration=duration,
                 session=self.session,

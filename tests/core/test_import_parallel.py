@@ -118,8 +118,11 @@ def test_a_filter_the_worker_cannot_load_keeps_the_import_in_this_process(tmp_pa
 def test_a_failing_worker_is_one_line_and_keeps_what_was_stored(tmp_path):
     ctx = fresh(tmp_path, "home")
     import_path(ctx, "bash", bash_history(tmp_path / "ok", 200), parallel=True)
+    # (a directory used to crash the worker; it is now a one-line problem of the import, so
+    # the worker is made to fail by a setting only it reads)
+    ctx.env["DELTA_MEMORY_MAP_SIZE_MB"] = "not a number"
     with pytest.raises(ImportFailed) as err:
-        import_path(ctx, "jsonl", tmp_path, parallel=True)  # a directory, not a file
+        import_path(ctx, "bash", bash_history(tmp_path / "more", 50), parallel=True)
     assert "\n" not in str(err.value) and "import of" in str(err.value)
     assert ctx.store.count() == 200
     ctx.close()
