@@ -7,13 +7,14 @@ was expected, instead of a traceback.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from delta_core.paths import Layout, delta_root
+from delta_core.paths import Layout, delta_root, home_problem
 
 
 class ConfigError(ValueError):
@@ -25,24 +26,37 @@ class Setting:
     type: type
     default: Any
     help: str
+    #: inclusive bounds of a number (None: unbounded on that side); floats must be finite
+    low: float | None = None
+    high: float | None = None
+    #: the only values a string may take (empty: any)
+    choices: tuple[str, ...] = ()
 
 
 # section.key -> Setting. Lists are comma-separated in environment variables.
 SETTINGS: dict[str, Setting] = {
     "memory.record": Setting(bool, True, "record commands (`delta memory off` pauses)"),
-    "memory.map_size_mb": Setting(int, 8, "initial LMDB map size of a day shard (grows)"),
-    "memory.sync_interval": Setting(float, 1.0, "seconds between group fsyncs"),
+    "memory.map_size_mb": Setting(
+        int, 8, "initial LMDB map size of a day shard (grows)", low=1, high=65536
+    ),
+    "memory.sync_interval": Setting(
+        float, 1.0, "seconds between group fsyncs", low=0.05, high=3600
+    ),
     "collectors.disabled": Setting(list, [], "collectors to switch off"),
     "filters.disabled": Setting(list, [], "privacy filters to switch off"),
-    "filters.secrets_action": Setting(str, "redact", "redact or drop commands with secrets"),
+    "filters.secrets_action": Setting(
+        str, "redact", "redact or drop commands with secrets", choices=("redact", "drop")
+    ),
     "filters.ignore_commands": Setting(list, [], "regexes: matching commands are not stored"),
     "filters.ignore_cwds": Setting(
         list, [], "regexes: commands run in matching dirs are not stored"
     ),
     "tokenizer.name": Setting(str, "sentencepiece", "tokenizer plugin"),
-    "tokenizer.vocab_size": Setting(int, 4096, "vocabulary size"),
+    "tokenizer.vocab_size": Setting(int, 4096, "vocabulary size", low=16, high=1_000_000),
     "train.trainer": Setting(str, "docker", "trainer plugin: docker or local"),
-    "train.model_size": Setting(str, "small", "model size: tiny, small or base"),
+    "train.model_size": Setting(
+        str, "small", "model size: tiny, small or base", choices=("tiny", "small", "base")
+    ),
     "train.docker_base_image": Setting(
         str,
         "pytorch/pytorch:2.7.1-cuda12.8-cudnn9-runtime",
@@ -51,7 +65,11 @@ SETTINGS: dict[str, Setting] = {
     "suggest.enabled": Setting(bool, True, "suggestions in the shell"),
     "search.embedder": Setting(str, "minilm", "embedder plugin for `delta search`"),
     "search.background_interval": Setting(
-        float, 600.0, "seconds between background catch-ups of the search index (0: off)"
+        float,
+        600.0,
+        "seconds between background catch-ups of the search index (0: off)",
+        low=0,
+        high=7 * 86400,
     ),
     "search.key": Setting(
         str,
@@ -66,11 +84,19 @@ SETTINGS: dict[str, Setting] = {
         "inference backend of delta serve, and the one the promotion gate evaluates: "
         "onnx-int8, onnx (fp32), torch",
     ),
-    "serve.threads": Setting(int, 1, "compute threads of delta serve (0: all cores)"),
+    "serve.threads": Setting(
+        int, 1, "compute threads of delta serve (0: all cores)", low=0, high=1024
+    ),
     "serve.auto_start": Setting(bool, True, "shells start delta serve when a model is promoted"),
-    "serve.timeout_ms": Setting(int, 40, "how long a shell waits for a model suggestion"),
+    "serve.timeout_ms": Setting(
+        int, 40, "how long a shell waits for a model suggestion", low=1, high=60_000
+    ),
     "serve.idle_exit_s": Setting(
-        int, 3600, "delta serve exits after this long without requests (0: never)"
+        int,
+        3600,
+        "delta serve exits after this long without requests (0: never)",
+        low=0,
+        high=365 * 86400,
     ),
 }
 
@@ -83,6 +109,29 @@ def env_name(key: str) -> str:
 
 
 def _coerce(key: str, value: Any, source: str) -> Any:
+    """``value`` as the setting's type, within its bounds; else :class:`ConfigError`."""
+    out = _typed(key, value, source)
+    setting = SETTINGS[key]
+    if setting.type in (int, float):
+        if not math.isfinite(out):
+            raise ConfigError(f"{source}: {key} must be a finite number, got {value!r}")
+        low, high = setting.low, setting.high
+        if (low is not None and out < low) or (high is not None and out > high):
+            raise ConfigError(f"{source}: {key} must be {_bounds(low, high)}, got {value!r}")
+    if setting.choices and out not in setting.choices:
+        quoted = [repr(c) for c in setting.choices]
+        either = " or ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
+        raise ConfigError(f"{source}: {key} must be {either}, got {value!r}")
+    return out
+
+
+def _bounds(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"between {low:g} and {high:g}"
+    return f"at least {low:g}" if low is not None else f"at most {high:g}"
+
+
+def _typed(key: str, value: Any, source: str) -> Any:
     want = SETTINGS[key].type
     if isinstance(value, str) and want is not str:
         text = value.strip()
@@ -128,12 +177,19 @@ class Config:
         env = os.environ if env is None else env
         root = Path(root) if root is not None else delta_root(env)
         values = {k: s.default for k, s in SETTINGS.items()}
+        problem = home_problem(root, "DELTA_HOME" if env.get("DELTA_HOME") else "the Delta folder")
+        if problem is not None:
+            raise ConfigError(problem)
         path = Layout(root).config_file
         if path.exists():
+            if path.is_dir():
+                raise ConfigError(f"{path} is a directory, not a config file: remove it")
             try:
                 data = tomllib.loads(path.read_text(encoding="utf-8"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+            except OSError as exc:
+                raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
             for section, table in data.items():
                 if not isinstance(table, dict):
                     raise ConfigError(f"{path}: [{section}] must be a table of settings")
@@ -145,6 +201,4 @@ class Config:
         for key in SETTINGS:
             if env_name(key) in env:
                 values[key] = _coerce(key, env[env_name(key)], env_name(key))
-        if values["filters.secrets_action"] not in ("redact", "drop"):
-            raise ConfigError("filters.secrets_action must be 'redact' or 'drop'")
         return cls(values, root)

@@ -10,7 +10,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from delta_core.config import Config
+from delta_core.config import Config, ConfigError
 from delta_core.memory.privacy import configure_filters
 from delta_core.memory.store import Store
 from delta_core.plugin.manager import Components, make_plugin_manager
@@ -41,6 +41,11 @@ class DeltaContext:
                 "filters": cfg["filters.disabled"],
             },
         )
+        for section, (unknown, known) in components.unknown_disabled.items():
+            raise ConfigError(
+                f"{section}.disabled names {', '.join(map(repr, unknown))}, which no plugin "
+                f"provides; known: {', '.join(known) or 'none'}"
+            )
         # Filters read their settings once, here (a bad regex fails now, in one line).
         configure_filters(components.privacy_filters.values(), cfg)
         return components

@@ -23,7 +23,8 @@ def problem(message: str, log_file: Path | None = None, *, once: bool = True) ->
             _seen.add(line)
             print(f"delta: {line}", file=sys.stderr, flush=True)
         if log_file is not None:
-            fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            # never through a link: one planted there would append to someone else's file
+            fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
             try:
                 os.write(fd, f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n".encode())
             finally:

@@ -7,9 +7,11 @@ everything a person typed.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
+import stat
 from pathlib import Path
 
 DIR_MODE = 0o700
@@ -102,6 +104,74 @@ def write_private(path: Path, data: bytes | str) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+
+
+# Entries of the Delta folder Delta opens by name: none may be a symbolic link (a link
+# planted there would make Delta write, or read its settings, somewhere else).
+_NO_LINKS = ("config.toml", "delta.log", "memory", "models", "tokenizer", "datasets")
+
+
+def home_problem(root: Path, name: str = "DELTA_HOME") -> str | None:
+    """Why ``root`` is not a safe Delta folder for this user, in one line that says what to
+    fix; None when it is (a folder that does not exist yet is fine if it can be made).
+
+    The folder must be a directory owned by the user and writable by nobody else (whoever
+    can write it can plant a config that switches the secrets filter off, or a link that
+    turns Delta's log into an append to another file); it may be a link to such a folder.
+    """
+    root = Path(root)
+    uid = os.getuid()
+    try:
+        st = os.stat(root)  # through a link: the folder it names is what must be safe
+    except FileNotFoundError:
+        return _creatable(root, name)
+    except OSError as exc:
+        return f"{name} {root} cannot be read ({exc.strerror or exc})"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{name} {root} is a file, not a directory: point {name} at a folder"
+    if st.st_uid != uid:
+        return (
+            f"{name} {root} belongs to uid {st.st_uid}, not to you (uid {uid}): "
+            "use a folder of your own"
+        )
+    if st.st_mode & 0o022:
+        return (
+            f"{name} {root} can be written by others (mode {st.st_mode & 0o777:04o}): "
+            f"run `chmod 700 {root}`"
+        )
+    for entry in _NO_LINKS:
+        path = root / entry
+        try:
+            est = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISLNK(est.st_mode):
+            return (
+                f"{path} is a symbolic link (to {os.readlink(path)}): Delta does not follow "
+                "links out of its folder; remove it"
+            )
+        if est.st_uid != uid:
+            return f"{path} belongs to uid {est.st_uid}, not to you (uid {uid}): remove it"
+    return None
+
+
+def _creatable(root: Path, name: str) -> str | None:
+    """None when ``root`` can be created (tried for real, then removed again)."""
+    made: list[Path] = []
+    p = root
+    while not p.exists() and p != p.parent:
+        made.append(p)
+        p = p.parent
+    try:
+        for d in reversed(made):
+            d.mkdir(mode=DIR_MODE)
+    except OSError as exc:
+        return f"{name} {root} does not exist and cannot be created ({exc.strerror or exc})"
+    finally:
+        for d in made:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+    return None
 
 
 class Layout:

@@ -99,11 +99,14 @@ def make_plugin_manager(
     return pm
 
 
-def _collect(hook: Callable[..., Any], disabled: Iterable[str] = ()) -> dict[str, Any]:
+def _collect(
+    hook: Callable[..., Any], disabled: Iterable[str] = (), unknown: list[str] | None = None
+) -> dict[str, Any]:
     found: dict[str, Any] = {}
     hook(register=lambda component: found.setdefault(component.name, component))
     for name in disabled:
-        found.pop(name, None)
+        if found.pop(name, None) is None and unknown is not None:
+            unknown.append(name)
     return found
 
 
@@ -118,6 +121,8 @@ class Components:
     trainers: dict[str, Any] = field(default_factory=dict)
     suggesters: dict[str, Any] = field(default_factory=dict)
     embedders: dict[str, Any] = field(default_factory=dict)
+    #: kind -> (names the user disabled that no plugin registered, the names that exist)
+    unknown_disabled: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
     @classmethod
     def from_manager(
@@ -126,12 +131,22 @@ class Components:
         """Ask every plugin to register its components; drop the ones the user disabled."""
         disabled = disabled or {}
         h = pm.hook
-        return cls(
-            collectors=_collect(h.delta_register_collectors, disabled.get("collectors", ())),
-            importers=_collect(h.delta_register_importers, disabled.get("importers", ())),
-            privacy_filters=_collect(h.delta_register_privacy_filters, disabled.get("filters", ())),
-            tokenizers=_collect(h.delta_register_tokenizers, disabled.get("tokenizers", ())),
-            trainers=_collect(h.delta_register_trainers, disabled.get("trainers", ())),
-            suggesters=_collect(h.delta_register_suggesters, disabled.get("suggesters", ())),
-            embedders=_collect(h.delta_register_embedders, disabled.get("embedders", ())),
-        )
+        kinds = {
+            "collectors": h.delta_register_collectors,
+            "importers": h.delta_register_importers,
+            "privacy_filters": h.delta_register_privacy_filters,
+            "tokenizers": h.delta_register_tokenizers,
+            "trainers": h.delta_register_trainers,
+            "suggesters": h.delta_register_suggesters,
+            "embedders": h.delta_register_embedders,
+        }
+        setting = {"privacy_filters": "filters"}  # the config section of each kind
+        out: dict[str, Any] = {}
+        unknown_disabled: dict[str, tuple[list[str], list[str]]] = {}
+        for kind, hook in kinds.items():
+            unknown: list[str] = []
+            names = disabled.get(setting.get(kind, kind), ())
+            out[kind] = _collect(hook, names, unknown)
+            if unknown:
+                unknown_disabled[setting.get(kind, kind)] = (unknown, sorted(out[kind]))
+        return cls(**out, unknown_disabled=unknown_disabled)
