@@ -54,7 +54,13 @@ class Recorder:
         session: str | None = None,
         sync_thread: bool = True,
     ) -> None:
-        self.ctx = ctx or DeltaContext()
+        self._unusable = ""  # why there is no context (a bad config or folder), said once
+        try:
+            self.ctx = ctx or DeltaContext()
+        except Exception as exc:
+            self.ctx = None  # type: ignore[assignment]
+            self._unusable = f"not recording: {exc}"
+            sync_thread = False
         self.shell = shell
         self.session = session or uuid.uuid4().hex
         self.host = socket.gethostname()
@@ -74,6 +80,8 @@ class Recorder:
     def start(self, command: str, cwd: str, env: Mapping[str, str] | None = None) -> Pending:
         """Note a command as it starts and run the collectors (cheap, no subprocesses)."""
         pending = Pending(command, cwd, time.time_ns())
+        if self.ctx is None:
+            return pending
         env = os.environ if env is None else env
         try:
             for c in self.ctx.components.collectors.values():
@@ -87,6 +95,9 @@ class Recorder:
 
     def finish(self, pending: Pending, exit: int | None, duration: float | None) -> Record | None:
         """Filter and store a finished command; return what was stored (None if nothing)."""
+        if self.ctx is None:
+            log.problem(self._unusable)
+            return None
         try:
             if not self.ctx.recording():
                 return None
@@ -159,6 +170,8 @@ class Recorder:
 
     def flush(self) -> None:
         """fsync what was committed since the last flush, without holding up the prompt path."""
+        if self.ctx is None:
+            return
         try:
             if "store" not in self.ctx.__dict__:
                 return
@@ -174,6 +187,8 @@ class Recorder:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
+        if self.ctx is None:
+            return
         try:
             with self._lock:
                 if self._backlog:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import delta, delta_env
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from delta_core.context import DeltaContext
 from delta_core.memory.store import Store
@@ -160,3 +162,32 @@ def test_the_shell_recorder_keeps_undecodable_bytes_visible_and_refuses_a_huge_c
     assert "a command was not recorded: 'command' is 65,546 bytes, over the" in err
     with Store(delta_home) as store:
         assert [r.command for r in store.iter_records()] == ["cat /tmp/caf\\udce9"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    command=st.text(min_size=1, max_size=40),
+    cwd=st.text(max_size=20),
+    start_s=st.floats(min_value=-1e11, max_value=1e11, allow_nan=False),
+    duration=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+)
+def test_what_passes_the_checks_round_trips_as_strict_json(command, cwd, start_s, duration):
+    """Property: a record the checks accept encodes, decodes and exports as strict UTF-8
+    JSON; one they refuse is refused with a reason (hypothesis draws lone surrogates too)."""
+    from delta_core.memory.jsonl import dumps, from_json
+    from delta_core.records import codec
+    from delta_core.records.checks import record_problem
+
+    assume(int(start_s) != 0)  # 0 means "no time": the import gives it one
+    rec = Record(command, int(start_s) * 10**9, cwd=cwd, duration=duration)
+    why = record_problem(rec)
+    if why is not None:
+        assert isinstance(why, str) and why
+        return
+    back = codec.decode(codec.encode(rec), codec.record_key(rec))
+    assert (back.command, back.cwd, back.start_ns) == (rec.command, rec.cwd, rec.start_ns)
+    line = dumps(rec)
+    line.encode("utf-8")  # strict
+    obj = json.loads(line, parse_constant=lambda c: pytest.fail(c))
+    if command.strip():
+        assert from_json(obj).command == command
