@@ -26,12 +26,12 @@ class OpenRoot:
         self.generation = -1
         #: the index over the open index environment (rebuilt when that environment changes)
         self.index: Index | None = None
-        #: (device, inode) of the root lock file the environments were opened under
-        self.lock_identity: tuple[int, int] | None = None
 
     def reset(self) -> None:
-        """Close everything: the root was removed or replaced on disk under this process."""
-        self.envs.close_under(self.path)
+        """The root was removed or replaced on disk under this process: close every
+        environment whose files are gone (another store of this root may have reopened some
+        already) and check the rest again on next use."""
+        self.envs.revalidate_under(self.path)
         self.index = None
         self.generation = -1
 

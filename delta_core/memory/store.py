@@ -173,23 +173,21 @@ class Store(Maintenance):
     def _check_home(self) -> None:
         """Notice a Delta root deleted or replaced under this process, and start afresh there.
 
-        Without it every later command would be written into deleted files in silence.
+        Without it every later command would be written into deleted files in silence. The
+        environments are checked against the files on disk, not the new lock file against
+        the old one: a file made again may get the inode number of the one deleted.
         """
-        lock, root = self._lock, self._root
+        lock = self._lock
         if lock.moved():
             lock.close()
-            identity = lock.identity()  # creates the root again, private, with a new lock
-            if identity != root.lock_identity:
-                root.reset()
-                root.lock_identity = identity
-                self._dirty.clear()
-                log.problem(
-                    f"the memory at {self.layout.root} was removed while in use; "
-                    "recording goes on in a new one there",
-                    self.layout.log_file,
-                )
-        elif root.lock_identity is None:
-            root.lock_identity = lock.identity()
+            lock.identity()  # opens a new lock file, making the root again (private)
+            self._root.reset()
+            self._dirty.clear()
+            log.problem(
+                f"the memory at {self.layout.root} was removed while in use; "
+                "recording goes on in a new one there",
+                self.layout.log_file,
+            )
 
     def _revalidate(self) -> None:
         """Under the shared lock: reopen environments only if another process swapped files."""

@@ -52,6 +52,7 @@ def test_a_home_removed_under_a_running_shell_is_made_again(tmp_path: Path) -> N
     sh.exit()
     lines = sh.delta_lines()
     assert len(lines) == 1 and "was removed while in use" in lines[0], lines
+    assert (home / "delta.log").read_text().count("was removed while in use") == 1
     assert [r["command"] for r in export(env)] == ["echo second", "echo third"]
     assert (home.stat().st_mode & 0o777) == 0o700
 
@@ -147,3 +148,22 @@ def test_export_exits_non_zero_when_a_day_could_not_be_read(tmp_path: Path) -> N
     assert got.returncode == 1, got.stderr
     assert f"export incomplete: 1 day(s) could not be read ({middle.name})" in got.stderr
     assert len(out.read_text().splitlines()) == 2  # the readable days are all there
+
+
+def test_a_store_writes_into_a_root_made_again_however_often(tmp_path: Path) -> None:
+    """The new lock file may get the deleted one's inode number: removal is noticed anyway."""
+    from delta_core.memory.store import Store
+    from delta_core.records.record import Record
+
+    root = tmp_path / "delta"
+    store = Store(root)
+    for i in range(5):
+        store.add(Record(f"before removal {i}", (1_764_000_000 + 2 * i) * 10**9))
+        shutil.rmtree(root)
+        store.add(Record(f"after removal {i}", (1_764_000_001 + 2 * i) * 10**9))
+        store.sync()
+        got = delta(delta_env(root), "memory", "export")
+        assert [json.loads(ln)["command"] for ln in got.stdout.splitlines()] == [
+            f"after removal {i}"
+        ]
+    store.close()
