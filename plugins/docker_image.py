@@ -59,15 +59,9 @@ def source_root() -> Path | None:
 
 
 def _package_dirs(root: Path) -> list[str]:
-    """Top-level folders holding the packages pyproject.toml installs."""
+    """Top-level folders holding the packages, as pyproject.toml's ``[tool.delta]`` names them."""
     data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    tool = data.get("tool", {}).get("setuptools", {})
-    mapping: dict[str, str] = tool.get("package-dir", {})
-    dirs = set()
-    for package in tool.get("packages", []):
-        top = package.split(".")[0]
-        dirs.add(mapping.get(top, top))
-    return sorted(dirs)
+    return sorted(data.get("tool", {}).get("delta", {}).get("source-dirs", []))
 
 
 def _walk(root: Path, rel: str) -> Iterator[str]:
@@ -87,7 +81,7 @@ def _walk(root: Path, rel: str) -> Iterator[str]:
 def context_files(root: Path) -> list[str]:
     """Relative paths of the files that make up the build context, sorted."""
     files = {"pyproject.toml"}
-    for extra in ("README.md", "LICENSE"):
+    for extra in ("setup.py", "MANIFEST.in", "README.md", "LICENSE"):
         if (root / extra).is_file():
             files.add(extra)
     for rel in [*_package_dirs(root), "training"]:
