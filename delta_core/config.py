@@ -62,6 +62,11 @@ SETTINGS: dict[str, Setting] = {
         "pytorch/pytorch:2.7.1-cuda12.8-cudnn9-runtime",
         "base image of the docker trainer (Python >= 3.11 with torch)",
     ),
+    "train.docker_context": Setting(
+        str,
+        "",
+        "Delta source tree (a clone or unpacked sdist) the docker trainer builds from",
+    ),
     "suggest.enabled": Setting(bool, True, "suggestions in the shell"),
     "search.embedder": Setting(str, "minilm", "embedder plugin for `delta search`"),
     "search.background_interval": Setting(

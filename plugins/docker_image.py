@@ -46,16 +46,24 @@ class ImageError(RuntimeError):
     """The image cannot be built or found; the message is one line a user can act on."""
 
 
-def source_root() -> Path | None:
-    """The source tree this Delta was installed from, or None for an installed wheel.
+def is_source_tree(root: Path) -> bool:
+    """Whether ``root`` holds what the image is built from (a clone or an unpacked sdist)."""
+    return (root / DOCKERFILE).is_file() and (root / "pyproject.toml").is_file()
 
-    The image is built from sources, so the trainer needs the checkout (an editable install
-    or running from it), where ``training/Dockerfile`` sits next to ``delta_core``.
+
+def source_root(context: str | os.PathLike[str] | None = None) -> Path | None:
+    """The source tree the image is built from, or None when there is none.
+
+    ``context`` (setting ``train.docker_context``, ``delta-train --context DIR``) names one: a
+    clone of Delta or its unpacked sdist. Without it, the checkout this Delta runs from (an
+    editable install), where ``training/Dockerfile`` sits next to ``delta_core``; an installed
+    wheel has none.
     """
+    if context:
+        root = Path(context).expanduser().resolve()
+        return root if is_source_tree(root) else None
     root = PACKAGE_DIR.parent
-    if (root / DOCKERFILE).is_file() and (root / "pyproject.toml").is_file():
-        return root
-    return None
+    return root if is_source_tree(root) else None
 
 
 def _package_dirs(root: Path) -> list[str]:

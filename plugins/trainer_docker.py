@@ -7,7 +7,9 @@ request for all GPUs (or ``TrainJob.gpus`` of them) when the engine has GPUs. Lo
 back as a progress bar. The container is removed however the run ends.
 
 Settings: ``train.docker_base_image`` (``DELTA_TRAIN_DOCKER_BASE_IMAGE``) names the base
-image; it must carry Python >= 3.11 and torch. ``TrainJob.options`` are ``train.py`` options
+image; it must carry Python >= 3.11 and torch. ``train.docker_context``
+(``DELTA_TRAIN_DOCKER_CONTEXT``, ``delta-train --context DIR``) names the source tree the image
+is built from (a clone or the unpacked sdist); an editable install needs none. ``TrainJob.options`` are ``train.py`` options
 (``{"batch_size": 8, "seed": 1}``) plus this trainer's own ``docker_base_image`` (overrides
 the setting) and ``docker_shm_size`` (default ``8g``).
 """
@@ -28,6 +30,26 @@ if TYPE_CHECKING:
 # loads every plugin at start-up and must stay fast.
 
 LOCAL_HINT = "or train on this machine with --trainer local"
+
+
+def _context_setting() -> str:
+    from delta_core.config import Config
+
+    return str(Config.load()["train.docker_context"])
+
+
+def missing_source_message(context: str) -> str:
+    """Why there is no source tree to build the image from, and what to do, in one line."""
+    if context:
+        return (
+            f"the docker trainer builds its image from Delta's source tree, and {context} "
+            f"(train.docker_context) has no training/Dockerfile and pyproject.toml; {LOCAL_HINT}"
+        )
+    return (
+        "the docker trainer builds its image from Delta's source tree, which an installed "
+        "wheel does not hold: unpack Delta's sdist (or clone it) and pass --context DIR; "
+        f"{LOCAL_HINT}"
+    )
 
 
 class DockerTrainerError(RuntimeError):
@@ -115,11 +137,9 @@ class DockerTrainer:
     def available(self) -> tuple[bool, str]:
         from delta_plugins.docker_image import source_root
 
-        if source_root() is None:
-            return False, (
-                "the docker trainer builds its image from Delta's source tree, and "
-                f"training/Dockerfile is not next to this installation; {LOCAL_HINT}"
-            )
+        context = _context_setting()
+        if source_root(context) is None:
+            return False, missing_source_message(context)
         try:
             connect()
         except DockerTrainerError as exc:
@@ -135,11 +155,10 @@ class DockerTrainer:
             source_root,
         )
 
-        root = source_root()
+        context = _context_setting()
+        root = source_root(context)
         if root is None:
-            raise DockerTrainerError(
-                f"training/Dockerfile not found next to delta_core; {LOCAL_HINT}"
-            )
+            raise DockerTrainerError(missing_source_message(context))
         base_id = ensure_base_image(client, base_image, console)
         return ImageInputs.read(root, base_image, base_id, find_ca_bundle())
 

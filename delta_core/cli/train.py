@@ -9,6 +9,7 @@ interrupted continues with ``--resume``.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -66,6 +67,13 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
     is_flag=True,
     help="Train a new tokenizer on the history first (default: reuse the active one).",
 )
+@click.option(
+    "--context",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Delta source tree the docker trainer builds its image from (a clone or the "
+    "unpacked sdist) [config train.docker_context].",
+)
 @click.option("--resume", is_flag=True, help="Continue the last interrupted run.")
 @click.option(
     "--promote/--no-promote",
@@ -88,6 +96,7 @@ def train(
     device: str | None,
     dataset: Path | None,
     retrain_tokenizer: bool,
+    context: Path | None,
     resume: bool,
     promote: bool,
     sets: tuple[str, ...],
@@ -97,6 +106,9 @@ def train(
     from delta_core.learn.train.data import DatasetError
     from delta_core.learn.train.pipeline import TrainPipelineError, TrainRequest, run_training
 
+    if context is not None:
+        # The trainer plugin reads its settings itself; the flag overrides the setting.
+        os.environ["DELTA_TRAIN_DOCKER_CONTEXT"] = str(context.expanduser().resolve())
     ctx = load_context()
     options: dict[str, object] = dict(_parse_sets(sets))
     if device:
