@@ -1,4 +1,5 @@
-"""``delta model``: the registered models (``list``, ``show``, ``promote``, ``rollback``)."""
+"""``delta model``: the registered models (``list``, ``show``, ``promote``, ``use``,
+``rollback``)."""
 
 from __future__ import annotations
 
@@ -82,10 +83,7 @@ def show_cmd(version: str, as_json: bool) -> None:
         click.echo(f"{key:18} {metrics.get(key)}")
 
 
-@model.command("promote")
-@click.argument("version")
-def promote_cmd(version: str) -> None:
-    """Serve VERSION from now on (running shells pick it up without a restart)."""
+def _promote(version: str, force: bool) -> None:
     from delta_core.learn.deploy import promote
 
     ctx = load_context()
@@ -94,15 +92,43 @@ def promote_cmd(version: str) -> None:
             ctx.layout,
             None if version == "latest" else version,
             backend=ctx.config["serve.backend"],
+            force=force,
         )
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"model {info.version} is now served")
 
 
+_FORCE = click.option(
+    "--force", is_flag=True, help="serve it even though the promotion gate rejected it"
+)
+
+
+@model.command("promote")
+@click.argument("version")
+@_FORCE
+def promote_cmd(version: str, force: bool) -> None:
+    """Serve VERSION from now on (running shells pick it up without a restart)."""
+    _promote(version, force)
+
+
+@model.command("use")
+@click.argument("version")
+@_FORCE
+def use_cmd(version: str, force: bool) -> None:
+    """Serve VERSION, or `none`: suggestions from history alone (`rollback` undoes either)."""
+    from delta_core.learn.deploy import NONE, serve_none
+
+    if version != NONE:
+        _promote(version, force)
+        return
+    serve_none(load_context().layout)
+    click.echo("no model is served; suggestions come from history alone")
+
+
 @model.command("rollback")
 def rollback_cmd() -> None:
-    """Serve the model that was served before the current one."""
+    """Serve what was served before the current model (or history alone, if nothing was)."""
     from delta_core.learn.deploy import rollback
 
     ctx = load_context()
@@ -110,7 +136,10 @@ def rollback_cmd() -> None:
         version = rollback(ctx.layout)
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"model {version} is now served")
+    if version is None:
+        click.echo("no model is served; suggestions come from history alone")
+    else:
+        click.echo(f"model {version} is now served")
 
 
 @model.command("export-onnx")

@@ -1,9 +1,13 @@
 """Which model serves suggestions: the ``active`` pointer, promotion, rollback, the gate.
 
-``models/active`` holds the version being served (one line). A running shell checks the
-file's modification time now and then and loads the new model when it changes, so a
-promotion reaches every shell without a restart. ``models/promotions.jsonl`` lists every
-promotion in order; ``rollback`` goes back to the version active before the current one.
+``models/active`` holds the version being served (one line; empty: none, suggestions come
+from history alone). A running shell checks the file's modification time now and then and
+loads the new model when it changes, so a promotion reaches every shell without a restart.
+``models/promotions.jsonl`` lists every change in order (version ``""``: history only);
+``rollback`` goes back to what was served before the current one, history only included.
+
+Each model the gate judged keeps its verdict in ``gate.json``; promoting one the gate rejected
+takes ``force`` (:class:`GateRejected` says why otherwise).
 
 The evaluation gate (:func:`gate`) decides whether a freshly trained model is promoted: on
 held-back recent history it must beat the current model (when there is one) and every
@@ -26,6 +30,13 @@ ACTIVE = "active"
 #: What ``delta serve`` runs unless configured otherwise (``serve.backend``).
 SERVED = SETTINGS["serve.backend"].default
 LOG = "promotions.jsonl"
+GATE_FILE = "gate.json"
+#: What ``delta model use`` takes to serve no model (suggestions from history alone).
+NONE = "none"
+
+
+class GateRejected(RegistryError):
+    """The promotion gate rejected this model; promoting it needs ``force``."""
 
 
 def active_path(layout: Layout) -> Path:
@@ -54,6 +65,20 @@ def _history(layout: Layout) -> list[dict[str, Any]]:
     return out
 
 
+def record_verdict(model_dir: Path, passed: bool, reason: str) -> None:
+    """Keep the gate's verdict on a model beside it (``gate.json``, 0600)."""
+    write_private(model_dir / GATE_FILE, json.dumps({"passed": passed, "reason": reason}) + "\n")
+
+
+def verdict(model_dir: Path) -> dict[str, Any] | None:
+    """The gate's verdict on a model, or None when the gate never judged it."""
+    try:
+        data = json.loads((model_dir / GATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _write_active(layout: Layout, version: str, reason: str, metrics: dict | None) -> None:
     private_dir(layout.models)
     write_private(active_path(layout), version + "\n")
@@ -68,12 +93,20 @@ def promote(
     reason: str = "manual",
     metrics: dict | None = None,
     backend: str = SERVED,
+    force: bool = False,
 ):
-    """Make ``version`` the served model; return its info. Raises :class:`RegistryError`.
+    """Make ``version`` the served model; return its info. Raises :class:`RegistryError`,
+    and :class:`GateRejected` for a model the gate rejected unless ``force``.
 
     ``backend``: the ``serve.backend`` setting, whose ONNX file is written now.
     """
     info = get_model(layout, version)
+    judged = verdict(info.path)
+    if judged is not None and not judged.get("passed", True) and not force:
+        raise GateRejected(
+            f"the promotion gate rejected model {info.version} "
+            f"({judged.get('reason') or 'no reason recorded'}); promote it anyway with --force"
+        )
     export_for_serving(layout, info.path, backend)
     _write_active(layout, info.version, reason, metrics)
     return info
@@ -100,15 +133,27 @@ def export_for_serving(layout: Layout, model_dir: Path, backend: str = SERVED) -
         )
 
 
-def rollback(layout: Layout) -> str:
-    """Serve the model that was active before the current one; return its version."""
-    current = active_version(layout)
-    earlier = [e["version"] for e in _history(layout) if e.get("version") != current]
-    for version in reversed(earlier):
-        if (layout.models / version).is_dir():
-            _write_active(layout, version, f"rollback from {current}", None)
-            return version
-    raise RegistryError("there is no earlier promoted model to roll back to")
+def serve_none(layout: Layout, reason: str = "manual") -> None:
+    """Serve no model: suggestions come from history alone until a model is promoted."""
+    _write_active(layout, "", reason, None)
+
+
+def rollback(layout: Layout) -> str | None:
+    """Serve what was served before the current state; return its version (None: history
+    only). From the first model ever promoted that is history only; from history only, the
+    model served last. Raises :class:`RegistryError` when nothing was ever served."""
+    current = active_version(layout) or ""
+    entries = [str(e.get("version") or "") for e in _history(layout)]
+    for version in reversed(entries):
+        if version == current:
+            continue
+        if not version or (layout.models / version).is_dir():
+            _write_active(layout, version, f"rollback from {current or NONE}", None)
+            return version or None
+    if current:  # the only model ever served: before it came history alone
+        _write_active(layout, "", f"rollback from {current}", None)
+        return None
+    raise RegistryError("no model was ever served, so there is nothing to roll back to")
 
 
 def active_stamp(layout: Layout) -> float:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from delta_core.learn.deploy import active_version, gate, promote
+from delta_core.learn.deploy import active_version, gate, promote, record_verdict
 from delta_core.learn.registry import ModelInfo, get_model
 
 #: Held-back commands replayed at most (the first after the split): each costs a model call per
@@ -82,8 +82,12 @@ def after_training(ctx: Any, info: ModelInfo) -> str:
         ok, reason, result = evaluate_candidate(ctx, info.version)
     except Exception as exc:  # the model is registered either way; say why it is not served
         return f"model {info.version} not promoted: evaluation failed ({exc})"
+    record_verdict(info.path, ok, reason)
     if not ok:
-        return f"model {info.version} not promoted: {reason}"
+        return (
+            f"model {info.version} not promoted: {reason}; "
+            f"`delta model promote --force {info.version}` serves it anyway"
+        )
     metrics = {**result.get("strategies", {}).get("delta", {}), "backend": result["backend"]}
     promote(ctx.layout, info.version, "gate", metrics, backend=ctx.config["serve.backend"])
     return f"model {info.version} promoted: {reason}"

@@ -153,7 +153,11 @@ class Server:
                 continue
             stamp = now
             version = active_version(self.layout)
-            if not version or version == self.scheduler.version:
+            if not version:
+                # no model is served any more (`delta model use none`): go away
+                self._loop.call_soon_threadsafe(self._stop.set)
+                return
+            if version == self.scheduler.version:
                 continue
             try:
                 completer, version = load_completer(

@@ -102,7 +102,11 @@ class ModelSuggester(BaseSuggester):
             return
         self._stamp = stamp
         version = active_version(self.layout)
-        if version and version != self.version:
+        if not version:  # no model served any more (`delta model use none`): history alone
+            with self._busy:
+                self.completer, self.version = None, None
+            return
+        if version != self.version:
             self._loading = threading.Thread(target=self._load, args=(version,), daemon=True)
             self._loading.start()
 
