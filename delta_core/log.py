@@ -1,15 +1,20 @@
-"""One-line problem reports that never raise.
+"""One-line problem reports that never raise, and third-party chatter kept off the terminal.
 
 Delta must never break the shell, so code on the prompt path reports a failure here (one line
 on stderr, once per distinct message per process, and appended to ``delta.log``) and carries
-on.
+on. :func:`third_party_to_log` sends what libraries print through :mod:`logging` and
+:mod:`warnings` (onnxruntime's quantizer, torch's exporter) to ``delta.log`` instead.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 _seen: set[str] = set()
@@ -22,12 +27,63 @@ def problem(message: str, log_file: Path | None = None, *, once: bool = True) ->
         if not once or line not in _seen:
             _seen.add(line)
             print(f"delta: {line}", file=sys.stderr, flush=True)
-        if log_file is not None:
-            # never through a link: one planted there would append to someone else's file
-            fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
-            try:
-                os.write(fd, f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n".encode())
-            finally:
-                os.close(fd)
     except Exception:
         pass
+    to_log(line, log_file)
+
+
+def to_log(message: str, log_file: Path | None) -> None:
+    """Append ``message`` as one line to ``delta.log`` only (nothing on the terminal)."""
+    if log_file is None:
+        return
+    line = " ".join(str(message).split())
+    try:
+        # never through a link: one planted there would append to someone else's file
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n".encode())
+        finally:
+            os.close(fd)
+    except Exception:
+        pass
+
+
+class _ToLog(logging.Handler):
+    def __init__(self, log_file: Path | None) -> None:
+        super().__init__(logging.INFO)
+        self.log_file = log_file
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with suppress(Exception):
+            to_log(f"{record.name}: {record.getMessage()}", self.log_file)
+
+
+@contextmanager
+def third_party_to_log(log_file: Path | None = None) -> Iterator[None]:
+    """While inside: records of the root logger and Python warnings go to ``log_file``
+    (``delta.log`` of ``$DELTA_HOME`` by default), not to the terminal.
+
+    A library that calls ``logging.warning`` with no handler set up would otherwise install a
+    stderr handler for the rest of the process (``logging.basicConfig``).
+    """
+    if log_file is None:
+        from delta_core.paths import Layout
+
+        log_file = Layout().log_file
+    root = logging.getLogger()
+    handler = _ToLog(log_file)
+    saved_handlers, saved_level = root.handlers[:], root.level
+    saved_show = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        to_log(f"{category.__name__}: {message}", log_file)
+
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = saved_show
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)

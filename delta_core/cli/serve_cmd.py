@@ -35,22 +35,49 @@ def serve(cctx, listen, backend, threads, no_batching, detach) -> None:
             "--listen needs serve.token in the config; refusing to serve without it"
         )
     if detach:
-        from delta_core.serve.launch import start_detached, status
-
-        start_detached(ctx.layout, args, force=True)
-        for _ in range(600):
-            got = status(ctx.layout)
-            if got:
-                click.echo(
-                    f"delta serve is running (model {got.get('model')}, pid {got.get('pid')})"
-                )
-                return
-            time.sleep(0.1)
-        raise click.ClickException(f"the server did not start; see {ctx.layout.log_file}")
+        _detach(ctx, args)
+        return
     from delta_core.serve.__main__ import main
 
     ctx.close()
     raise SystemExit(main(args))
+
+
+def _last_log_line(path, offset: int) -> str:
+    """The last line ``delta.log`` gained after ``offset`` (without its time stamp)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    return lines[-1].partition(" ")[2] if lines else ""
+
+
+def _detach(ctx, args: list[str]) -> None:
+    """Start the server in the background and wait until it answers, or say why it did not."""
+    from delta_core.learn.deploy import active_version
+    from delta_core.serve.launch import start_detached, status
+
+    if not active_version(ctx.layout):
+        raise click.ClickException("no model is promoted yet; train one with `delta-train`")
+    log_file = ctx.layout.log_file
+    offset = log_file.stat().st_size if log_file.exists() else 0
+    proc = start_detached(ctx.layout, args, force=True)
+    deadline = time.monotonic() + 120.0
+    while time.monotonic() < deadline:
+        got = status(ctx.layout)
+        if got:
+            click.echo(f"delta serve is running (model {got.get('model')}, pid {got.get('pid')})")
+            return
+        if proc is not None and proc.poll() is not None:
+            why = _last_log_line(log_file, offset).removeprefix("delta serve: ")
+            raise click.ClickException(
+                f"the server did not start: {why}" if why else
+                f"the server exited at once; see {log_file}"
+            )  # fmt: skip
+        time.sleep(0.1)
+    raise click.ClickException(f"the server did not answer within 120 s; see {log_file}")
 
 
 @serve.command("status")

@@ -50,7 +50,9 @@ def export_model(model: Any, path: Path | str) -> Path:
     past_names = [f"past_{kv}_{i}" for i in range(shape.n_layer) for kv in "kv"]
     buf = io.BytesIO()
     # the TorchScript exporter is deprecated but needs no onnxscript and handles this graph
-    with torch.no_grad(), warnings.catch_warnings():
+    from delta_core import log
+
+    with torch.no_grad(), log.third_party_to_log(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             graph,
@@ -87,9 +89,13 @@ def quantize(src: Path | str, dst: Path | str) -> Path:
 
     dst = Path(dst)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    quantize_dynamic(
-        str(src), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"]
-    )
+    from delta_core import log
+
+    # onnxruntime logs advice ("consider pre-processing") meant for its developers' users
+    with log.third_party_to_log():
+        quantize_dynamic(
+            str(src), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"]
+        )
     os.chmod(tmp, 0o600)
     os.replace(tmp, dst)
     return dst

@@ -30,9 +30,11 @@ def main(argv: list[str] | None = None) -> int:
             threads=ctx.config["serve.threads"] if args.threads is None else args.threads,
         )
         server.run()
-    except ServeError as exc:
-        print(f"delta serve: {exc}", file=sys.stderr)
-        log.problem(f"delta serve: {exc}", ctx.layout.log_file)
+    except Exception as exc:
+        # once on the terminal (a detached server has none) and once in the log
+        why = str(exc) if isinstance(exc, ServeError) else f"cannot serve the model ({exc})"
+        print(f"delta serve: {why}", file=sys.stderr)
+        log.to_log(f"delta serve: {why}", ctx.layout.log_file)
         return 1
     return 0
 

@@ -45,15 +45,18 @@ def status(layout: Layout, timeout: float = 2.0) -> dict[str, Any] | None:
         client.close()
 
 
-def start_detached(layout: Layout, args: list[str] | None = None, force: bool = False) -> bool:
-    """Start a server for ``layout`` in the background; False when one was started lately."""
+def start_detached(
+    layout: Layout, args: list[str] | None = None, force: bool = False
+) -> subprocess.Popen | None:
+    """Start a server for ``layout`` in the background; return its process (true), or None
+    when one was started lately."""
     key = str(layout.root)
     now = time.monotonic()
     if not force and now - _last_start.get(key, -RETRY_S) < RETRY_S:
-        return False
+        return None
     _last_start[key] = now
     env = {**os.environ, "DELTA_HOME": str(layout.root)}
-    subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "delta_core.serve", *(args or [])],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -62,7 +65,6 @@ def start_detached(layout: Layout, args: list[str] | None = None, force: bool = 
         close_fds=True,
         env=env,
     )
-    return True
 
 
 def stop(layout: Layout, timeout: float = 5.0) -> bool:
