@@ -1,4 +1,5 @@
-"""Shared fixtures: every test gets its own Delta root (``DELTA_HOME``)."""
+"""Shared fixtures: every test gets its own Delta root (``DELTA_HOME``); under ``CI=true``
+a skipped test fails the run (``tests/ci_skips.py``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import pytest
 # onnxruntime first, once, for the whole session.
 with contextlib.suppress(ImportError):
     import onnxruntime  # noqa: F401
+
+from ci_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401
 
 from delta_core.records.record import Record
 
