@@ -95,7 +95,10 @@ def suggest_cmd(prefix: str, cwd: str | None, next_: bool, k: int, as_json: bool
         history = list(hist.suggest(query))
     found, via, weight = _model_suggestions(ctx, turns, cwd, prefix, k)
     models = [Suggestion(t, p, "model") for t, p in found]
-    merged = combine(history, models, k, weight)
+    merged = combine(history, models, k + len(models), weight)
+    if hist is not None and models:  # a command that always failed: its fix instead
+        merged = hist.screen(merged, prefix)
+    merged = merged[:k]
     if as_json:
         click.echo(
             json.dumps(

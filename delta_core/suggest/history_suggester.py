@@ -19,7 +19,7 @@ from delta_core.plugin.protocols import (
 )
 from delta_core.records.record import Record
 from delta_core.suggest.history import IndexHistory
-from delta_core.suggest.rank import rank_history
+from delta_core.suggest.rank import rank_history, screen_failing
 
 
 class HistorySuggester(BaseSuggester):
@@ -52,5 +52,19 @@ class HistorySuggester(BaseSuggester):
             self.view.txn = txn
             try:
                 return rank_history(self.view, query)
+            finally:
+                self.view.txn = None
+
+    def screen(self, suggestions: list[Suggestion], prefix: str) -> list[Suggestion]:
+        """Any suggestions (the model's too) without commands that always failed: the fix
+        the memory learned for one takes its place (:func:`~delta_core.suggest.rank.screen_failing`)."""
+        if self.view is None or not suggestions:
+            return suggestions
+        index = self.store.index
+        with read_txn(index.env) as txn:
+            self.view.index = index
+            self.view.txn = txn
+            try:
+                return screen_failing(self.view, suggestions, prefix)
             finally:
                 self.view.txn = None

@@ -160,6 +160,8 @@ class SuggestEngine:
             except Exception as exc:
                 log.problem(f"suggester {self._model.name}: {exc}", self._log_file)
         merged = combine(history, completion, query.limit + len(extra), weight)
+        if completion is not None:  # the model may offer a command that always failed
+            merged = self._screen(merged, query.prefix)
         if extra:
             # scores are probabilities on every side: the best candidate wins, whoever made it
             merged = sorted([*merged, *extra], key=lambda s: -s.score)
@@ -170,6 +172,18 @@ class SuggestEngine:
                 seen.add(s.command)
                 out.append(s)
         return out[: query.limit]
+
+    def _screen(self, merged: list[Suggestion], prefix: str) -> list[Suggestion]:
+        """``merged`` without commands that always failed (their learned fix instead)."""
+        for s in self._history:
+            screen = getattr(s, "screen", None)
+            if screen is None:
+                continue
+            try:
+                merged = screen(merged, prefix)
+            except Exception as exc:
+                log.problem(f"suggester {s.name}: {exc}", self._log_file)
+        return merged
 
     def _history_only(self, query: SuggestQuery, cap: int | None) -> list[Suggestion]:
         out: list[Suggestion] = []

@@ -27,12 +27,18 @@ directory's repository), ``success`` (the share of its runs that exited 0) and `
 (accepted minus rejected suggestions of it, squashed to [-1, 1]); the result is normalised
 again. :func:`delta_core.suggest.engine.combine` mixes it with the model's probability.
 
+A command that ran at least :data:`ALWAYS_FAILS_RUNS` times and never exited 0 (a typo such
+as ``gti status``) is not offered; the fix the memory learned for it is offered in its place:
+the similar command that followed it and succeeded (:func:`learned_fix`).
+:func:`screen_failing` does the same for the model's completions.
+
 The same code ranks for the live shell (an :class:`~delta_core.suggest.history.IndexHistory`)
 and for ``delta eval`` (a :class:`~delta_core.suggest.history.MemoryHistory`).
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 from dataclasses import dataclass
@@ -45,6 +51,10 @@ from delta_core.suggest.history import SCAN_LIMIT, HistoryView
 RECENT_CANDIDATES = 50
 SUCCESSOR_LIMIT = 200
 _GLOB = set("*?[]{}$`")
+#: Runs without a single success after which a command is not offered again.
+ALWAYS_FAILS_RUNS = 2
+#: How alike a failed command and its fix are (difflib's ratio), as in ``knowledge.fixes``.
+FIX_SIMILARITY = 0.7
 
 
 @dataclass(frozen=True)
@@ -219,6 +229,52 @@ def history_distribution(
     return {c: p / total for c, p in probs.items()}
 
 
+def similar(a: str, b: str) -> bool:
+    """Whether ``b`` reads like a correction of ``a`` (different, but mostly the same)."""
+    if a == b:
+        return False
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= FIX_SIMILARITY
+
+
+def always_fails(st: CommandStats | None) -> bool:
+    """Ran :data:`ALWAYS_FAILS_RUNS` times or more, and never exited 0."""
+    return st is not None and st.successes == 0 and st.failures >= ALWAYS_FAILS_RUNS
+
+
+def learned_fix(view: HistoryView, failed: str, prefix: str = "") -> str | None:
+    """What the user ran instead of ``failed``: the similar command that followed it most
+    often and succeeded (and extends ``prefix``), or None when the memory learned none."""
+    best: tuple[int, str] | None = None
+    for cmd, count, _ in view.successors(failed, prefix, SUCCESSOR_LIMIT):
+        if not similar(failed, cmd):
+            continue
+        st = view.stats(cmd)
+        if st is None or not st.successes:
+            continue
+        if best is None or count > best[0]:
+            best = (count, cmd)
+    return best[1] if best else None
+
+
+def screen_failing(
+    view: HistoryView, suggestions: list[Suggestion], prefix: str
+) -> list[Suggestion]:
+    """``suggestions`` with every always-failing command replaced by its learned fix (with
+    its score) or dropped when there is none; no command twice."""
+    out: list[Suggestion] = []
+    seen: set[str] = set()
+    for s in suggestions:
+        if always_fails(view.stats(s.command)):
+            fix = learned_fix(view, s.command, prefix)
+            if fix is None or fix == prefix:
+                continue
+            s = Suggestion(fix, s.score, s.source)
+        if s.command not in seen:
+            seen.add(s.command)
+            out.append(s)
+    return out
+
+
 def rank_history(
     view: HistoryView,
     query: SuggestQuery,
@@ -245,5 +301,6 @@ def rank_history(
         out.append(Suggestion(cmd, s, "history"))
         if len(out) >= query.limit + 3:  # a little slack: feedback may reorder the tail
             break
+    out = screen_failing(view, out, query.prefix)
     out.sort(key=lambda x: -x.score)
     return out[: query.limit]
