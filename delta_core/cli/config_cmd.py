@@ -26,8 +26,11 @@ def config(as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title=f"Delta settings ({ctx.layout.config_file})")
-    for col in ("setting", "value", "environment", "meaning"):
-        table.add_column(col)
+    # The names are the point of this table: never cut; the rest wraps (long words fold).
+    table.add_column("setting", no_wrap=True, min_width=max(len(r["key"]) for r in rows))
+    table.add_column("value", overflow="fold")
+    table.add_column("environment", overflow="fold")
+    table.add_column("meaning", overflow="fold")
     for r in rows:
         table.add_row(r["key"], repr(r["value"]), r["env"], r["help"])
     Console().print(table)

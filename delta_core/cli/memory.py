@@ -455,8 +455,11 @@ def du(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(usage))
         return
+    width = max(len(k) for k in usage)
     for k, v in usage.items():
-        click.echo(f"{k:<11} {v / 1e6:10.2f} MB")
+        if k == "total":
+            click.echo("-" * (width + 14))
+        click.echo(f"{k:<{width}} {v / 1e6:10.2f} MB")
 
 
 @memory.command()

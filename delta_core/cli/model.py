@@ -40,24 +40,28 @@ def list_cmd(as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title=f"Models ({ctx.layout.models})")
-    for col in ("version", "size", "params", "val loss", "steps", "tokenizer", "trainer"):
+    # Every column but the tokenizer's is short and kept whole (a user copies the version
+    # into `delta model show`); the tokenizer version folds onto a second line at 80 columns.
+    # The trainer is in `delta model show` and --json.
+    for col in ("version", "size", "params", "val loss", "steps", "tokenizer"):
         table.add_column(
             col,
             justify="right" if col in ("params", "val loss", "steps") else "left",
-            no_wrap=col != "tokenizer",  # a user copies the version into `delta model show`
+            no_wrap=col != "tokenizer",
+            overflow="fold",
+            min_width=8 if col == "tokenizer" else None,
         )
     from delta_core.learn.deploy import active_version
 
     served = active_version(ctx.layout)
     for m in models:
         table.add_row(
-            m.version + (" [green](served)[/]" if m.version == served else ""),
+            m.version + ("\n[green](served)[/]" if m.version == served else ""),
             m.model_size,
             _params(m.params),
             _loss(m.val_loss),
             str(m.steps),
             m.tokenizer_version,
-            m.trainer,
         )
     Console().print(table)
 
@@ -77,7 +81,8 @@ def show_cmd(version: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data))
         return
-    for key in ("version", "path", "created", "model_size", "params", "tokenizer_version"):
+    keys = ("version", "path", "created", "model_size", "params", "tokenizer_version", "trainer")
+    for key in keys:
         click.echo(f"{key:18} {data[key]}")
     for key in ("steps", "initial_val_loss", "val_loss", "tokens_per_s", "mfu", "device"):
         click.echo(f"{key:18} {metrics.get(key)}")

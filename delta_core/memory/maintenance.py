@@ -333,19 +333,32 @@ class Maintenance:
         return aside
 
     def disk_usage(self) -> dict[str, int]:
-        """Bytes on disk per area (shards, index, quarantine, other)."""
-
-        def size(p: Path) -> int:
-            if not p.exists():
-                return 0
-            return sum(f.stat().st_blocks * 512 for f in p.rglob("*") if f.is_file())
-
-        return {
-            "shards": size(self.layout.shards),
-            "index": size(self.layout.index),
-            "quarantine": size(self.layout.quarantine),
-            "total": size(self.layout.root),
-        }
+        """Bytes on disk per area, adding up to ``total``: the memory's shards, index and
+        quarantine, then every other folder of the Delta root by name (``models``,
+        ``tokenizers``, ``datasets``, …) and ``other`` (its loose files: config, log)."""
+        root = self.layout.root
+        memory_areas = ("shards", "index", "quarantine")
+        usage: dict[str, int] = dict.fromkeys(memory_areas, 0)
+        if root.exists():
+            for f in root.rglob("*"):
+                try:
+                    if not f.is_file() or f.is_symlink():
+                        continue
+                    blocks = f.stat().st_blocks * 512
+                except OSError:  # removed while we walk
+                    continue
+                parts = f.relative_to(root).parts
+                if parts[0] == "memory" and len(parts) > 2 and parts[1] in memory_areas:
+                    area = parts[1]
+                elif len(parts) > 1 and parts[0] != "memory":
+                    area = parts[0]
+                else:
+                    area = "other"
+                usage[area] = usage.get(area, 0) + blocks
+        other = usage.pop("other", 0)
+        usage["other"] = other
+        usage["total"] = sum(usage.values())
+        return usage
 
 
 def _rewrite_txn(txn: lmdb.Transaction, fn) -> tuple[int, int]:
