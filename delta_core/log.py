@@ -8,14 +8,13 @@ on. :func:`third_party_to_log` sends what libraries print through :mod:`logging`
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 _seen: set[str] = set()
 
@@ -30,6 +29,31 @@ def problem(message: str, log_file: Path | None = None, *, once: bool = True) ->
     except Exception:
         pass
     to_log(line, log_file)
+
+
+def plain(exc: BaseException) -> str:
+    """An exception as a user reads it: its message on one line, never its class name."""
+    text = " ".join(str(exc).split())
+    for cls in type(exc).__mro__:  # "ValueError: ..." carried over from a wrapped error
+        text = text.removeprefix(f"{cls.__name__}: ")
+    return text or "an unexpected error"
+
+
+def traceback_to_log(exc: BaseException, log_file: Path | None) -> None:
+    """The full traceback of ``exc`` in ``delta.log``, for whoever mends the bug."""
+    import traceback
+
+    if log_file is None:
+        return
+    text = "".join(traceback.format_exception(exc)).rstrip("\n")
+    try:
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n".encode())
+        finally:
+            os.close(fd)
+    except Exception:
+        pass
 
 
 def to_log(message: str, log_file: Path | None) -> None:
@@ -48,14 +72,15 @@ def to_log(message: str, log_file: Path | None) -> None:
         pass
 
 
-class _ToLog(logging.Handler):
-    def __init__(self, log_file: Path | None) -> None:
-        super().__init__(logging.INFO)
-        self.log_file = log_file
+def _log_handler(log_file: Path | None) -> Any:
+    import logging  # not at import: the shell loads this module and rarely needs logging
 
-    def emit(self, record: logging.LogRecord) -> None:
-        with suppress(Exception):
-            to_log(f"{record.name}: {record.getMessage()}", self.log_file)
+    class ToLog(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            with suppress(Exception):
+                to_log(f"{record.name}: {record.getMessage()}", log_file)
+
+    return ToLog(logging.INFO)
 
 
 @contextmanager
@@ -66,12 +91,15 @@ def third_party_to_log(log_file: Path | None = None) -> Iterator[None]:
     A library that calls ``logging.warning`` with no handler set up would otherwise install a
     stderr handler for the rest of the process (``logging.basicConfig``).
     """
+    import logging
+    import warnings
+
     if log_file is None:
         from delta_core.paths import Layout
 
         log_file = Layout().log_file
     root = logging.getLogger()
-    handler = _ToLog(log_file)
+    handler = _log_handler(log_file)
     saved_handlers, saved_level = root.handlers[:], root.level
     saved_show = warnings.showwarning
 

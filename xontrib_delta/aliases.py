@@ -78,7 +78,9 @@ def run_cli(
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        print(f"delta: {type(exc).__name__}: {exc}", file=err)
+        from delta_core import log
+
+        print(f"delta: {log.plain(exc)}", file=err)
         return 1
     finally:
         sys.stdin = saved_stdin
@@ -99,7 +101,9 @@ def make_aliases(
             with using_memory() as ctx:
                 return run_cli(argv, get_env(), ctx, stdout, stderr, stdin)
         except Exception as exc:
-            print(f"delta: {type(exc).__name__}: {exc}", file=stderr or sys.stderr)
+            from delta_core import log
+
+            print(f"delta: {log.plain(exc)}", file=stderr or sys.stderr)
             return 1
 
     def delta(args, stdin=None, stdout=None, stderr=None):

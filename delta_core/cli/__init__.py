@@ -2,7 +2,8 @@
 
 Each group lives in its own module here; plugins add theirs through the
 ``delta_register_commands`` hook. Errors a user can fix are printed as one line (no
-traceback) with a non-zero exit code.
+traceback) with a non-zero exit code; anything else is one plain line too, its traceback in
+``delta.log``.
 """
 
 from __future__ import annotations
@@ -60,4 +61,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except DiskFull as exc:  # what was stored before is intact; nothing half-written
         click.echo(f"delta: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # a bug or a fault nobody foresaw: one line here, details logged
+        from delta_core import log
+        from delta_core.paths import Layout
+
+        log_file = Layout().log_file
+        log.traceback_to_log(exc, log_file)
+        click.echo(f"delta: {log.plain(exc)}; the details are in {log_file}", err=True)
         sys.exit(1)

@@ -280,7 +280,9 @@ def import_(source: str, path: str | None, as_json: bool) -> None:
     else:
         for n, p, s in results:
             for q in s.problems[:20]:
-                click.echo(f"{p}:{q.line}: skipped: {q.message}", err=True)
+                # importers end their messages with "; skipped": say it once
+                why = q.message.removesuffix("; skipped")
+                click.echo(f"{p}:{q.line}: skipped: {why}", err=True)
             if len(s.problems) > 20:
                 click.echo(f"{p}: … and {len(s.problems) - 20} more skipped lines", err=True)
             click.echo(

@@ -75,7 +75,9 @@ def main() -> None:
     try:
         run(pickle.load(sys.stdin.buffer), out)
     except Exception as exc:  # reported to the parent, which prints it in one line
-        send(out, ("error", f"{type(exc).__name__}: {exc}"))
+        from delta_core import log
+
+        send(out, ("error", log.plain(exc)))
 
 
 if __name__ == "__main__":

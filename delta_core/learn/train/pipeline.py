@@ -164,7 +164,9 @@ def run_training(
         if not resumable:
             shutil.rmtree(run, ignore_errors=True)
         hint = "; continue with `delta-train --resume`" if resumable else ""
-        text = " ".join(str(exc).split()) or type(exc).__name__
+        from delta_core import log
+
+        text = log.plain(exc)
         raise TrainPipelineError(f"the {trainer.name} trainer failed: {text}{hint}") from exc
     info = register_model(
         ctx.layout,
