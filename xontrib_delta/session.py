@@ -2,18 +2,23 @@
 
 Start-up cost is kept off the shell's start: this module imports only the standard library and
 :mod:`delta_core.log`. The recorder (config, plugins, LMDB) is built by a background thread
-started at load, which normally finishes while the user reads the first prompt; the first
-command waits for it if it has not. Nothing here raises into the shell: every failure becomes
-one line (``delta: …``, printed once per distinct message) and the command still runs.
+started at load, which normally finishes while the user reads the first prompt. Nothing waits
+for it: a command that starts before it is done is noted (text, cwd, start time, a copy of
+the environment for the collectors) and recorded by that thread as soon as the memory is
+open; an exit before then waits only if such a command is still to be written. Nothing here
+raises into the shell: every failure becomes one line (``delta: …``, printed once per
+distinct message) and the command still runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from delta_core import log
@@ -26,6 +31,16 @@ READY_TIMEOUT_S = 10.0
 # is still starting and drawing its first prompt.
 START_DELAY_S = 0.1
 FIRST_PROMPT_WAIT_S = 5.0
+
+
+@dataclass
+class _Early:
+    """A command that started before the recorder was built, as the collectors need it."""
+
+    command: str
+    cwd: str
+    start_ns: int
+    env: dict[str, str]
 
 
 class EnvView(Mapping):
@@ -57,6 +72,15 @@ class EnvView(Mapping):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._env)
+
+    def snapshot(self) -> dict[str, str]:
+        """Every variable that has a string form, copied now."""
+        out = {}
+        for key in list(self._env):
+            value = self.get(key)
+            if value is not None:
+                out[key] = value
+        return out
 
     def __len__(self) -> int:
         return len(self._env)
@@ -103,6 +127,10 @@ class ShellRecorder:
         #: The one path of a shell event: suggestions, the model's context and the search
         #: indexer all learn of a command from here, as stored, never from the raw text.
         self.listeners: list[Callable[[Any], None]] = []
+        # commands finished before the recorder was built: (early, exit, duration)
+        self._backlog: list[tuple[_Early, int | None, float | None]] = []
+        self._backlog_lock = threading.Lock()
+        self._when_ready: list[Callable[[], Any]] = []
 
     # --- start-up ---------------------------------------------------------------------
     def start(self, config_env: dict[str, str]) -> None:
@@ -120,9 +148,13 @@ class ShellRecorder:
     def _build_later(self, config_env: dict[str, str]) -> None:
         if self._prompted.wait(FIRST_PROMPT_WAIT_S):
             self._go.wait(START_DELAY_S)
+        if self._closed:  # the shell left before it was needed: build nothing
+            self._ready.set()
+            return
         self._build(config_env)
 
     def _build(self, config_env: dict[str, str]) -> None:
+        rec = None
         try:
             from delta_core.context import DeltaContext
             from delta_core.session.recorder import Recorder
@@ -131,11 +163,60 @@ class ShellRecorder:
             rec = Recorder(ctx, shell="xonsh", session=self.session)
             _ = rec.ctx.components  # load plugins now, not on the first command
             _prepare_store(rec)
-            self._recorder = rec
         except Exception as exc:
             self._error = f"not recording this session: {exc}"
-        finally:
+            rec = None
+        with self._backlog_lock:
+            early, self._backlog = self._backlog, []
+            unused = rec if self._closed else None  # closed while starting, nothing to write
+            self._recorder = None if unused else rec
             self._ready.set()
+        if unused is not None:
+            with contextlib.suppress(Exception):
+                unused.close()
+            return
+        if early and rec is None:
+            log.problem(self._error or "not recording this session")
+        for item in early:
+            self._record_early(rec, *item)
+        for fn in self._when_ready:
+            try:
+                fn()
+            except Exception as exc:
+                log.problem(f"could not start suggestions: {exc}")
+
+    def when_ready(self, fn: Callable[[], Any]) -> None:
+        """Call ``fn`` once the recorder is built (now, if it is), in the thread that built it.
+
+        Nothing in the shell waits for the start, so whatever needs the memory (the
+        suggestion engine) starts from here rather than on the next prompt.
+        """
+        with self._backlog_lock:
+            if not self._ready.is_set():
+                self._when_ready.append(fn)
+                return
+        fn()
+
+    def _record_early(
+        self, rec: Any, early: _Early, exit_status: int | None, duration: float | None
+    ) -> None:
+        if rec is None:
+            return
+        try:
+            pending = rec.start(early.command, early.cwd, early.env)
+            pending.start_ns = early.start_ns
+            stored = rec.finish(pending, exit_status, duration)
+        except Exception as exc:
+            log.problem(f"could not record a command: {exc}")
+            return
+        self._notify(stored)
+
+    def _notify(self, stored: Any) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(stored)
+            except Exception as exc:
+                log.problem(f"after recording a command: {exc}")
 
     def recorder(self, timeout: float = READY_TIMEOUT_S) -> Any:
         """The recorder once it is built; None (reported once) when it could not be."""
@@ -176,6 +257,13 @@ class ShellRecorder:
         """Note the command as typed (xonsh appends a newline) and the cwd it starts in."""
         self._pending = None
         try:
+            if self._thread is not None and not self._ready.is_set() and not self._closed:
+                # still starting: note it now and let the start record it (no waiting)
+                self._go.set()
+                self._pending = _Early(
+                    cmd.removesuffix("\n"), self._cwd(), time.time_ns(), self.env.snapshot()
+                )
+                return
             rec = self.recorder()
             if rec is None:
                 return
@@ -189,22 +277,25 @@ class ShellRecorder:
         if pending is None:
             return
         try:
-            rec = self.recorder(0)
-            if rec is None:
-                return
             exit_status = rtn if isinstance(rtn, int) and not isinstance(rtn, bool) else None
             duration = None
             if ts and len(ts) == 2 and ts[0] is not None and ts[1] is not None:
                 duration = max(0.0, float(ts[1]) - float(ts[0]))
+            if isinstance(pending, _Early):
+                with self._backlog_lock:
+                    if not self._ready.is_set():
+                        self._backlog.append((pending, exit_status, duration))
+                        return
+                self._record_early(self._recorder, pending, exit_status, duration)
+                return
+            rec = self.recorder(0)
+            if rec is None:
+                return
             stored = rec.finish(pending, exit_status, duration)
         except Exception as exc:
             log.problem(f"could not record a command: {exc}")
             return
-        for listener in list(self.listeners):
-            try:
-                listener(stored)
-            except Exception as exc:
-                log.problem(f"after recording a command: {exc}")
+        self._notify(stored)
 
     def _cwd(self) -> str:
         if self._get_cwd is not None:
@@ -219,9 +310,13 @@ class ShellRecorder:
         """Flush and close the memory and stop the threads; safe to call twice."""
         if self._closed:
             return
+        with self._backlog_lock:
+            waiting = bool(self._backlog)
+            self._closed = not waiting  # a start not begun yet now builds nothing
         self._go.set()
         self._prompted.set()
-        if self._thread is not None:
+        if self._thread is not None and (waiting or self._ready.is_set()):
+            # commands are still to be written (or the start is done): let it finish
             self._thread.join(timeout)
         self._closed = True
         rec, self._recorder = self._recorder, None

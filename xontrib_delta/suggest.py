@@ -75,7 +75,10 @@ class Suggestions:
         if self.engine is None and not self._building:
             ctx = self._ctx()
             if ctx is not None and ctx.config["suggest.enabled"]:
-                self._building = True
+                with self._lock:  # the recorder's start thread calls this too
+                    if self._building:
+                        return self.engine
+                    self._building = True
                 threading.Thread(target=self._build, args=(ctx,), daemon=True).start()
         return self.engine
 
@@ -88,7 +91,11 @@ class Suggestions:
 
     # --- the hooks ------------------------------------------------------------------
     def install(self) -> None:
-        """Wrap the shell's ``singleline`` (if the shell exists yet) and add the completer."""
+        """Wrap the shell's ``singleline`` (if the shell exists yet) and add the completer;
+        the engine is built as soon as the memory is open."""
+        when_ready = getattr(self.recorder, "when_ready", None)
+        if when_ready is not None:
+            when_ready(self.ensure_engine)
         self._patch_shell()
         try:
             from xonsh.completers.completer import add_one_completer

@@ -1,0 +1,79 @@
+"""Nothing in the shell waits for the recorder's background start (issue 15): an exit
+before it is needed builds nothing, and a command run while it is starting is noted at once
+and written by the start when the memory is open, with its own start time."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from delta_core.memory.store import Store
+from xontrib_delta import session as shell_session
+from xontrib_delta.session import ShellRecorder
+
+
+@pytest.fixture
+def recorder(delta_home, tmp_path, monkeypatch):
+    # The start waits for the first prompt before it builds; no prompt is drawn here, so it
+    # stays waiting until a test draws one (a long wait, so that a slow machine cannot end it).
+    monkeypatch.setattr(shell_session, "FIRST_PROMPT_WAIT_S", 120.0)
+    env = {"PWD": str(tmp_path), "DELTA_HOME": str(delta_home), "HOME": str(tmp_path)}
+    rec = ShellRecorder(env, get_cwd=lambda: str(tmp_path))
+    rec.start({"DELTA_HOME": str(delta_home)})
+    yield rec
+    rec.close()
+
+
+def test_an_exit_before_the_memory_is_needed_opens_nothing(recorder, delta_home):
+    recorder.close()
+    assert recorder._thread is not None
+    recorder._thread.join(60)
+    assert not recorder._thread.is_alive()
+    assert recorder._recorder is None
+    assert not (delta_home / "memory").exists()
+
+
+def test_a_command_run_while_starting_is_not_held_up_and_is_recorded(recorder, delta_home):
+    before = time.time_ns()
+    recorder.on_precommand("make test\n")
+    after = time.time_ns()
+    assert not recorder._ready.is_set()  # it did not wait for the start
+    recorder.on_postcommand(rtn=2, ts=[10.0, 12.5])
+    assert not recorder._ready.is_set()
+
+    recorder.on_pre_prompt()  # the prompt after it: the start goes on and writes it
+    assert recorder._ready.wait(60)
+    recorder.on_precommand("ls\n")  # from now on recorded as usual
+    recorder.on_postcommand(rtn=0, ts=[13.0, 13.1])
+    recorder.close()
+    with Store(delta_home) as store:
+        got = sorted(store.iter_records(), key=lambda r: r.start_ns)
+    assert [(r.command, r.exit, r.duration) for r in got] == [
+        ("make test", 2, 2.5),
+        ("ls", 0, pytest.approx(0.1)),
+    ]
+    assert before <= got[0].start_ns <= after
+    assert got[0].cwd and got[0].session == recorder.session
+
+
+def test_an_exit_with_a_command_still_to_write_writes_it(recorder, delta_home):
+    recorder.on_precommand("git push\n")
+    recorder.on_postcommand(rtn=0, ts=[1.0, 2.0])
+    recorder.close()
+    with Store(delta_home) as store:
+        assert [r.command for r in store.iter_records()] == ["git push"]
+
+
+def test_what_needs_the_memory_starts_when_it_opens_not_on_a_later_prompt(recorder):
+    """The suggestion engine used to be built on the prompt after the first command, which
+    waited for the start; now that nothing waits, the start itself calls it."""
+    called = []
+    recorder.when_ready(lambda: called.append(recorder._recorder is not None))
+    assert called == []
+    recorder.on_pre_prompt()
+    assert recorder._ready.wait(60)
+    recorder._thread.join(60)
+    assert called == [True]
+    recorder.when_ready(lambda: called.append("at once"))
+    assert called == [True, "at once"]
