@@ -2,8 +2,9 @@
 typed the moment the first prompt shows, and ``exit`` typed right after, each against the same
 xonsh without Delta, alternating in the same run so that machine load hits both.
 
+* exit at once: ``exit`` typed on the first prompt, Enter to the end of the process;
 * first command: from Enter on the first prompt to the next prompt (``true``);
-* exit: from Enter on ``exit`` to the end of the process.
+* exit after it: ``exit`` typed on the prompt after that command.
 
 Both used to wait for the store's set-up (issue 15); nothing should wait for it now.
 Run: ``python benchmarks/xonsh_exit.py [--shells 10]``.
@@ -24,32 +25,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "xontrib"
 from xonsh_pty import Xonsh, clean_env, write_rc
 
 
-def one_session(base: Path, load: bool) -> tuple[float, float]:
-    rc = write_rc(base / f"rc-{load}.xsh", load=load)
-    sh = Xonsh(rc, clean_env(base), base)
-    t0 = time.perf_counter()
-    sh.run("true")
-    first = time.perf_counter() - t0
+def _exit(sh: Xonsh) -> float:
     t0 = time.perf_counter()
     sh.child.sendline("exit")
     sh.child.expect(pexpect.EOF)
-    leave = time.perf_counter() - t0
+    took = time.perf_counter() - t0
     sh.child.close()
-    return first, leave
+    return took
+
+
+def one_session(base: Path, load: bool) -> tuple[float, float, float]:
+    rc = write_rc(base / f"rc-{load}.xsh", load=load)
+    at_once = _exit(Xonsh(rc, clean_env(base / "a"), base))
+    sh = Xonsh(rc, clean_env(base / "b"), base)
+    t0 = time.perf_counter()
+    sh.run("true")
+    first = time.perf_counter() - t0
+    return at_once, first, _exit(sh)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shells", type=int, default=10, help="sessions with and without Delta")
     args = parser.parse_args()
-    got: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    got: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.shells):
             for load in (False, True):
                 base = Path(tmp) / f"{i}-{load}"
                 base.mkdir()
                 got[load].append(one_session(base, load))
-    for k, name in ((0, "first command"), (1, "exit")):
+    for k, name in enumerate(("exit at once", "first command", "exit after it")):
         bare = statistics.median(x[k] for x in got[False]) * 1e3
         delta = statistics.median(x[k] for x in got[True]) * 1e3
         print(

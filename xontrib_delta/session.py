@@ -13,6 +13,7 @@ distinct message) and the command still runs.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 import uuid
@@ -31,6 +32,8 @@ READY_TIMEOUT_S = 10.0
 # is still starting and drawing its first prompt.
 START_DELAY_S = 0.1
 FIRST_PROMPT_WAIT_S = 5.0
+# The interpreter's switch interval while the recorder is built in the background.
+BUILD_SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass
@@ -74,13 +77,19 @@ class EnvView(Mapping):
         return iter(self._env)
 
     def snapshot(self) -> dict[str, str]:
-        """Every variable that has a string form, copied now."""
-        out = {}
-        for key in list(self._env):
-            value = self.get(key)
-            if value is not None:
-                out[key] = value
-        return out
+        """The variables that are set, as strings, copied now (what a subprocess would get).
+
+        xonsh's ``Env.detype()`` (cached until a variable changes) leaves out the registered
+        defaults: reading every default would evaluate them, and some import half of
+        prompt_toolkit.
+        """
+        detype = getattr(self._env, "detype", None)
+        if detype is not None:
+            try:
+                return dict(detype())
+            except Exception:
+                pass
+        return {k: v for k, v in self._env.items() if isinstance(v, str)}
 
     def __len__(self) -> int:
         return len(self._env)
@@ -154,6 +163,17 @@ class ShellRecorder:
         self._build(config_env)
 
     def _build(self, config_env: dict[str, str]) -> None:
+        # While this thread imports and opens the store, the shell's thread (which waits on
+        # the terminal and on commands, releasing the interpreter each time) gets it back
+        # within 0.5 ms instead of the 5 ms default switch interval.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, BUILD_SWITCH_INTERVAL_S))
+        try:
+            self._build_now(config_env)
+        finally:
+            sys.setswitchinterval(interval)
+
+    def _build_now(self, config_env: dict[str, str]) -> None:
         rec = None
         try:
             from delta_core.context import DeltaContext

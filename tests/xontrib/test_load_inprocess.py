@@ -62,3 +62,18 @@ def test_loading_twice_adds_handlers_once(xession, load_xontrib, tmp_path: Path)
 def unload(xession) -> None:
     # What `xontrib unload` does, except dropping the module, which the fixture does itself.
     sys.modules["xontrib.delta"]._unload_xontrib_(xession)
+
+
+def test_the_environment_copied_for_an_early_command_leaves_defaults_unevaluated(xession):
+    """A command that starts before the recorder is built keeps a copy of the environment;
+    copying every registered default evaluated them, and one imports half of prompt_toolkit
+    (that made `exit` on the first prompt take 300 ms longer)."""
+    from xonsh.environ import Env
+
+    from xontrib_delta.session import EnvView
+
+    env = Env(DELTA_TEST_VAR="set", PATH=["/usr/bin", "/bin"])
+    got = EnvView(env).snapshot()
+    assert got["DELTA_TEST_VAR"] == "set" and got["PATH"] == "/usr/bin:/bin"
+    # only what is set: the registered defaults (XONSH_HISTORY_SIZE, BOTTOM_TOOLBAR, …) stay
+    assert set(got) == {"DELTA_TEST_VAR", "PATH"}
