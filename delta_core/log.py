@@ -84,9 +84,9 @@ def _log_handler(log_file: Path | None) -> Any:
 
 
 @contextmanager
-def third_party_to_log(log_file: Path | None = None) -> Iterator[None]:
+def third_party_to_log(log_file: Path | None) -> Iterator[None]:
     """While inside: records of the root logger and Python warnings go to ``log_file``
-    (``delta.log`` of ``$DELTA_HOME`` by default), not to the terminal.
+    (``delta.log``; None: nowhere), not to the terminal.
 
     A library that calls ``logging.warning`` with no handler set up would otherwise install a
     stderr handler for the rest of the process (``logging.basicConfig``).
@@ -94,10 +94,6 @@ def third_party_to_log(log_file: Path | None = None) -> Iterator[None]:
     import logging
     import warnings
 
-    if log_file is None:
-        from delta_core.paths import Layout
-
-        log_file = Layout().log_file
     root = logging.getLogger()
     handler = _log_handler(log_file)
     saved_handlers, saved_level = root.handlers[:], root.level

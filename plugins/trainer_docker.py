@@ -33,7 +33,7 @@ LOCAL_HINT = "or train on this machine with --trainer local"
 
 
 def _context_setting() -> str:
-    from delta_core.config import Config
+    from delta_core.api import Config
 
     return str(Config.load()["train.docker_context"])
 

@@ -51,8 +51,9 @@ def export_model(model: Any, path: Path | str) -> Path:
     buf = io.BytesIO()
     # the TorchScript exporter is deprecated but needs no onnxscript and handles this graph
     from delta_core import log
+    from delta_core.paths import Layout
 
-    with torch.no_grad(), log.third_party_to_log(), warnings.catch_warnings():
+    with torch.no_grad(), log.third_party_to_log(Layout().log_file), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             graph,
@@ -90,9 +91,10 @@ def quantize(src: Path | str, dst: Path | str) -> Path:
     dst = Path(dst)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     from delta_core import log
+    from delta_core.paths import Layout
 
     # onnxruntime logs advice ("consider pre-processing") meant for its developers' users
-    with log.third_party_to_log():
+    with log.third_party_to_log(Layout().log_file):
         quantize_dynamic(
             str(src), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"]
         )
