@@ -47,7 +47,7 @@ def traceback_to_log(exc: BaseException, log_file: Path | None) -> None:
         return
     text = "".join(traceback.format_exception(exc)).rstrip("\n")
     try:
-        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         try:
             os.write(fd, f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n".encode())
         finally:
