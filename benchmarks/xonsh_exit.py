@@ -3,7 +3,9 @@ typed the moment the first prompt shows, and ``exit`` typed right after, each ag
 xonsh without Delta, alternating in the same run so that machine load hits both.
 
 * exit at once: ``exit`` typed on the first prompt, Enter to the end of the process;
-* first command: from Enter on the first prompt to the next prompt (``true``);
+* first command: from Enter on the first prompt to the next prompt (``true``; every command
+  is committed before its prompt, so this one still waits for what is left of the start);
+* a first command that runs 0.3 s (``sleep 0.3``): the start is done while it runs;
 * exit after it: ``exit`` typed on the prompt after that command.
 
 Both used to wait for the store's set-up (issue 15); nothing should wait for it now.
@@ -34,32 +36,39 @@ def _exit(sh: Xonsh) -> float:
     return took
 
 
-def one_session(base: Path, load: bool) -> tuple[float, float, float]:
+def one_session(base: Path, load: bool) -> tuple[float, ...]:
     rc = write_rc(base / f"rc-{load}.xsh", load=load)
     at_once = _exit(Xonsh(rc, clean_env(base / "a"), base))
     sh = Xonsh(rc, clean_env(base / "b"), base)
     t0 = time.perf_counter()
     sh.run("true")
     first = time.perf_counter() - t0
-    return at_once, first, _exit(sh)
+    after = _exit(sh)
+    sh = Xonsh(rc, clean_env(base / "c"), base)
+    t0 = time.perf_counter()
+    sh.run("sleep 0.3")
+    slow = time.perf_counter() - t0
+    _exit(sh)
+    return at_once, first, slow, after
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shells", type=int, default=10, help="sessions with and without Delta")
     args = parser.parse_args()
-    got: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}
+    got: dict[bool, list[tuple[float, ...]]] = {False: [], True: []}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.shells):
             for load in (False, True):
                 base = Path(tmp) / f"{i}-{load}"
                 base.mkdir()
                 got[load].append(one_session(base, load))
-    for k, name in enumerate(("exit at once", "first command", "exit after it")):
+    names = ("exit at once", "first command", "first sleep 0.3", "exit after it")
+    for k, name in enumerate(names):
         bare = statistics.median(x[k] for x in got[False]) * 1e3
         delta = statistics.median(x[k] for x in got[True]) * 1e3
         print(
-            f"{name:14} without Delta {bare:7.1f} ms   with Delta {delta:7.1f} ms   "
+            f"{name:15} without Delta {bare:7.1f} ms   with Delta {delta:7.1f} ms   "
             f"ratio {delta / bare:5.2f}   (median of {args.shells})"
         )
 

@@ -2,12 +2,13 @@
 
 Start-up cost is kept off the shell's start: this module imports only the standard library and
 :mod:`delta_core.log`. The recorder (config, plugins, LMDB) is built by a background thread
-started at load, which normally finishes while the user reads the first prompt. Nothing waits
-for it: a command that starts before it is done is noted (text, cwd, start time, a copy of
-the environment for the collectors) and recorded by that thread as soon as the memory is
-open; an exit before then waits only if such a command is still to be written. Nothing here
-raises into the shell: every failure becomes one line (``delta: …``, printed once per
-distinct message) and the command still runs.
+started at load, which normally finishes while the user reads the first prompt. A command
+does not wait for it to start: one typed before it is done is noted (text, cwd, start time, a
+copy of the set variables for the collectors) and runs at once; like every command it is
+committed before the next prompt, so that prompt waits for whatever of the start is left. An
+exit never waits for it: a start not begun builds nothing. Nothing here raises into the
+shell: every failure becomes one line (``delta: …``, printed once per distinct message) and
+the command still runs.
 """
 
 from __future__ import annotations
@@ -136,9 +137,7 @@ class ShellRecorder:
         #: The one path of a shell event: suggestions, the model's context and the search
         #: indexer all learn of a command from here, as stored, never from the raw text.
         self.listeners: list[Callable[[Any], None]] = []
-        # commands finished before the recorder was built: (early, exit, duration)
-        self._backlog: list[tuple[_Early, int | None, float | None]] = []
-        self._backlog_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._when_ready: list[Callable[[], Any]] = []
 
     # --- start-up ---------------------------------------------------------------------
@@ -186,19 +185,14 @@ class ShellRecorder:
         except Exception as exc:
             self._error = f"not recording this session: {exc}"
             rec = None
-        with self._backlog_lock:
-            early, self._backlog = self._backlog, []
-            unused = rec if self._closed else None  # closed while starting, nothing to write
+        with self._lock:
+            unused = rec if self._closed else None  # closed while starting: nothing to write
             self._recorder = None if unused else rec
             self._ready.set()
         if unused is not None:
             with contextlib.suppress(Exception):
                 unused.close()
             return
-        if early and rec is None:
-            log.problem(self._error or "not recording this session")
-        for item in early:
-            self._record_early(rec, *item)
         for fn in self._when_ready:
             try:
                 fn()
@@ -211,7 +205,7 @@ class ShellRecorder:
         Nothing in the shell waits for the start, so whatever needs the memory (the
         suggestion engine) starts from here rather than on the next prompt.
         """
-        with self._backlog_lock:
+        with self._lock:
             if not self._ready.is_set():
                 self._when_ready.append(fn)
                 return
@@ -302,11 +296,9 @@ class ShellRecorder:
             if ts and len(ts) == 2 and ts[0] is not None and ts[1] is not None:
                 duration = max(0.0, float(ts[1]) - float(ts[0]))
             if isinstance(pending, _Early):
-                with self._backlog_lock:
-                    if not self._ready.is_set():
-                        self._backlog.append((pending, exit_status, duration))
-                        return
-                self._record_early(self._recorder, pending, exit_status, duration)
+                # It ran without waiting; before the next prompt it is committed, as every
+                # command is, so this waits for whatever of the start is left.
+                self._record_early(self.recorder(), pending, exit_status, duration)
                 return
             rec = self.recorder(0)
             if rec is None:
@@ -330,15 +322,15 @@ class ShellRecorder:
         """Flush and close the memory and stop the threads; safe to call twice."""
         if self._closed:
             return
-        with self._backlog_lock:
-            waiting = bool(self._backlog)
-            self._closed = not waiting  # a start not begun yet now builds nothing
+        with self._lock:
+            # every command is written before its prompt, so nothing waits for the start
+            # here: one not begun builds nothing, one under way closes what it built
+            self._closed = True
+            ready = self._ready.is_set()
         self._go.set()
         self._prompted.set()
-        if self._thread is not None and (waiting or self._ready.is_set()):
-            # commands are still to be written (or the start is done): let it finish
+        if self._thread is not None and ready:
             self._thread.join(timeout)
-        self._closed = True
         rec, self._recorder = self._recorder, None
         if rec is not None:
             try:
