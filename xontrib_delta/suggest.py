@@ -27,6 +27,39 @@ LAST_VAR = "DELTA_LAST_SUGGESTION"
 COMPLETER = "delta"
 
 
+def _never_exported(_value: Any) -> None:
+    """A detyper that keeps a variable out of every child process's environment."""
+    return None
+
+
+def last_suggestion_file(root: Any, shell_pid: int) -> Any:
+    """Where a shell keeps its last suggestion for ``delta feedback`` (0600, under the root)."""
+    from pathlib import Path
+
+    return Path(root) / "run" / f"last-suggestion-{shell_pid}"
+
+
+def _keep_local(env: Any) -> None:
+    """Register the suggestion variables so that xonsh never exports them to subprocesses.
+
+    ``$DELTA_LAST_SUGGESTION`` (and xonsh's own ``$XONSH_PROMPT_NEXT_CMD_SUGGESTION``) hold a
+    command from the history; a child process has no business reading it (a suggestion of
+    ``./cli login …`` would reach every program the user runs).
+    """
+    for name in (LAST_VAR, NEXT_VAR):
+        try:
+            # No ``type=``: xonsh would replace the detyper with its string one.
+            env.register(
+                name,
+                default="",
+                validate=lambda v: isinstance(v, str),
+                convert=str,
+                detype=_never_exported,
+            )
+        except Exception as exc:
+            log.problem(f"could not keep ${name} out of subprocesses: {exc}")
+
+
 def _enabled(env: Any) -> bool:
     value = env.get(SWITCH, True)
     if isinstance(value, str):
@@ -89,6 +122,7 @@ class Suggestions:
     # --- the hooks ------------------------------------------------------------------
     def install(self) -> None:
         """Wrap the shell's ``singleline`` (if the shell exists yet) and add the completer."""
+        _keep_local(self.xsh.env)
         self._patch_shell()
         try:
             from xonsh.completers.completer import add_one_completer
@@ -209,6 +243,16 @@ class Suggestions:
             tracker.taken(typed)  # the ghost text was taken in full
         tracker.shown(suggestion, typed, source)
         try:
-            self.xsh.env[LAST_VAR] = suggestion
+            self.xsh.env[LAST_VAR] = suggestion  # process-local: never exported (_keep_local)
         except Exception as exc:
             log.problem(f"could not set ${LAST_VAR}: {exc}")
+        ctx = self._ctx()
+        if ctx is not None:
+            try:
+                import os
+
+                from delta_core.paths import write_private
+
+                write_private(last_suggestion_file(ctx.config.root, os.getpid()), suggestion)
+            except Exception as exc:
+                log.problem(f"could not note the last suggestion for delta feedback: {exc}")
