@@ -39,14 +39,17 @@ def last_suggestion_file(root: Any, shell_pid: int) -> Any:
     return Path(root) / "run" / f"last-suggestion-{shell_pid}"
 
 
-def _keep_local(env: Any) -> None:
+def _keep_local(env: Any) -> dict[str, Any]:
     """Register the suggestion variables so that xonsh never exports them to subprocesses.
 
     ``$DELTA_LAST_SUGGESTION`` (and xonsh's own ``$XONSH_PROMPT_NEXT_CMD_SUGGESTION``) hold a
     command from the history; a child process has no business reading it (a suggestion of
-    ``./cli login …`` would reach every program the user runs).
+    ``./cli login …`` would reach every program the user runs). Returns what was registered
+    before, for :func:`_restore_vars`.
     """
+    saved: dict[str, Any] = {}
     for name in (LAST_VAR, NEXT_VAR):
+        saved[name] = getattr(env, "_vars", {}).get(name)
         try:
             # No ``type=``: xonsh would replace the detyper with its string one.
             env.register(
@@ -58,6 +61,19 @@ def _keep_local(env: Any) -> None:
             )
         except Exception as exc:
             log.problem(f"could not keep ${name} out of subprocesses: {exc}")
+    return saved
+
+
+def _restore_vars(env: Any, saved: dict[str, Any]) -> None:
+    """Undo :func:`_keep_local`: xonsh's own registration back, ours removed."""
+    for name, var in saved.items():
+        try:
+            if var is not None:
+                env._vars[name] = var
+            else:
+                env.deregister(name)
+        except Exception as exc:
+            log.problem(f"could not restore ${name}: {exc}")
 
 
 def _enabled(env: Any) -> bool:
@@ -79,6 +95,7 @@ class Suggestions:
         self._building = False
         self._patched: Any = None
         self._completer_added = False
+        self._saved_vars: dict[str, Any] = {}  # variable registrations _keep_local replaced
         self._lock = threading.Lock()
 
     # --- the engine, built once the memory is open (never on the prompt path) ----------
@@ -122,7 +139,7 @@ class Suggestions:
     # --- the hooks ------------------------------------------------------------------
     def install(self) -> None:
         """Wrap the shell's ``singleline`` (if the shell exists yet) and add the completer."""
-        _keep_local(self.xsh.env)
+        self._saved_vars = _keep_local(self.xsh.env)
         self._patch_shell()
         try:
             from xonsh.completers.completer import add_one_completer
@@ -176,6 +193,8 @@ class Suggestions:
                 env[NEXT_VAR] = ""
         except Exception as exc:
             log.problem(f"could not remove ${LAST_VAR}: {exc}")
+        _restore_vars(env, self._saved_vars)
+        self._saved_vars = {}
 
     def complete(self, prefix: str, line: str, begidx: int, endidx: int, ctx: Any = None) -> Any:
         """Tab completion: whole command lines from Delta for the text before the cursor."""
