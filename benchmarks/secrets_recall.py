@@ -4,7 +4,8 @@
 
 Every labelled set is split in two by a hash of its text (``split_of``): the rules were tuned
 on the ``tune`` half only; the ``held`` half is the figure to report. Each set is measured with
-the whole filter and with the built-in rules alone (the hand-picked list) in the same run.
+the whole filter and, in the same run, with the filter as it was at ``--baseline-ref`` (main by
+default: its hand-picked rules before gitleaks' set), loaded from git.
 
 Positives (a line counts as caught when the filter fires *and* the secret text is gone):
   whispers      Skyscanner whispers' shell lines labelled noncompliant (compliant ones are
@@ -34,6 +35,7 @@ import csv
 import random
 import re
 import string
+import subprocess
 import sys
 import time
 import zlib
@@ -158,6 +160,19 @@ def gitleaks(repo: Path) -> tuple[list[tuple[str, str]], list[str], int]:
     return pos, neg, got.skipped
 
 
+def bare(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Each distinct generated secret alone after a neutral command: no keyword, no name.
+
+    What a provider's shape alone gives away (its prefix: ``ghp_``, ``SG.``, ``dp.pt.``); a
+    semi-generic gitleaks rule (32 hex digits next to "mailgun") cannot fire here, nor should it.
+    """
+    seen: dict[str, None] = {}
+    for _line, secret in items:
+        if 16 <= len(secret) <= 200 and "\n" not in secret and secret not in seen:
+            seen[secret] = None
+    return [(f"mytool send {s}", s) for s in seen]
+
+
 def histories(data: Path) -> list[str]:
     """Every command of the public personal histories (fish, zsh extended, plain lines)."""
     out: list[str] = []
@@ -203,7 +218,7 @@ def _builtin_chain() -> list:
 
 
 def cost(
-    scanner: SecretScanner, builtin: SecretScanner, commands: list[str]
+    scanner: SecretScanner, builtin: SecretScanner, commands: list[str], base_name: str
 ) -> dict[str, tuple[float, float]]:
     """Mean and p99 microseconds per command: the filter, the chain and three baselines."""
 
@@ -222,7 +237,7 @@ def cost(
     for name, fn in (
         ("str.lower only", str.lower),
         ("all rules, no gate", ungated),
-        ("built-in rules only", builtin.scan),
+        (base_name, builtin.scan),
         ("secrets filter", scanner.scan),
         ("whole built-in chain", whole_chain),
     ):
@@ -234,6 +249,37 @@ def cost(
         times.sort()
         out[name] = (sum(times) / len(times) / 1000, times[int(len(times) * 0.99)] / 1000)
     return out
+
+
+def scanner_at(ref: str):
+    """The secrets scanner as it was at git ``ref`` (its two modules, loaded under a new name).
+
+    The baseline the issue measured: the filter before gitleaks' rules and the additions.
+    """
+    import importlib.util
+    import subprocess
+    import tempfile
+    import types
+
+    repo = Path(__file__).resolve().parents[1]
+    pkg = types.ModuleType("delta_plugins_at_ref")
+    pkg.__path__ = []  # a namespace of our own
+    sys.modules[pkg.__name__] = pkg
+    tmp = Path(tempfile.mkdtemp(prefix="delta-secrets-ref-"))
+    for name in ("secret_rules", "secrets"):
+        src = subprocess.run(
+            ["git", "-C", str(repo), "show", f"{ref}:plugins/{name}.py"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.replace("delta_plugins.", "delta_plugins_at_ref.")
+        path = tmp / f"{name}.py"
+        path.write_text(src)
+        spec = importlib.util.spec_from_file_location(f"delta_plugins_at_ref.{name}", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules["delta_plugins_at_ref.secrets"].SecretScanner()
 
 
 def _recall(scanner: SecretScanner, items: list[tuple[str, str]]) -> tuple[int, list[str]]:
@@ -248,10 +294,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--show", type=int, default=5, help="misses / false positives to print")
     ap.add_argument("--list-histories", action="store_true", help="print every altered command")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--baseline-ref",
+        default="main",
+        help="git ref whose secrets filter is the baseline column (default: main)",
+    )
     args = ap.parse_args(argv)
     console = Console()
     scanner = SecretScanner()
-    builtin = SecretScanner(BUILTIN_RULES)
+    try:
+        builtin = scanner_at(args.baseline_ref)
+        base_name = f"filter at {args.baseline_ref}"
+    except (OSError, subprocess.CalledProcessError, ImportError, AttributeError) as exc:
+        console.print(f"baseline at {args.baseline_ref} not loadable ({exc}); built-in rules")
+        builtin = SecretScanner(BUILTIN_RULES)
+        base_name = "built-in rules only"
     rng = random.Random(args.seed)
 
     w_pos, w_neg = whispers(args.data)
@@ -261,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         "gitleaks": g_pos,
         "checklist": checklist(rng),
         "detect-secrets": [(f"echo '{line}' >> config", s) for line, s in DETECT_SECRETS if s],
+        "gitleaks-bare (not in totals)": bare(g_pos),
     }
     negatives = {
         "whispers-neg": w_neg,
@@ -272,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     table = Table(
         title=f"secrets filter: recall ({len(RULES)} rules; {skipped} gitleaks items not evaluated)"
     )
-    for col in ("set", "half", "lines", "all rules", "built-in only"):
+    for col in ("set", "half", "lines", "all rules", base_name):
         table.add_column(col, justify="right" if col not in ("set", "half") else "left")
     misses: list[tuple[str, str]] = []
     totals: dict[str, list[int]] = {}
@@ -285,8 +343,9 @@ def main(argv: list[str] | None = None) -> int:
             b_hit, _ = _recall(builtin, part)
             if half == "held":
                 misses += [(name, m) for m in missed]
-            t = totals.setdefault(half, [0, 0, 0])
-            t[0], t[1], t[2] = t[0] + len(part), t[1] + hit, t[2] + b_hit
+            if "not in totals" not in name:
+                t = totals.setdefault(half, [0, 0, 0])
+                t[0], t[1], t[2] = t[0] + len(part), t[1] + hit, t[2] + b_hit
             table.add_row(
                 name,
                 half,
@@ -306,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table)
 
     table = Table(title="secrets filter: commands flagged among benign and negative examples")
-    for col in ("set", "commands", "all rules", "built-in only"):
+    for col in ("set", "commands", "all rules", base_name):
         table.add_column(col, justify="right" if col != "set" else "left")
     fps: list[tuple[str, str, str]] = []
     benign_fp = benign_all = 0
@@ -344,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     b_altered = sum(bool(builtin.scan(c)) for c in hist)
     console.print(
         f"public_histories: {len(altered)} of {len(hist)} commands altered"
-        f" ({100 * len(altered) / max(len(hist), 1):.3f}%; built-in only: {b_altered});"
+        f" ({100 * len(altered) / max(len(hist), 1):.3f}%; {base_name}: {b_altered});"
         " by rule:",
         dict(Counter(r for r, _c in altered).most_common()),
     )
@@ -356,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     table = Table(title=f"cost per command, {len(commands)} benign commands (µs)")
     for col in ("what", "mean", "p99", "mean vs filter"):
         table.add_column(col, justify="right" if col != "what" else "left")
-    figures = cost(scanner, builtin, commands)
+    figures = cost(scanner, builtin, commands, base_name)
     base = figures["secrets filter"][0]
     for name, (mean, p99) in figures.items():
         table.add_row(name, f"{mean:.2f}", f"{p99:.2f}", f"{mean / base:.2f}x")

@@ -176,7 +176,32 @@ def looks_random(value: str, min_len: int = 16) -> bool:
     wordish = sum(len(w) for w in _WORDISH.findall(core))
     if wordish >= 0.5 * n:
         return False
+    if _class_counts_unlikely(core, bits):
+        return False
     return not _stopword(core)
+
+
+def _binomial_tail(n: int, x: int, p: float) -> float:
+    """P(X <= x) if x is below the mean of Binomial(n, p), else P(X >= x)."""
+    lo, hi = (0, x) if x < n * p else (x, n)
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(lo, hi + 1))
+
+
+def _class_counts_unlikely(value: str, bits: float) -> bool:
+    """Whether how many digits, capitals or small letters ``value`` has is too unlikely for a
+    random draw from its alphabet (ripsecrets' char-class test, in spirit: a random base64
+    string of 24 characters almost never has no digit, nor 20 of them)."""
+    base = 2**bits
+    classes = [("0", "9")] if base <= 16 else [("0", "9"), ("A", "Z"), ("a", "z")]
+    if 16 < base < 40:
+        classes = [("0", "9"), ("A", "Z") if value.isupper() else ("a", "z")]
+    n = len(value)
+    for lo, hi in classes:
+        count = sum(lo <= c <= hi for c in value)
+        width = ord(hi) - ord(lo) + 1
+        if _binomial_tail(n, count, min(width / base, 1.0)) < 1e-4:
+            return True
+    return False
 
 
 def shannon_entropy(text: str) -> float:
@@ -426,7 +451,8 @@ RULES: tuple[Rule, ...] = (
         "provider-token",
         "token with a provider's own prefix (SonarQube, NuGet, crates.io, Twitch, Adafruit IO,"
         " Tavily, Jina, Mailgun, TeamCity, Salesforce, Doppler, Vault, New Relic, …)",
-        r"\b(?:sq[upa]_[0-9a-f]{40}|oy2[a-z0-9]{43}|cio[A-Za-z0-9]{32}|live_\d{6,12}_[A-Za-z0-9]{30}"
+        r"\b(?:sq[upa]_[0-9A-Za-z]{40}|access-(?:sandbox|development|production)-[0-9a-f]{8}-[0-9a-f]{4}"
+        r"-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|oy2[a-z0-9]{43}|cio[A-Za-z0-9]{32}|live_\d{6,12}_[A-Za-z0-9]{30}"
         r"|aio_[A-Za-z0-9]{28}|tvly-(?:dev-|prod-)?[A-Za-z0-9]{32}|jina_[A-Za-z0-9_-]{40,80}"
         r"|(?:pub)?key-[0-9a-f]{32}|eyJ0eXAiOiAiVENWMiJ9\.[\w-]{20,}(?:\.[\w-]{20,})?"
         r"|00D[0-9A-Za-z]{12,15}![\w.]{40,}|dp\.(?:pt|st|sa|ct|scim|audit)\.[\w-]{20,}"
@@ -437,6 +463,9 @@ RULES: tuple[Rule, ...] = (
         (
             "sq",
             "oy2",
+            "access-sandbox-",
+            "access-development-",
+            "access-production-",
             "cio",
             "live_",
             "aio_",
@@ -458,6 +487,12 @@ RULES: tuple[Rule, ...] = (
             "glsa_",
             "eaaa",
         ),
+    ),
+    _r(
+        "facebook-app-token",
+        "Facebook app access token (APP_ID|SECRET)",
+        r"(?<=\d{15})\|(?P<value>[A-Za-z0-9_-]{27})(?![\w-])",  # a literal first: a fast scan
+        ("|",),
     ),
     _r(
         "webhook-url",

@@ -49,10 +49,10 @@ def _trie_pattern(words: list[str]) -> str:
 class _KeywordGate:
     """Finds, in one pass over the lowered text, the rules whose keywords occur in it.
 
-    One regex over every keyword (a trie of them), tried at each position as a lookahead so
-    that overlapping keywords are all seen: at a position it matches the longest keyword that
-    starts there, and a keyword unlocks its own rules and those of every keyword that is a
-    prefix of it. Rules without keywords always run.
+    One regex over every keyword (a trie of them, so at a position it matches the longest
+    keyword that starts there); each find restarts the search one character after its start,
+    so overlapping keywords are all seen, and a keyword unlocks its own rules and those of
+    every keyword that is a prefix of it. Rules without keywords always run.
     """
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
@@ -67,14 +67,20 @@ class _KeywordGate:
         }
         if "" in by_kw:
             self.always |= by_kw[""]
-        self.pattern = re.compile(f"(?=({_trie_pattern(words)}))") if words else None
+        self.pattern = re.compile(_trie_pattern(words)) if words else None
 
     def wanted(self, lowered: str) -> set[int]:
         found = set(self.always)
-        if self.pattern is not None:
+        pattern = self.pattern
+        if pattern is not None:
             unlocks = self.unlocks
-            for kw in set(self.pattern.findall(lowered)):
-                found |= unlocks[kw]
+            # search() skips ahead with the regex engine's own scan for a first character;
+            # each find restarts one character later, so overlapping keywords are all seen.
+            search = pattern.search
+            m = search(lowered)
+            while m is not None:
+                found |= unlocks[m.group()]
+                m = search(lowered, m.start() + 1)
         return found
 
 
@@ -169,6 +175,14 @@ def redact(text: str, findings: list[Finding]) -> str:
 
 
 MAX_PASSES = 3
+_SCANNERS: dict[str, SecretScanner] = {}
+
+
+def _scanner(which: str) -> SecretScanner:
+    """The shared scanner of ``all`` rules or of the ``built-in`` ones (built once each)."""
+    if which not in _SCANNERS:
+        _SCANNERS[which] = SecretScanner(BUILTIN_RULES if which == "built-in" else RULES)
+    return _SCANNERS[which]
 
 
 class SecretsFilter:
@@ -177,12 +191,15 @@ class SecretsFilter:
     name = "secrets"
 
     def __init__(self, scanner: SecretScanner | None = None, action: str | None = None) -> None:
-        self.scanner = scanner or SecretScanner()
+        self._own_scanner = scanner is None
+        self.scanner = scanner or _scanner("all")
         self.action = action
 
     def configure(self, config: Config) -> None:
-        """Take ``filters.secrets_action`` from the configuration."""
+        """Take ``filters.secrets_action`` and ``filters.secrets_rules`` from the configuration."""
         self.action = config["filters.secrets_action"]
+        if self._own_scanner:
+            self.scanner = _scanner(config["filters.secrets_rules"])
 
     def check(self, command: str, cwd: str) -> Verdict:
         findings = self.scanner.scan(command)

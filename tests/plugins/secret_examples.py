@@ -124,6 +124,12 @@ POSITIVES: list[tuple[str, str, str]] = [
     ),
     ("provider-token", f"cargo login {fake('cio', 32)}", fake("cio", 32)),
     (
+        "facebook-app-token",
+        f"curl 'https://graph.facebook.com/me?access_token={fake('', 15, '0123456789')}|"
+        f"{fake('', 27, seed=4)}'",
+        fake("", 27, seed=4),
+    ),
+    (
         "provider-token",
         f"ffmpeg -f flv rtmp://live.twitch.tv/app/{fake('live_123456789_', 30)}",
         fake("live_123456789_", 30),

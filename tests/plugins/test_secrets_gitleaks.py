@@ -13,6 +13,7 @@ from delta_plugins.secrets import RULES, SecretScanner, SecretsFilter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from delta_core.config import Config, ConfigError
 from tests.plugins.secret_examples import fake
 
 HEX = "0123456789abcdef"
@@ -147,3 +148,14 @@ def test_keyword_gate_pattern_is_one_regex():
     for i, rule in enumerate(scanner.rules):
         if any(k in lowered for k in rule.keywords):
             assert i in wanted, rule.name
+
+
+def test_the_rule_set_is_chosen_by_configuration(tmp_path):
+    age = "AGE-SECRET-KEY-1" + "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L" * 2 + "QP"
+    f = SecretsFilter()
+    f.configure(Config.load(tmp_path, env={"DELTA_FILTERS_SECRETS_RULES": "built-in"}))
+    assert f.check(f"echo {age}", "").action == "keep"  # only gitleaks knows age keys
+    f.configure(Config.load(tmp_path, env={}))
+    assert f.check(f"echo {age}", "").action == "redact"
+    with pytest.raises(ConfigError):
+        Config.load(tmp_path, env={"DELTA_FILTERS_SECRETS_RULES": "some"})
