@@ -54,6 +54,7 @@ _PLACEHOLDER = re.compile(
       | \{\{.*\}\}$ | \{[^{}]*\}$
       | %[\w.-]+%$              # %VAR%
       | \[[^\]]*\]$             # [password]
+      | \[\s*[{\["]              # a JSON list: the structure, its secrets have their own keys
       | (?:\*+|x+|X+|\.+|-+|_+|•+)$
       | (?:true|false|yes|no|on|off|null|none|nil|undefined|empty|changeme)$
       | [~/]|\.\.?/             # a path names where the secret is kept
@@ -241,7 +242,8 @@ def _decodes_to_credentials(word: str) -> bool:
 # --- names of variables and options that hold secrets ---------------------------------------
 _SECRET_NAME = re.compile(
     r"""token(?!i[sz])|secret|passw(?:or)?d|passphrase|credential|api[_.-]?key
-      | (?<!by)(?<!com)pass$ | (?:^|[_.-])(?:pwd|auth)$ | [_.-]key$
+      | (?<!by)(?<!com)(?<!low)(?<!high)(?<!band)(?<!all)pass$ | (?:^|[_.-])(?:pwd|auth)$
+      | [_.-]key$
       | (?-i:[a-z]Key$|[A-Z]KEY$)
       | (?:access|account|master|private|signing|encryption|license|deploy|session)[_.-]?key
     """,
@@ -254,7 +256,8 @@ _NOT_SECRET_NAME = re.compile(
       | suffix|format|mode|policy|enabled|required|helper|command|cmd|fd|env|var|location|store
       | index|field|version|algorithm|alg|method|scheme|provider|user|username|level|hint|prompt
       | stdin|manager|source|server|ring|chain|usage|bits|curve)$ | tokens$ | keys$
-      | ^(?:ask|no|use|show|print|prompt|read|reset|generate|gen|keep|save|store)[_.-]
+      | ^(?:ask|no|use|show|print|prompt|read|reset|generate|gen|keep|save|store|delete|list
+          |export|import|revoke|remove|rm)[_.-]
     """,
     re.VERBOSE | re.IGNORECASE,
 )
@@ -320,6 +323,8 @@ def _command_value_ok(m: re.Match[str]) -> bool:
 
 def _bearer_ok(m: re.Match[str]) -> bool:
     value = m.group("value")
+    if value.startswith(("/", ".", "~", "-")):
+        return False  # `bearer --version`, `mv ./bin/bearer /usr/local/bin`: the tool bearer
     return not (value.isalpha() and value.islower())  # an English word, not a token
 
 
@@ -733,7 +738,7 @@ RULES: tuple[Rule, ...] = (
     _r(
         "high-entropy-url",
         "random-looking value of a URL query parameter named like a secret (?sig=…, &token=…)",
-        r"(?i)[?&;][\w.-]*(?:sig|signature|key|token|auth|secret|code|pass|pwd|cred)[\w.-]*="
+        r"(?i)[?&;][\w.-]*(?:sig|signature|(?<!view)key|token|auth|secret|code|pass|pwd|cred)[\w.-]*="
         r"(?P<value>[^&\s'\"#]{12,})",
         ("sig", "key", "token", "auth", "secret", "code", "pass", "pwd", "cred"),
         _url_random_ok,

@@ -207,4 +207,9 @@ NEGATIVES: list[str] = [
     "curl 'https://x.local/search?code=python&key=value'",
     "git clone https://github.com/acme/app.git",
     "pip install --index-url https://user@pypi.example.com/simple pkg",
+    'ffmpeg -i in.wav -af "highpass=f=200,lowpass=f=3000" out.mp3',
+    "bearer --version",
+    "sudo mv ./bin/bearer /usr/local/bin",
+    "gpg --delete-secret-and-public-key 0xABCDEF0123456789",
+    """kubectl patch sa default -p '{"imagePullSecrets": [{"name": "regcred"}]}'""",
 ]
