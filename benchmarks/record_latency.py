@@ -4,6 +4,9 @@ The baseline is atuin's design: one SQLite database in WAL mode (synchronous=NOR
 commit does not fsync, like Delta's group fsync), one row per command with an index on the
 timestamp and a unique id. Both sides commit every command in its own transaction, in the
 same run, on the same disk, with the same commands (real ones from NL2Bash when available).
+The recorder runs twice: with the secrets filter's whole rule set (built-in + gitleaks) and
+with its built-in rules only, the hand-picked list it had before, so the rule set's cost shows
+as a ratio in the same run.
 
     python benchmarks/record_latency.py [--n 5000] [--json]
 """
@@ -69,11 +72,21 @@ def bench_store(root: Path, cmds: list[str]) -> list[float]:
     return out
 
 
-def bench_recorder(root: Path, cmds: list[str]) -> list[float]:
+def bench_recorder(root: Path, cmds: list[str], secrets_rules: str = "all") -> list[float]:
+    """The recorder's path; ``secrets_rules="built-in"`` gives the secrets filter the
+    hand-picked built-in rules only (what it had before gitleaks' rule set), as a baseline."""
     import os
 
     os.environ["DELTA_HOME"] = str(root)
-    rec = Recorder(DeltaContext(root), sync_thread=True)
+    ctx = DeltaContext(root)
+    if secrets_rules == "built-in":
+        from delta_plugins.secret_rules import RULES as BUILTIN_RULES
+        from delta_plugins.secrets import SecretScanner
+
+        for f in ctx.filters:
+            if getattr(f, "name", "") == "secrets":
+                f.scanner = SecretScanner(BUILTIN_RULES)
+    rec = Recorder(ctx, sync_thread=True)
     rec.finish(rec.start("warm up", "/"), 0, 0.0)
     out = []
     for i, c in enumerate(cmds):
@@ -120,6 +133,9 @@ def main() -> None:
         d = Path(d)
         rows = {
             "delta Store.add": bench_store(d / "store", cmds),
+            "delta Recorder, secrets: built-in rules only": bench_recorder(
+                d / "rec0", cmds, "built-in"
+            ),
             "delta Recorder (collectors+filters+store)": bench_recorder(d / "rec", cmds),
             "sqlite WAL (atuin design)": bench_sqlite(d / "h.db", cmds),
         }

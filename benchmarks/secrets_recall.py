@@ -1,21 +1,29 @@
 """Recall of the ``secrets`` filter on labelled secrets, false positives on benign commands.
 
-    python benchmarks/secrets_recall.py [--data ../shared/data] [--show 10]
+    python benchmarks/secrets_recall.py [--data ../shared/data] [--gitleaks-repo DIR] [--show 10]
+
+Every labelled set is split in two by a hash of its text (``split_of``): the rules were tuned
+on the ``tune`` half only; the ``held`` half is the figure to report. Each set is measured with
+the whole filter and, in the same run, with the filter as it was at ``--baseline-ref`` (main by
+default: its hand-picked rules before gitleaks' set), loaded from git.
 
 Positives (a line counts as caught when the filter fires *and* the secret text is gone):
   whispers      Skyscanner whispers' shell lines labelled noncompliant (compliant ones are
                 reported as whispers-neg);
-  gitleaks      for each gitleaks rule of a provider the issue lists, random strings drawn from
-                the rule's own regex (``regex_samples``), set in neutral shell templates so
-                that only a provider rule can catch them (and the rule's whole match where
-                the regex describes a command, as for ``curl -u``);
+  gitleaks      gitleaks' own true positives (``tps``) of every rule, read out of its rule
+                sources in a snapshot of github:gitleaks/gitleaks (``gitleaks_examples``; the
+                ``fetch`` tool puts one at /work/.mirror/gitleaks+gitleaks/repo); its false
+                positives (``fps``) are reported apart: most are near-misses of one rule that
+                another rightly redacts (a value assigned to ``*_TOKEN``);
   checklist     the issue's list, built here: AWS secret/session variables, password options,
                 assignments, headers, with random values (written with the rules: a coverage
                 check, not an independent measure);
   detect-secrets  detect-secrets' config fixtures, labelled by hand below, typed as
                 ``echo '<line>' >> file`` (config syntax; no target, there is no entropy rule).
 Benign: every tldr example (common + linux) and every NL2Bash command; a command is a false
-positive when any rule fires. Also the per-command cost of the filter and of the whole built-in
+positive when any rule fires. The real personal histories of ../shared/data/public_histories
+are counted apart, each altered command listed by rule (``--list-histories``) to be judged by
+eye: a real password there is a true positive. Also the per-command cost of the filter and of the whole built-in
 chain (mean, p99) against two baselines measured in the same run: ``str.lower`` alone and
 every rule run without the keyword gate.
 """
@@ -27,9 +35,10 @@ import csv
 import random
 import re
 import string
+import subprocess
 import sys
 import time
-import tomllib
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -37,25 +46,23 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from delta_plugins.secret_rules import RULES
-from delta_plugins.secrets import SecretScanner, redact
-from regex_samples import samples
+from delta_plugins.secret_rules import RULES as BUILTIN_RULES
+from delta_plugins.secrets import RULES, SecretScanner, redact
+from gitleaks_examples import extract
 
 from delta_core.config import Config
 from delta_core.memory.privacy import apply_filters, configure_filters
 from delta_core.plugin.manager import Components, make_plugin_manager
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-IN_SCOPE = re.compile(
-    r"^(?:aws-access-token|github-|gitlab-|slack-|stripe-|npm-|netlify-|pulumi-|openai-"
-    r"|anthropic-|huggingface-|gcp-api-key|jwt$|private-key|curl-auth-)"
-)
-NEUTRAL = (
-    "export BUILD_VAR={s}",
-    'curl -s -H "X-Request-Id: {s}" https://api.example.com/v1/me',
-    "git remote set-url origin https://{s}@github.com/acme/app.git",
-    "mytool login {s} --verbose",
-)
+DEFAULT_GITLEAKS = Path("/work/.mirror/gitleaks+gitleaks/repo")
+
+
+def split_of(set_name: str, text: str) -> str:
+    """``tune`` or ``held``: a fixed half of every labelled set, by a hash of the text."""
+    return "held" if zlib.crc32(f"{set_name}\0{text}".encode()) % 2 else "tune"
+
+
 # (line, secret or "" for a negative), read off the fixture files by hand.
 DETECT_SECRETS = (
     ("mimi=gX69YO4CvBsVjzAwYxdGyDd30t5+9ez31gKATtj4", "gX69YO4CvBsVjzAwYxdGyDd30t5+9ez31gKATtj4"),
@@ -132,27 +139,50 @@ def checklist(rng: random.Random, per: int = 5) -> list[tuple[str, str]]:
     return [(line, sec or line.split("=", 1)[1].split()[0]) for line, sec in out]
 
 
-def gitleaks(data: Path, per_rule: int) -> tuple[list[tuple[str, str]], Counter]:
-    rules = tomllib.loads((data / "secrets_gitleaks_rules/gitleaks.toml").read_text())["rules"]
-    out: list[tuple[str, str]] = []
-    used: Counter = Counter()
-    for i, rule in enumerate(r for r in rules if IN_SCOPE.match(r["id"])):
-        for j, (match, secret) in enumerate(samples(rule["regex"], per_rule, seed=i)):
-            if rule["id"] == "curl-auth-user" and not re.search(r":[\"']?[^\s\"':]", secret):
-                continue  # "user:" with no password: curl prompts for it, nothing to hide
-            if rule["id"].startswith("curl-"):
-                line = match  # the regex describes the whole curl command
-            elif rule["id"].startswith("netlify"):
-                # The regex's context is "netlify" then any separator; use real ones instead.
-                line = (
-                    f"netlify deploy --prod --auth {secret}",
-                    f"NETLIFY_AUTH_TOKEN={secret} netlify status",
-                )[j % 2]
-            else:
-                line = NEUTRAL[j % len(NEUTRAL)].format(s=match)
-            out.append((line, secret))
-            used[rule["id"]] += 1
-    return out, used
+def gitleaks(repo: Path) -> tuple[list[tuple[str, str]], list[str], int]:
+    """gitleaks' tps as (text, secret) and fps, from its rule sources; and how many were skipped.
+
+    The secret of a generated example is its random part; of a literal one, the secret
+    gitleaks' own rule finds in it (as compiled here) or, failing that, the whole text.
+    """
+    got = extract(repo)
+    own = {r.name: SecretScanner((r,)) for r in RULES if r.source == "gitleaks"}
+    pos, neg = [], []
+    for e in got.examples:
+        if not e.positive:
+            neg.append(e.text)
+            continue
+        secret = max(e.secrets, key=len) if e.secrets else ""
+        if not secret and e.rule in own:
+            found = own[e.rule].scan(e.text)
+            secret = e.text[found[0].start : found[0].end] if found else ""
+        pos.append((e.text, secret or e.text))
+    return pos, neg, got.skipped
+
+
+def bare(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Each distinct generated secret alone after a neutral command: no keyword, no name.
+
+    What a provider's shape alone gives away (its prefix: ``ghp_``, ``SG.``, ``dp.pt.``); a
+    semi-generic gitleaks rule (32 hex digits next to "mailgun") cannot fire here, nor should it.
+    """
+    seen: dict[str, None] = {}
+    for _line, secret in items:
+        if 16 <= len(secret) <= 200 and "\n" not in secret and secret not in seen:
+            seen[secret] = None
+    return [(f"mytool send {s}", s) for s in seen]
+
+
+def histories(data: Path) -> list[str]:
+    """Every command of the public personal histories (fish, zsh extended, plain lines)."""
+    out: list[str] = []
+    for path in sorted((data / "public_histories/raw").glob("*.txt")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if path.stem.endswith("fish"):
+            out += [ln[7:] for ln in text.splitlines() if ln.startswith("- cmd: ")]
+        else:
+            out += [re.sub(r"^: \d+:\d+;", "", ln) for ln in text.splitlines() if ln.strip()]
+    return out
 
 
 def whispers(data: Path) -> tuple[list[tuple[str, str]], list[str]]:
@@ -187,8 +217,10 @@ def _builtin_chain() -> list:
     return filters
 
 
-def cost(scanner: SecretScanner, commands: list[str]) -> dict[str, tuple[float, float]]:
-    """Mean and p99 microseconds per command: the filter, the chain and two baselines."""
+def cost(
+    scanner: SecretScanner, builtin: SecretScanner, commands: list[str], base_name: str
+) -> dict[str, tuple[float, float]]:
+    """Mean and p99 microseconds per command: the filter, the chain and three baselines."""
 
     def ungated(cmd: str) -> None:
         for rule in RULES:
@@ -205,6 +237,7 @@ def cost(scanner: SecretScanner, commands: list[str]) -> dict[str, tuple[float, 
     for name, fn in (
         ("str.lower only", str.lower),
         ("all rules, no gate", ungated),
+        (base_name, builtin.scan),
         ("secrets filter", scanner.scan),
         ("whole built-in chain", whole_chain),
     ):
@@ -218,85 +251,171 @@ def cost(scanner: SecretScanner, commands: list[str]) -> dict[str, tuple[float, 
     return out
 
 
+def scanner_at(ref: str):
+    """The secrets scanner as it was at git ``ref`` (its two modules, loaded under a new name).
+
+    The baseline the issue measured: the filter before gitleaks' rules and the additions.
+    """
+    import importlib.util
+    import subprocess
+    import tempfile
+    import types
+
+    repo = Path(__file__).resolve().parents[1]
+    pkg = types.ModuleType("delta_plugins_at_ref")
+    pkg.__path__ = []  # a namespace of our own
+    sys.modules[pkg.__name__] = pkg
+    tmp = Path(tempfile.mkdtemp(prefix="delta-secrets-ref-"))
+    for name in ("secret_rules", "secrets"):
+        src = subprocess.run(
+            ["git", "-C", str(repo), "show", f"{ref}:plugins/{name}.py"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.replace("delta_plugins.", "delta_plugins_at_ref.")
+        path = tmp / f"{name}.py"
+        path.write_text(src)
+        spec = importlib.util.spec_from_file_location(f"delta_plugins_at_ref.{name}", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules["delta_plugins_at_ref.secrets"].SecretScanner()
+
+
+def _recall(scanner: SecretScanner, items: list[tuple[str, str]]) -> tuple[int, list[str]]:
+    misses = [line for line, secret in items if not caught(scanner, line, secret)]
+    return len(items) - len(misses), misses
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--per-rule", type=int, default=20, help="gitleaks samples per rule")
+    ap.add_argument("--gitleaks-repo", type=Path, default=DEFAULT_GITLEAKS)
     ap.add_argument("--show", type=int, default=5, help="misses / false positives to print")
+    ap.add_argument("--list-histories", action="store_true", help="print every altered command")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--baseline-ref",
+        default="main",
+        help="git ref whose secrets filter is the baseline column (default: main)",
+    )
     args = ap.parse_args(argv)
     console = Console()
     scanner = SecretScanner()
+    try:
+        builtin = scanner_at(args.baseline_ref)
+        base_name = f"filter at {args.baseline_ref}"
+    except (OSError, subprocess.CalledProcessError, ImportError, AttributeError) as exc:
+        console.print(f"baseline at {args.baseline_ref} not loadable ({exc}); built-in rules")
+        builtin = SecretScanner(BUILTIN_RULES)
+        base_name = "built-in rules only"
     rng = random.Random(args.seed)
 
     w_pos, w_neg = whispers(args.data)
-    g_pos, used = gitleaks(args.data, args.per_rule)
+    g_pos, g_neg, skipped = gitleaks(args.gitleaks_repo)
     positives = {
         "whispers": w_pos,
         "gitleaks": g_pos,
         "checklist": checklist(rng),
         "detect-secrets": [(f"echo '{line}' >> config", s) for line, s in DETECT_SECRETS if s],
+        "gitleaks-bare (not in totals)": bare(g_pos),
     }
     negatives = {
         "whispers-neg": w_neg,
         "detect-secrets-neg": [f"echo '{line}' >> config" for line, s in DETECT_SECRETS if not s],
+        "gitleaks-fps": g_neg,
         **benign(args.data),
     }
 
-    table = Table(title=f"secrets filter: recall ({len(used)} gitleaks rules in scope)")
-    for col in ("set", "lines", "caught", "recall"):
-        table.add_column(col, justify="right" if col != "set" else "left")
-    misses: list[tuple[str, str]] = []
-    shell_hit = shell_all = 0
-    for name, items in positives.items():
-        hit = 0
-        for line, secret in items:
-            if caught(scanner, line, secret):
-                hit += 1
-            else:
-                misses.append((name, line))
-        if name != "detect-secrets":
-            shell_hit, shell_all = shell_hit + hit, shell_all + len(items)
-        table.add_row(name, str(len(items)), str(hit), f"{100 * hit / len(items):.2f}%")
-    table.add_row(
-        "shell lines (all but detect-secrets)",
-        str(shell_all),
-        str(shell_hit),
-        f"{100 * shell_hit / shell_all:.2f}%",
-        style="bold",
+    table = Table(
+        title=f"secrets filter: recall ({len(RULES)} rules; {skipped} gitleaks items not evaluated)"
     )
+    for col in ("set", "half", "lines", "all rules", base_name):
+        table.add_column(col, justify="right" if col not in ("set", "half") else "left")
+    misses: list[tuple[str, str]] = []
+    totals: dict[str, list[int]] = {}
+    for name, items in positives.items():
+        for half in ("tune", "held"):
+            part = [it for it in items if split_of(name, it[0]) == half]
+            if not part:
+                continue
+            hit, missed = _recall(scanner, part)
+            b_hit, _ = _recall(builtin, part)
+            if half == "held":
+                misses += [(name, m) for m in missed]
+            if "not in totals" not in name:
+                t = totals.setdefault(half, [0, 0, 0])
+                t[0], t[1], t[2] = t[0] + len(part), t[1] + hit, t[2] + b_hit
+            table.add_row(
+                name,
+                half,
+                str(len(part)),
+                f"{hit} ({100 * hit / len(part):.2f}%)",
+                f"{b_hit} ({100 * b_hit / len(part):.2f}%)",
+            )
+    for half, (n, hit, b_hit) in totals.items():
+        table.add_row(
+            "all sets",
+            half,
+            str(n),
+            f"{hit} ({100 * hit / n:.2f}%)",
+            f"{b_hit} ({100 * b_hit / n:.2f}%)",
+            style="bold",
+        )
     console.print(table)
 
-    table = Table(title="secrets filter: false positives on benign commands")
-    for col in ("set", "commands", "flagged", "rate"):
+    table = Table(title="secrets filter: commands flagged among benign and negative examples")
+    for col in ("set", "commands", "all rules", base_name):
         table.add_column(col, justify="right" if col != "set" else "left")
     fps: list[tuple[str, str, str]] = []
     benign_fp = benign_all = 0
     for name, lines in negatives.items():
-        flagged = 0
+        flagged = b_flagged = 0
         for line in lines:
             found = scanner.scan(line)
+            b_flagged += bool(builtin.scan(line))
             if found:
                 flagged += 1
                 fps.append((name, ",".join(f.rule for f in found), line))
         if name in ("tldr", "nl2bash"):
             benign_fp, benign_all = benign_fp + flagged, benign_all + len(lines)
-        table.add_row(name, str(len(lines)), str(flagged), f"{100 * flagged / len(lines):.3f}%")
+        table.add_row(
+            name,
+            str(len(lines)),
+            f"{flagged} ({100 * flagged / len(lines):.3f}%)",
+            f"{b_flagged} ({100 * b_flagged / len(lines):.3f}%)",
+        )
     table.add_row(
         "benign (tldr + nl2bash)",
         str(benign_all),
-        str(benign_fp),
-        f"{100 * benign_fp / benign_all:.3f}%",
+        f"{benign_fp} ({100 * benign_fp / benign_all:.3f}%)",
+        "",
         style="bold",
     )
     console.print(table)
-    console.print("false positives by rule:", dict(Counter(r for _n, r, _l in fps).most_common()))
+    console.print(
+        "flagged by rule (tldr + nl2bash):",
+        dict(Counter(r for n, r, _l in fps if n in ("tldr", "nl2bash")).most_common()),
+    )
+
+    hist = histories(args.data)
+    altered = [(",".join(f.rule for f in found), c) for c in hist if (found := scanner.scan(c))]
+    b_altered = sum(bool(builtin.scan(c)) for c in hist)
+    console.print(
+        f"public_histories: {len(altered)} of {len(hist)} commands altered"
+        f" ({100 * len(altered) / max(len(hist), 1):.3f}%; {base_name}: {b_altered});"
+        " by rule:",
+        dict(Counter(r for r, _c in altered).most_common()),
+    )
+    if args.list_histories:
+        for rule, c in altered:
+            console.print(f"  [{rule}] {c[:200]!r}", highlight=False, markup=False)
 
     commands = benign(args.data)["tldr"] + benign(args.data)["nl2bash"]
     table = Table(title=f"cost per command, {len(commands)} benign commands (µs)")
     for col in ("what", "mean", "p99", "mean vs filter"):
         table.add_column(col, justify="right" if col != "what" else "left")
-    figures = cost(scanner, commands)
+    figures = cost(scanner, builtin, commands, base_name)
     base = figures["secrets filter"][0]
     for name, (mean, p99) in figures.items():
         table.add_row(name, f"{mean:.2f}", f"{p99:.2f}", f"{mean / base:.2f}x")
@@ -304,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for name, line in misses[: args.show]:
         console.print(f"[red]missed[/] {name}: {line[:160]!r}", markup=True, highlight=False)
-    for name, rule, line in fps[: args.show]:
+    for name, rule, line in [f for f in fps if f[0] in ("tldr", "nl2bash")][: args.show]:
         console.print(f"[yellow]flagged[/] {name} ({rule}): {line[:160]!r}", highlight=False)
     return 0
 

@@ -47,6 +47,12 @@ SETTINGS: dict[str, Setting] = {
     "filters.secrets_action": Setting(
         str, "redact", "redact or drop commands with secrets", choices=("redact", "drop")
     ),
+    "filters.secrets_rules": Setting(
+        str,
+        "all",
+        "secret rules: all (built-in + gitleaks) or built-in (the hand-picked ones)",
+        choices=("all", "built-in"),
+    ),
     "filters.ignore_commands": Setting(list, [], "regexes: matching commands are not stored"),
     "filters.ignore_cwds": Setting(
         list, [], "regexes: commands run in matching dirs are not stored"

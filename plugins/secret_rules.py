@@ -2,8 +2,11 @@
 
 Provider rules recognise a token by its documented prefix and shape (``ghp_…``, ``AKIA…``);
 context rules recognise a secret by where it sits in a command (``export API_TOKEN=…``,
-``curl -u user:pass``, ``mysql -p…``). There is deliberately no "looks random" rule: entropy
-alone flags innocent hashes and paths (atuin issue #3057).
+``curl -u user:pass``, ``mysql -p…``). Entropy alone flags innocent hashes and paths (atuin
+issue #3057), so randomness (:func:`looks_random`) is only ever asked of a value that a context
+already makes suspect: the argument of ``--sig`` or ``login``, a URL's user part, a query
+parameter; and it excludes what random-looking benign values are (UUIDs, git SHAs, file hashes,
+words glued in camel case, gitleaks' stop words).
 
 Every rule names keywords (lower case), one of which occurs in the lowered text of anything
 the rule matches; the rule is tried only when one does. Keywords are short and shared between
@@ -14,9 +17,18 @@ rules win when two find the same secret, so provider rules come first.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote as url_unquote
+
+GITLEAKS_DATA = Path(__file__).resolve().parent / "data" / "gitleaks_rules.json"
 
 # One shell word: bare text, "double", 'single' or $'ansi' quoted. An unterminated quote
 # runs to the end of the line (the shell would keep reading).
@@ -42,6 +54,7 @@ _PLACEHOLDER = re.compile(
       | \{\{.*\}\}$ | \{[^{}]*\}$
       | %[\w.-]+%$              # %VAR%
       | \[[^\]]*\]$             # [password]
+      | \[\s*[{\["]              # a JSON list: the structure, its secrets have their own keys
       | (?:\*+|x+|X+|\.+|-+|_+|•+)$
       | (?:true|false|yes|no|on|off|null|none|nil|undefined|empty|changeme)$
       | [~/]|\.\.?/             # a path names where the secret is kept
@@ -84,16 +97,153 @@ class Rule:
     accept: Callable[[re.Match[str]], bool] | None = None
     # A second gate, tested only once a keyword is found: one of these must occur as well.
     requires: tuple[str, ...] = ()
+    # Where the rule comes from, as ``delta memory explain`` names it: built-in or gitleaks.
+    source: str = "built-in"
+    # gitleaks' secretGroup (0: the first non-empty group); None: the group ``value`` or the
+    # whole match, as built-in rules have it.
+    secret_group: int | None = None
 
 
 def _value_ok(m: re.Match[str]) -> bool:
     return not is_placeholder(m.group("value"))
 
 
+def _charset_bits(value: str) -> float:
+    """log2 of the size of the smallest usual alphabet ``value`` is drawn from."""
+    if re.fullmatch(r"[0-9a-f]+|[0-9A-F]+", value):
+        return 4.0
+    if re.fullmatch(r"[0-9a-z]+|[0-9A-Z]+", value):
+        return math.log2(36)
+    if re.fullmatch(r"[0-9A-Za-z]+", value):
+        return math.log2(62)
+    return 6.0  # base64, base64url and the like
+
+
+_HASH_LIKE = re.compile(
+    r"""^(?:[0-9a-f]{7,12}|[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{56}|[0-9a-f]{64}|[0-9a-f]{96}
+      | [0-9a-f]{128}                                  # git SHAs (short and long), file hashes
+      | [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}   # a UUID
+      | (?:sha(?:1|224|256|384|512)|md5|blake2b?|xxh\d*)[:-].*            # a labelled digest
+      | v?\d+(?:[._-]\d+)+(?:[._+-]?[a-z][\w.+-]*)?          # a version: 1.2.3-rc1
+    )$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+_WORDISH = re.compile(r"[A-Z]?[a-z]{3,}|[A-Z]{4,}(?![a-z])")
+
+
+_STOPWORDS: list[tuple[str, ...]] = []
+
+
+def _stopword(value: str) -> bool:
+    """Whether ``value`` holds one of the stop words of gitleaks' generic rule (read once)."""
+    if not _STOPWORDS:
+        doc = json.loads(GITLEAKS_DATA.read_text(encoding="utf-8"))
+        words = {
+            w
+            for rule in doc["rules"]
+            if rule["id"] == "generic-api-key"
+            for allow in rule["allowlists"]
+            for w in allow["stopwords"]
+        }
+        _STOPWORDS.append(tuple(sorted(words)))
+    low = value.lower()
+    return any(w in low for w in _STOPWORDS[0])
+
+
+def looks_random(value: str, min_len: int = 16) -> bool:
+    """Whether ``value`` looks like generated key material rather than a name, hash or number.
+
+    The defences real scanners use: a minimum length; Shannon entropy against what a random
+    string of that length over the value's own alphabet would show (hex, base36, base62,
+    base64: per-charset floors rather than one number); at least two kinds of character; no
+    UUID, git SHA, file hash or version number; not mostly English-looking words (camel or
+    snake case: ``MyServiceAccount2``); no stop word of gitleaks' generic rule in it.
+    """
+    v = value.strip("\"'")
+    if len(v) < min_len or len(v) > 512 or not re.fullmatch(r"[\w+/=.~-]+", v, re.ASCII):
+        return False
+    if _HASH_LIKE.match(v) or "//" in v or v.startswith(("/", ".", "-")):
+        return False
+    core = v.rstrip("=")
+    kinds = sum(bool(re.search(c, core)) for c in ("[a-z]", "[A-Z]", "[0-9]"))
+    if kinds < 2:
+        return False
+    n = len(core)
+    # Expected distinct-symbol entropy of n random symbols from 2**bits, less a margin.
+    bits = _charset_bits(core)
+    floor = min(bits, math.log2(n)) * 0.8
+    if shannon_entropy(core) < floor:
+        return False
+    wordish = sum(len(w) for w in _WORDISH.findall(core))
+    if wordish >= 0.5 * n:
+        return False
+    if _class_counts_unlikely(core, bits):
+        return False
+    return not _stopword(core)
+
+
+def _binomial_tail(n: int, x: int, p: float) -> float:
+    """P(X <= x) if x is below the mean of Binomial(n, p), else P(X >= x)."""
+    lo, hi = (0, x) if x < n * p else (x, n)
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(lo, hi + 1))
+
+
+def _class_counts_unlikely(value: str, bits: float) -> bool:
+    """Whether how many digits, capitals or small letters ``value`` has is too unlikely for a
+    random draw from its alphabet (ripsecrets' char-class test, in spirit: a random base64
+    string of 24 characters almost never has no digit, nor 20 of them)."""
+    base = 2**bits
+    classes = [("0", "9")] if base <= 16 else [("0", "9"), ("A", "Z"), ("a", "z")]
+    if 16 < base < 40:
+        classes = [("0", "9"), ("A", "Z") if value.isupper() else ("a", "z")]
+    n = len(value)
+    for lo, hi in classes:
+        count = sum(lo <= c <= hi for c in value)
+        width = ord(hi) - ord(lo) + 1
+        if _binomial_tail(n, count, min(width / base, 1.0)) < 1e-4:
+            return True
+    return False
+
+
+def shannon_entropy(text: str) -> float:
+    """Bits per character of ``text`` by its own character frequencies."""
+    if not text:
+        return 0.0
+    n = len(text)
+    return -sum(c / n * math.log2(c / n) for c in Counter(text).values())
+
+
+def _url_random_ok(m: re.Match[str]) -> bool:
+    return looks_random(url_unquote(m.group("value")), 12)
+
+
+def _random_ok(m: re.Match[str]) -> bool:
+    return not is_placeholder(m.group("value")) and looks_random(unquote(m.group("value")))
+
+
+_CREDENTIAL = re.compile(r"[\w.@+-]{1,64}:[\x21-\x7e]{3,128}", re.ASCII)
+
+
+def _decodes_to_credentials(word: str) -> bool:
+    """Whether a base64 word is ``user:password`` in disguise (``dXNlcjpodW50ZXIy``)."""
+    if len(word) % 4 or len(word) < 12:
+        return False
+    try:
+        raw = base64.b64decode(word, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    return bool(_CREDENTIAL.fullmatch(text)) and not is_placeholder(text.partition(":")[2])
+
+
 # --- names of variables and options that hold secrets ---------------------------------------
 _SECRET_NAME = re.compile(
     r"""token(?!i[sz])|secret|passw(?:or)?d|passphrase|credential|api[_.-]?key
-      | (?<!by)(?<!com)pass$ | (?:^|[_.-])(?:pwd|auth)$ | [_.-]key$
+      | (?<!by)(?<!com)(?<!low)(?<!high)(?<!band)(?<!all)pass$ | (?:^|[_.-])(?:pwd|auth)$
+      | [_.-]key$
       | (?-i:[a-z]Key$|[A-Z]KEY$)
       | (?:access|account|master|private|signing|encryption|license|deploy|session)[_.-]?key
     """,
@@ -106,7 +256,8 @@ _NOT_SECRET_NAME = re.compile(
       | suffix|format|mode|policy|enabled|required|helper|command|cmd|fd|env|var|location|store
       | index|field|version|algorithm|alg|method|scheme|provider|user|username|level|hint|prompt
       | stdin|manager|source|server|ring|chain|usage|bits|curve)$ | tokens$ | keys$
-      | ^(?:ask|no|use|show|print|prompt|read|reset|generate|gen|keep|save|store)[_.-]
+      | ^(?:ask|no|use|show|print|prompt|read|reset|generate|gen|keep|save|store|delete|list
+          |export|import|revoke|remove|rm)[_.-]
     """,
     re.VERBOSE | re.IGNORECASE,
 )
@@ -172,6 +323,8 @@ def _command_value_ok(m: re.Match[str]) -> bool:
 
 def _bearer_ok(m: re.Match[str]) -> bool:
     value = m.group("value")
+    if value.startswith(("/", ".", "~", "-")):
+        return False  # `bearer --version`, `mv ./bin/bearer /usr/local/bin`: the tool bearer
     return not (value.isalpha() and value.islower())  # an English word, not a token
 
 
@@ -293,6 +446,118 @@ RULES: tuple[Rule, ...] = (
         _pem_ok,
         re.DOTALL,
     ),
+    _r(
+        "telegram-bot-token",
+        "Telegram bot token (123456789:AA…)",
+        r"(?<![\w:])\d{5,16}:A[A-Za-z0-9_-]{34}(?![\w-])",
+        (":a",),
+    ),
+    _r(
+        "provider-token",
+        "token with a provider's own prefix (SonarQube, NuGet, crates.io, Twitch, Adafruit IO,"
+        " Tavily, Jina, Mailgun, TeamCity, Salesforce, Doppler, Vault, New Relic, …)",
+        r"\b(?:sq[upa]_[0-9A-Za-z]{40}|access-(?:sandbox|development|production)-[0-9a-f]{8}-[0-9a-f]{4}"
+        r"-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|oy2[a-z0-9]{43}|cio[A-Za-z0-9]{32}|live_\d{6,12}_[A-Za-z0-9]{30}"
+        r"|aio_[A-Za-z0-9]{28}|tvly-(?:dev-|prod-)?[A-Za-z0-9]{32}|jina_[A-Za-z0-9_-]{40,80}"
+        r"|(?:pub)?key-[0-9a-f]{32}|eyJ0eXAiOiAiVENWMiJ9\.[\w-]{20,}(?:\.[\w-]{20,})?"
+        r"|00D[0-9A-Za-z]{12,15}![\w.]{40,}|dp\.(?:pt|st|sa|ct|scim|audit)\.[\w-]{20,}"
+        r"|hv[sbr]\.[\w-]{24,}|NR(?:AK|JS|II|AA)-[A-Za-z0-9]{19,32}|sgp_(?:local_)?[0-9a-f]{40}"
+        r"|sgp_[0-9a-f]{16}_[0-9a-f]{40}|PMAK-[0-9a-f]{24}-[0-9a-f]{34}|sk_(?:live|test)_\w{24,}"
+        r"|SG\.[\w-]{22}\.[\w-]{43}|[0-9a-f]{32}-us\d{1,2}|dapi[0-9a-f]{32}(?:-\d)?"
+        r"|gl(?:c|sa)_[A-Za-z0-9+/_]{32,}={0,3}|EAAA[\w-]{60}|sq0(?:atp|csp)-[\w-]{22,43})(?![\w-])",
+        (
+            "sq",
+            "oy2",
+            "access-sandbox-",
+            "access-development-",
+            "access-production-",
+            "cio",
+            "live_",
+            "aio_",
+            "tvly-",
+            "jina_",
+            "key-",
+            "eyj0exaioiaivenwmij9",
+            "00d",
+            "dp.",
+            "hv",
+            "nr",
+            "sgp_",
+            "pmak-",
+            "sk_",
+            "sg.",
+            "-us",
+            "dapi",
+            "glc_",
+            "glsa_",
+            "eaaa",
+        ),
+    ),
+    _r(
+        "facebook-app-token",
+        "Facebook app access token (APP_ID|SECRET)",
+        r"(?<=\d{15})\|(?P<value>[A-Za-z0-9_-]{27})(?![\w-])",  # a literal first: a fast scan
+        ("|",),
+    ),
+    _r(
+        "webhook-url",
+        "webhook URL whose path is the secret (Teams, Discord, Google Chat, Zapier, IFTTT, …)",
+        r"(?i)(?:\.webhook\.office\.com/webhookb2/|outlook\.office(?:365)?\.com/webhook/"
+        r"|discord(?:app)?\.com/api/webhooks/|chat\.googleapis\.com/v1/spaces/"
+        r"|hooks\.zapier\.com/hooks/catch/|maker\.ifttt\.com/(?:trigger/[^/\s]+/with/)?key/"
+        r"|logic\.azure\.com[:\d]*/workflows/|/hooks/(?=[a-z0-9]{26}\b)"
+        r"|api\.telegram\.org/(?:file/)?bot(?=\d))(?P<value>[^\s'\"<>`]{8,})",
+        (
+            "webhook",
+            "discord",
+            "chat.googleapis",
+            "zapier",
+            "ifttt",
+            "logic.azure",
+            "/hooks/",
+            "api.telegram",
+        ),
+    ),
+    _r(
+        "password-hash",
+        "password hash (bcrypt, md5crypt, apr1, sha256crypt, sha512crypt, yescrypt, argon2,"
+        " Cisco type 8/9, Django/Werkzeug PBKDF2)",
+        r"(?<![\w$])(?:\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53,}"
+        r"|\$(?:1|apr1)\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22,}"
+        r"|\$[56]\$(?:rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43,}"
+        r"|\$(?:y|gy|7)\$[./A-Za-z0-9]+\$[./A-Za-z0-9]{0,64}\$[./A-Za-z0-9]{20,}"
+        r"|\$argon2(?:id|i|d)\$(?:v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]{16,}"
+        r"|\$[89]\$[./A-Za-z0-9]{14}\$[./A-Za-z0-9]{43,}"
+        r"|pbkdf2[_:-]sha(?:1|256|512)[$:]\d+[$:][^\s$:'\"]+[$:][A-Za-z0-9+/=._-]{16,})",
+        (
+            "$2",
+            "$1$",
+            "$apr1$",
+            "$5$",
+            "$6$",
+            "$y$",
+            "$gy$",
+            "$7$",
+            "$argon2",
+            "$8$",
+            "$9$",
+            "pbkdf2",
+        ),
+    ),
+    _r(
+        "vault-unseal-key",
+        "Hashicorp Vault unseal key (vault operator unseal KEY)",
+        rf"\bvault[ \t]+operator[ \t]+unseal(?:[ \t]+-[\w-]+(?:=\S+)?)*[ \t]+{VALUE}",
+        ("unseal",),
+        _value_ok,
+    ),
+    _r(
+        "basic-credentials",
+        "base64 of user:password (an HTTP Basic credential or a registry auth blob)",
+        r"(?<![\w+/=])(?P<value>[A-Za-z0-9+/]{8,}={0,2})(?![\w+/=])",
+        ("base64", "basic", "auth", "echo", "printf"),
+        lambda m: _decodes_to_credentials(m.group("value")),
+    ),
     # --- secrets recognised by where they sit --------------------------------------------------
     _r(
         "url-credentials",
@@ -400,6 +665,84 @@ RULES: tuple[Rule, ...] = (
         rf"(?:!!?\w+[ \t]+)?{VALUE}",  # YAML tags: key: !!binary VALUE
         _SECRET_KW,
         _assignment_ok,
+    ),
+    _r(  # Python and xonsh: os.environ['X'] = '…', ${'X'} = '…', env["X"]="…"
+        "secret-assignment",
+        "value assigned to a name like *TOKEN*, *SECRET*, *PASSWORD*, *API_KEY*",
+        r"(?i)(?:\$\{|\[|\()[ \t]*[\"'](?P<name>[A-Za-z_][\w.-]*)[\"'][ \t]*"
+        rf"(?P<sep>[\]}}][ \t]*=(?!=)[ \t]*|,[ \t]*){VALUE}",
+        _SECRET_KW,
+        _assignment_ok,
+    ),
+    _r(
+        "secret-assignment",
+        "GCP service-account private key id",
+        rf"(?i)[\"']?private_key_id[\"']?[ \t]*[:=][ \t]*{VALUE}",
+        ("private_key_id",),
+        _value_ok,
+    ),
+    _r(
+        "login-password",
+        "password after -p of a login (az login -u bob -p …, any tool's `login … -p`)",
+        rf"\blogin\b{_SAME_CMD}(?<![\w-])(?:-p|-P)(?:=|[ \t]+){VALUE}",
+        ("login",),
+        _value_ok,
+        requires=("-p",),
+    ),
+    _r(
+        "netrc-password",
+        "netrc-style `login USER password PASS` (in a printf, echo or here-string)",
+        r"(?i)\b(?:machine|login)[ \t]+\S+[^\n]*?\bpassword[ \t]+"
+        r"(?P<value>[^\s'\"\\]+)",
+        ("password",),
+        _value_ok,
+        requires=("login", "machine"),
+    ),
+    _r(
+        "high-entropy-argument",
+        "random-looking value after a flag or word that takes a secret (--sig, login, auth, …)",
+        r"(?i)(?<![\w-])(?P<name>--?(?:sig|signature|hmac|otp|mfa|totp|license|serial|activation"
+        r"|apikey|seed|salt|nonce|code|key|k)[\w-]*|login|auth|authenticate|activate|unlock"
+        rf"|register|token)(?:=|[ \t]+){VALUE}",
+        (
+            "sig",
+            "hmac",
+            "otp",
+            "mfa",
+            "license",
+            "serial",
+            "activation",
+            "apikey",
+            "seed",
+            "salt",
+            "nonce",
+            "code",
+            "-k",
+            "key",
+            "login",
+            "auth",
+            "activate",
+            "unlock",
+            "register",
+            "token",
+        ),
+        _random_ok,
+    ),
+    _r(
+        "high-entropy-url",
+        "random-looking token in a URL's user part (https://TOKEN@host)",
+        r"(?i)\b[a-z][a-z0-9+.-]*://(?P<value>[^\s:/?#@'\"]{16,})@",
+        ("://",),
+        _url_random_ok,
+    ),
+    _r(
+        "high-entropy-url",
+        "random-looking value of a URL query parameter named like a secret (?sig=…, &token=…)",
+        r"(?i)[?&;][\w.-]*(?:sig|signature|(?<!view)key|token|auth|secret|code|pass|pwd|cred)[\w.-]*="
+        r"(?P<value>[^&\s'\"#]{12,})",
+        ("sig", "key", "token", "auth", "secret", "code", "pass", "pwd", "cred"),
+        _url_random_ok,
+        requires=("?", "&", ";"),
     ),
     _r(  # fish `set -gx NAME value`, csh `setenv NAME value`
         "secret-assignment",

@@ -27,6 +27,55 @@ LAST_VAR = "DELTA_LAST_SUGGESTION"
 COMPLETER = "delta"
 
 
+def _never_exported(_value: Any) -> None:
+    """A detyper that keeps a variable out of every child process's environment."""
+    return None
+
+
+def last_suggestion_file(root: Any, shell_pid: int) -> Any:
+    """Where a shell keeps its last suggestion for ``delta feedback`` (0600, under the root)."""
+    from pathlib import Path
+
+    return Path(root) / "run" / f"last-suggestion-{shell_pid}"
+
+
+def _keep_local(env: Any) -> dict[str, Any]:
+    """Register the suggestion variables so that xonsh never exports them to subprocesses.
+
+    ``$DELTA_LAST_SUGGESTION`` (and xonsh's own ``$XONSH_PROMPT_NEXT_CMD_SUGGESTION``) hold a
+    command from the history; a child process has no business reading it (a suggestion of
+    ``./cli login …`` would reach every program the user runs). Returns what was registered
+    before, for :func:`_restore_vars`.
+    """
+    saved: dict[str, Any] = {}
+    for name in (LAST_VAR, NEXT_VAR):
+        saved[name] = getattr(env, "_vars", {}).get(name)
+        try:
+            # No ``type=``: xonsh would replace the detyper with its string one.
+            env.register(
+                name,
+                default="",
+                validate=lambda v: isinstance(v, str),
+                convert=str,
+                detype=_never_exported,
+            )
+        except Exception as exc:
+            log.problem(f"could not keep ${name} out of subprocesses: {exc}")
+    return saved
+
+
+def _restore_vars(env: Any, saved: dict[str, Any]) -> None:
+    """Undo :func:`_keep_local`: xonsh's own registration back, ours removed."""
+    for name, var in saved.items():
+        try:
+            if var is not None:
+                env._vars[name] = var
+            else:
+                env.deregister(name)
+        except Exception as exc:
+            log.problem(f"could not restore ${name}: {exc}")
+
+
 def _enabled(env: Any) -> bool:
     value = env.get(SWITCH, True)
     if isinstance(value, str):
@@ -46,6 +95,7 @@ class Suggestions:
         self._building = False
         self._patched: Any = None
         self._completer_added = False
+        self._saved_vars: dict[str, Any] = {}  # variable registrations _keep_local replaced
         self._lock = threading.Lock()
 
     # --- the engine, built once the memory is open (never on the prompt path) ----------
@@ -93,6 +143,7 @@ class Suggestions:
     def install(self) -> None:
         """Wrap the shell's ``singleline`` (if the shell exists yet) and add the completer;
         the engine is built as soon as the memory is open."""
+        self._saved_vars = _keep_local(self.xsh.env)
         when_ready = getattr(self.recorder, "when_ready", None)
         if when_ready is not None:
             when_ready(self.ensure_engine)
@@ -149,6 +200,8 @@ class Suggestions:
                 env[NEXT_VAR] = ""
         except Exception as exc:
             log.problem(f"could not remove ${LAST_VAR}: {exc}")
+        _restore_vars(env, self._saved_vars)
+        self._saved_vars = {}
 
     def complete(self, prefix: str, line: str, begidx: int, endidx: int, ctx: Any = None) -> Any:
         """Tab completion: whole command lines from Delta for the text before the cursor."""
@@ -216,6 +269,16 @@ class Suggestions:
             tracker.taken(typed)  # the ghost text was taken in full
         tracker.shown(suggestion, typed, source)
         try:
-            self.xsh.env[LAST_VAR] = suggestion
+            self.xsh.env[LAST_VAR] = suggestion  # process-local: never exported (_keep_local)
         except Exception as exc:
             log.problem(f"could not set ${LAST_VAR}: {exc}")
+        ctx = self._ctx()
+        if ctx is not None:
+            try:
+                import os
+
+                from delta_core.paths import write_private
+
+                write_private(last_suggestion_file(ctx.config.root, os.getpid()), suggestion)
+            except Exception as exc:
+                log.problem(f"could not note the last suggestion for delta feedback: {exc}")

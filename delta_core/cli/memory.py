@@ -315,8 +315,13 @@ def _auto_sources(ctx, importers) -> list[tuple[str, Path]]:
 @click.option("--regex", is_flag=True, help="PATTERN is a regular expression.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def forget(pattern: str, regex: bool, yes: bool) -> None:
-    """Remove every record whose command contains PATTERN, everywhere (index included)."""
-    store = load_context().store
+    """Remove every record whose command contains PATTERN, everywhere.
+
+    Everywhere: the shards and the index, and what was derived from them (tokenizers,
+    datasets, models' tokenizer copies, the search state); each is named as it is dealt with.
+    """
+    ctx = load_context()
+    store = ctx.store
     if regex:
         try:
             rx = re.compile(pattern)
@@ -332,8 +337,29 @@ def forget(pattern: str, regex: bool, yes: bool) -> None:
     if not yes and not click.confirm(f"Forget {n:,} records matching {pattern!r}?"):
         click.echo("nothing forgotten")
         return
+    if regex:
+        texts = {m.group(0) for r in store.iter_records() for m in rx.finditer(r.command)}
+    else:
+        texts = {pattern}
+    from delta_core.memory.feedback import forget_feedback
+
+    events = forget_feedback(store, match)  # before the rewrite, whose compaction frees them
     removed = store.forget(match)
     click.echo(f"forgot {removed:,} records")
+    if events:
+        click.echo(f"  feedback: {events:,} events deleted")
+    _scrub_derived(ctx, texts)
+
+
+def _scrub_derived(ctx, texts) -> None:
+    from delta_core.cli.derived import scrub
+    from delta_core.paths import Layout
+
+    touched = scrub(Layout(ctx.config.root), texts)
+    for t in touched:
+        click.echo(f"  {t}")
+    if not touched:
+        click.echo("  nothing derived held it (tokenizers, datasets, models, search)")
 
 
 @memory.command()
@@ -351,15 +377,42 @@ def prune(older_than: int | None, refilter: bool) -> None:
         from delta_core.memory.privacy import apply_filters
 
         filters = ctx.filters
+        removed_text: set[str] = set()
 
         def refilter_one(rec):
             v = apply_filters(filters, rec.command, rec.cwd)
+            if v.action == "keep":
+                return rec
             if v.action == "drop":
+                # What the filters found (spans of the command they saw), else the whole command.
+                spans = [rec.command[f.start : f.end] for f in v.findings if f.end > f.start]
+                removed_text.update(spans or [rec.command])
                 return None
-            return rec.with_command(v.command) if v.action == "redact" else rec
+            removed_text.update(_removed_words(rec.command, v.command))
+            return rec.with_command(v.command)
 
+        from delta_core.memory.feedback import forget_feedback
+
+        def held(text: str) -> bool:
+            return apply_filters(filters, text, "").action != "keep"
+
+        events = forget_feedback(ctx.store, held)
         changed, deleted = ctx.store.rewrite(refilter_one)
         click.echo(f"re-filtered: {changed:,} redacted, {deleted:,} dropped")
+        if events:
+            click.echo(f"  feedback: {events:,} events deleted")
+        if removed_text:
+            _scrub_derived(ctx, removed_text)
+
+
+def _removed_words(before: str, after: str) -> set[str]:
+    """The words of ``before`` a filter took out (what derived files must not keep either)."""
+    kept = set(re.split(r"[\s'\"`=:;,@/()]+", after))
+    return {
+        w
+        for w in re.split(r"[\s'\"`=:;,@/()]+", before)
+        if len(w) >= 4 and w not in kept and "<redacted:" not in w
+    }
 
 
 @memory.command()

@@ -19,6 +19,7 @@ import os
 import struct
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import lmdb
@@ -98,6 +99,32 @@ def iter_feedback(store: Store) -> list[dict]:
     with read_txn(store.index.env) as txn:
         events = [_decode(v) for _, v in txn.cursor(db=store.index.db[b"feedback"])]
     return sorted(events, key=lambda e: e.get("time_ns", 0))
+
+
+def forget_feedback(store: Store, match: Callable[[str], bool]) -> int:
+    """Delete every feedback event whose suggestion or typed text matches; return how many.
+
+    Feedback is not derived from the shards (``reindex`` keeps it), so ``delta memory
+    forget`` and ``prune --filters`` must remove it themselves: an accepted suggestion holds
+    the whole command. The store's next compaction of the index drops the freed pages.
+    """
+    removed = 0
+
+    def drop(txn: lmdb.Transaction) -> None:
+        nonlocal removed
+        db = store.index.db[b"feedback"]
+        doomed = [
+            bytes(k)
+            for k, v in txn.cursor(db=db)
+            if match(str((ev := _decode(v)).get("suggestion", "")))
+            or match(str(ev.get("typed", "")))
+        ]
+        for k in doomed:
+            txn.delete(k, db=db)
+        removed = len(doomed)
+
+    store.write_index(drop)
+    return removed
 
 
 def feedback_summary(store: Store) -> dict[str, int]:

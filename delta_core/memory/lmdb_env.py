@@ -241,12 +241,16 @@ def file_identity(path: Path) -> tuple[int, int] | None:
 
 
 def compact_and_close(env: lmdb.Environment, path: Path) -> None:
-    """Rewrite the environment at ``path`` with only its live pages, then close ``env``.
+    """Rewrite the environment at ``path`` with only its live records, then close ``env``.
 
     LMDB keeps freed pages (and the bytes on them) until they are reused, so text removed by
-    ``forget`` would survive in the file. The compacted copy replaces the whole directory
-    (a fresh lock file included); other processes notice the new inode and reopen. The caller
-    holds the root lock exclusively.
+    ``forget`` would survive in the file. Its own compacting copy is not enough: it copies live
+    pages byte for byte, and a branch page keeps the key of a deleted record as a separator
+    (its first node's key is never looked at, so never cleared) — a forgotten command's text,
+    where keys start with it. So the copy is logical: every record of every database is put
+    into a fresh environment, whose pages only ever held live records. The copy replaces the
+    whole directory (a fresh lock file included); other processes notice the new inode and
+    reopen. The caller holds the root lock exclusively.
     """
     tmp = path.with_name(path.name + ".compact")
     old = path.with_name(path.name + ".old")
@@ -255,7 +259,7 @@ def compact_and_close(env: lmdb.Environment, path: Path) -> None:
             shutil.rmtree(leftover)
     private_dir(tmp)
     try:
-        env.copy(str(tmp), compact=True)
+        _logical_copy(env, tmp)
     except BaseException as exc:
         env.close()  # the caller has dropped it from the cache: it is reopened from the files
         shutil.rmtree(tmp, ignore_errors=True)
@@ -267,6 +271,57 @@ def compact_and_close(env: lmdb.Environment, path: Path) -> None:
     os.rename(path, old)
     os.rename(tmp, path)
     shutil.rmtree(old)
+
+
+_DB_RECORD = 48  # bytes of LMDB's record of a named database in the main one
+
+
+def _logical_copy(env: lmdb.Environment, dst: Path) -> None:
+    """Put every record of ``env`` (its main database and each named one) into a new ``dst``."""
+    out = lmdb.open(
+        str(dst),
+        map_size=env.info()["map_size"],
+        subdir=True,
+        max_dbs=MAX_DBS * 4,
+        sync=False,
+        metasync=False,
+        writemap=False,  # LMDB zero-fills what a page does not use
+        mode=FILE_MODE,
+    )
+    try:
+        with env.begin() as src, out.begin(write=True) as dst_txn:
+            plain: list[tuple[bytes, bytes]] = []
+            for name, value in src.cursor():
+                db = None
+                if len(value) == _DB_RECORD:  # only then can it name a database
+                    try:
+                        db = env.open_db(bytes(name), txn=src, create=False)
+                    except lmdb.Error:
+                        db = None
+                if db is None:
+                    plain.append((bytes(name), bytes(value)))  # a record of the main database
+                    continue
+                flags = db.flags(src)
+                new = out.open_db(
+                    bytes(name),
+                    txn=dst_txn,
+                    dupsort=flags.get("dupsort", False),
+                    dupfixed=flags.get("dupfixed", False),
+                    integerkey=flags.get("integerkey", False),
+                    integerdup=flags.get("integerdup", False),
+                    reverse_key=flags.get("reverse_key", False),
+                )
+                cur = dst_txn.cursor(db=new)
+                cur.putmulti(
+                    ((bytes(k), bytes(v)) for k, v in src.cursor(db=db)),
+                    dupdata=flags.get("dupsort", False),
+                    append=not flags.get("reverse_key", False),
+                )
+            for k, v in plain:
+                dst_txn.put(k, v)
+        out.sync(True)
+    finally:
+        out.close()
 
 
 def _flush_file(path: str) -> tuple[str, OSError] | None:

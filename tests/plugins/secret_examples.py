@@ -43,6 +43,12 @@ GOOGLE = fake("AIza", 35, _ALNUM + "_-")
 JWT = fake("eyJ", 30) + "." + fake("eyJ", 40) + "." + fake("", 43, _ALNUM + "_-")
 PEM_BODY = fake("MIIE", 60, _ALNUM + "+/")
 PW = "Tr0ub4dor&3x"
+RANDOM20 = fake("", 20, seed=11)
+TELEGRAM = fake("", 9, string.digits) + ":A" + fake("", 34, _ALNUM + "_-", seed=3)
+B64_CRED = "YWRtaW46aHVudGVyMnB3"  # base64 of admin:hunter2pw
+BCRYPT = "$2b$12$" + fake("", 53, _ALNUM + "./", seed=5)
+SHA512CRYPT = "$6$rounds=5000$" + fake("", 8, seed=6) + "$" + fake("", 86, _ALNUM + "./", seed=8)
+UUID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 
 POSITIVES: list[tuple[str, str, str]] = [
     ("aws-access-key-id", f"aws configure set aws_access_key_id {AWS_ID}", AWS_ID),
@@ -110,6 +116,56 @@ POSITIVES: list[tuple[str, str, str]] = [
     ("secret-assignment", f'curl -d \'{{"user":"a","password":"{PW}"}}\' https://x', PW),
     ("stdin-password", f"echo 'root:{PW}' | sudo chpasswd", PW),
     ("stdin-password", f"echo '{PW}' | docker login -u bob --password-stdin", PW),
+    ("telegram-bot-token", f"curl https://tg.local/send -d bot={TELEGRAM}", TELEGRAM),
+    (
+        "provider-token",
+        f"dotnet nuget push pkg.nupkg -k {fake('oy2', 43, HEX + 'xyz')}",
+        fake("oy2", 43, HEX + "xyz"),
+    ),
+    ("provider-token", f"cargo login {fake('cio', 32)}", fake("cio", 32)),
+    (
+        "facebook-app-token",
+        f"curl 'https://graph.facebook.com/me?access_token={fake('', 15, '0123456789')}|"
+        f"{fake('', 27, seed=4)}'",
+        fake("", 27, seed=4),
+    ),
+    (
+        "provider-token",
+        f"ffmpeg -f flv rtmp://live.twitch.tv/app/{fake('live_123456789_', 30)}",
+        fake("live_123456789_", 30),
+    ),
+    (
+        "webhook-url",
+        f"curl -d @card.json https://acme.webhook.office.com/webhookb2/{UUID}@{UUID}"
+        f"/IncomingWebhook/{fake('', 32, HEX)}/{UUID}",
+        fake("", 32, HEX),
+    ),
+    ("webhook-url", f"curl https://discord.com/api/webhooks/1234567/{fake('', 68)}", fake("", 68)),
+    ("password-hash", f"echo 'admin:{BCRYPT}' >> .htpasswd", BCRYPT),
+    ("password-hash", f"usermod -p '{SHA512CRYPT}' bob", SHA512CRYPT),
+    (
+        "vault-unseal-key",
+        f"vault operator unseal {fake('', 44, _ALNUM + '+/')}",
+        fake("", 44, _ALNUM + "+/"),
+    ),
+    ("basic-credentials", f"echo {B64_CRED} | base64 -d", B64_CRED),
+    ("secret-assignment", f"${{'DB_PASSWORD'}} = '{PW}'", PW),
+    ("secret-assignment", f"os.environ['API_SECRET'] = '{PW}'", PW),
+    ("secret-assignment", f'"private_key_id": "{fake("", 40, HEX)}"', fake("", 40, HEX)),
+    ("login-password", f"az login -u bob@contoso.com -p '{PW}'", PW),
+    (
+        "netrc-password",
+        f"printf 'machine api.example.com login bob password {PW}\\n' >> ~/.netrc",
+        PW,
+    ),
+    ("high-entropy-argument", f"./cli login {RANDOM20}", RANDOM20),
+    ("high-entropy-argument", f"az storage blob upload --sig {RANDOM20}", RANDOM20),
+    ("high-entropy-url", f"git clone https://{RANDOM20}@git.example.com/a/b", RANDOM20),
+    (
+        "high-entropy-url",
+        f"curl 'https://x.blob.core.windows.net/c?sv=2021&sig={RANDOM20}%3D'",
+        RANDOM20,
+    ),
 ]
 
 NEGATIVES: list[str] = [
@@ -142,4 +198,18 @@ NEGATIVES: list[str] = [
     "ls /usr/share/dict | grep ghp_",
     "echo sk-short",
     "git checkout -b feature/AKIA-1234",
+    f"docker pull alpine@sha256:{fake('', 64, HEX)}",
+    f"git show {fake('', 40, HEX)}",
+    f"./cli login --id {UUID}",
+    "./cli login MyServiceAccount2",
+    "echo $1$2 | awk '{print $1}'",
+    "echo aGVsbG8gd29ybGQ= | base64 -d",
+    "curl 'https://x.local/search?code=python&key=value'",
+    "git clone https://github.com/acme/app.git",
+    "pip install --index-url https://user@pypi.example.com/simple pkg",
+    'ffmpeg -i in.wav -af "highpass=f=200,lowpass=f=3000" out.mp3',
+    "bearer --version",
+    "sudo mv ./bin/bearer /usr/local/bin",
+    "gpg --delete-secret-and-public-key 0xABCDEF0123456789",
+    """kubectl patch sa default -p '{"imagePullSecrets": [{"name": "regcred"}]}'""",
 ]
