@@ -97,11 +97,32 @@ class Engine:
         return self.run(BeamJob(self.sequence(key), list(prompt), rule, pending, max_new, beams))
 
     def score(self, prompt: list[int], target: list[int], key: str = "") -> float:
-        """Total log-probability of ``target`` after ``prompt`` (for perplexity)."""
-        keep = self.shape.block_size - len(target)
-        prompt = prompt[-keep:] if keep > 0 else prompt[-1:]
+        """Total log-probability of ``target`` after ``prompt`` (for perplexity).
+
+        A target that fits the block with some of the prompt is scored in one pass. A longer
+        one (a pasted key, a 1 MB ``echo``) is scored in windows: each scores the next half
+        block of target tokens after the block's other half of what precedes them, so the
+        cache never holds more than the block and every token is scored once.
+        """
+        block = self.shape.block_size
+        if not target:
+            return 0.0
+        if len(target) < block:
+            keep = block - len(target)
+            return self._score_piece(prompt[-keep:] or prompt[-1:], target, key)
+        stream = [*prompt, *target]
+        total, pos, step = 0.0, len(prompt), max(1, block // 2)
+        while pos < len(stream):
+            end = min(len(stream), pos + step)
+            context = stream[max(0, pos - (block - (end - pos))) : pos]
+            total += self._score_piece(context, stream[pos:end], key)
+            pos = end
+        return total
+
+    def _score_piece(self, context: list[int], target: list[int], key: str) -> float:
+        """Log-probability of ``target`` right after ``context`` (both fit the block)."""
         seq = self.sequence(key)
-        feed = seq.reuse(prompt)
+        feed = seq.reuse(context)
         if feed:
             forward_rows(self.backend, [(seq, feed)])
             seq.save_prompt_end()

@@ -18,6 +18,7 @@ from typing import Any
 from delta_core.paths import Layout
 from delta_core.serve.launch import connect, start_detached
 from delta_core.serve.protocol import MAX_HISTORY
+from delta_core.tokenizer.format import CONTEXT_CHARS, split_typed
 
 #: After a failed connection, seconds before trying again (keystrokes stay instant).
 RECONNECT_S = 0.5
@@ -75,18 +76,25 @@ class RemoteModel:
         timeout: float | None = None,
     ) -> list[tuple[str, float]] | None:
         """The server's completions, or None when it is absent, late or failing."""
+        if "\n" in prefix:
+            return []  # the model completes one line (the server refuses more): ask nothing
         client = self._client()
         if client is None:
             return None
         timeout = self.timeout if timeout is None else timeout
+        # The model reads only the tail of a long command (see format.CONTEXT_CHARS): only
+        # that is sent, so a 1 MB command stays within the frame limit and costs nothing.
+        head, prefix = split_typed(prefix)
         msg = {
             "op": "suggest",
             "session": self.session,
             "prefix": prefix,
             "cwd": cwd,
-            "history": [[t.command, t.cwd, t.exit] for t in stable_window(history)],
+            "history": [
+                [t.command[-CONTEXT_CHARS:], t.cwd, t.exit] for t in stable_window(history)
+            ],
             "k": k,
-            "drafts": list(drafts),
+            "drafts": [] if head else [d for d in drafts if len(d) <= CONTEXT_CHARS],
             "timeout_ms": int(max(timeout * 1000 * 4, 200)),  # late answers still warm the cache
         }
         try:
@@ -99,7 +107,7 @@ class RemoteModel:
         if not got.get("ok"):
             return None
         self.version = got.get("model")
-        return [(s["command"], float(s["score"])) for s in got.get("suggestions", [])]
+        return [(head + s["command"], float(s["score"])) for s in got.get("suggestions", [])]
 
     def close(self) -> None:
         if self.client is not None:

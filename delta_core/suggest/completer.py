@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from delta_core.suggest.engine import MODEL_WEIGHT
-from delta_core.tokenizer.format import Turn, command_stop_ids, format_context
+from delta_core.tokenizer.format import (
+    CONTEXT_CHARS,
+    Turn,
+    as_turn,
+    clip_turn,
+    command_stop_ids,
+    format_context,
+    split_typed,
+)
 from delta_core.tokenizer.lossless import escape
 
 #: Tokens a completion may add after the typed text.
@@ -76,7 +84,10 @@ class ModelCompleter:
         self.tok = tok
         self.engine = Engine(model, speculate=speculate)
         self.stop = command_stop_ids(tok)
-        self.rule = TokenRule(token_bytes(tok), self.stop)
+        pieces = token_bytes(tok)
+        self.rule = TokenRule(pieces, self.stop)
+        #: characters a completion can add to what was typed at most (``MAX_NEW`` tokens)
+        self.reach = MAX_NEW * max((len(b) for b in pieces if b), default=1)
         self.exit_id = tok.special_ids["exit"]
         self.budget = self.engine.shape.block_size - MAX_NEW
         self._anchors: dict[str, int] = {}  # key -> first turn of its history in the prompt
@@ -120,8 +131,10 @@ class ModelCompleter:
         anchor = self._anchors.get(key, 0)
         if anchor > len(history):
             anchor = 0
+        typed = split_typed(typed)[1]
         while True:
-            ids = format_context(self.tok, history[anchor:], cwd, prefix=typed)
+            turns = [clip_turn(as_turn(t)) for t in history[anchor:]]
+            ids = format_context(self.tok, turns, cwd, prefix=typed)
             left = len(history) - anchor
             if len(ids) <= self.budget or left == 0:
                 break
@@ -136,6 +149,8 @@ class ModelCompleter:
     def _extra(self, drafts: Sequence[str], key: str) -> list[list[int]]:
         out = [self._last[key]] if key in self._last else []
         for cmd in drafts:
+            if len(cmd) > CONTEXT_CHARS:  # a draft is a few tokens ahead: not a 1 MB one
+                continue
             ids = self._draft_ids.get(cmd)
             if ids is None:
                 if len(self._draft_ids) > 1024:
@@ -158,7 +173,7 @@ class ModelCompleter:
         """A decoding job for ``typed`` (greedy, or beam search when ``beams`` > 1)."""
         from delta_core.inference.decode import BeamJob
 
-        _, tail = self.tok.encode_prefix(typed)
+        _, tail = self.tok.encode_prefix(split_typed(typed)[1])
         pending = escape(tail).encode("utf-8", "surrogatepass")
         ids = self.prompt(history, cwd, typed, key)
         if beams > 1:
@@ -170,10 +185,11 @@ class ModelCompleter:
         """The completions of a finished job as ``(text, probability)``, best first."""
         found = job.result
         found = [] if found is None else found if isinstance(found, list) else [found]
-        settled = self.tok.encode_prefix(typed)[0]
+        head, rest = split_typed(typed)
+        settled = self.tok.encode_prefix(rest)[0]
         out = []
         for c in found:
-            text = self.tok.decode(settled + c.ids)
+            text = head + self.tok.decode(settled + c.ids)
             if text.startswith(typed) and text != typed and "\n" not in text:
                 out.append((text, math.exp(c.logprob)))
         if found and not isinstance(job.result, list):
@@ -199,5 +215,5 @@ class ModelCompleter:
 
     def nll(self, history: Sequence[Turn], cwd: str, command: str) -> tuple[float, int]:
         """Negative log-likelihood of ``command`` (and its end) after the session, and tokens."""
-        target = [*self.tok.encode(command), self.exit_id]
+        target = [*self.tok.encode(command), self.exit_id]  # every token: see Engine.score
         return -self.engine.score(self.prompt(history, cwd), target), len(target)

@@ -110,6 +110,10 @@ class MemoryHistory:
             yield self._sorted[i]
             i += 1
 
+    def extends(self, prefix: str) -> bool:
+        """Whether some command in the history is longer than ``prefix`` and starts with it."""
+        return any(c != prefix for c in islice(self._range(prefix), 2))
+
     def prefix_stats(self, prefix: str, limit: int) -> Iterable[CommandStats]:
         # In memory the whole range is cheap: no limit, so replay ranks every candidate.
         return [self._stats[c] for c in self._range(prefix)]

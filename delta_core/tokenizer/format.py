@@ -72,6 +72,30 @@ def as_turn(item: TurnLike | str) -> Turn:
     return Turn(item.command, item.cwd or "", item.exit)
 
 
+#: Characters of one command (or of the typed text) the prompt encodes at most: the model
+#: only ever sees the last block of ids, so a longer command (a pasted key, a 1 MB
+#: ``echo``) is cut to its tail before it is tokenized, and costs the same as a short one.
+CONTEXT_CHARS = 2048
+
+
+def clip_turn(turn: Turn) -> Turn:
+    """``turn`` with its command cut to its last :data:`CONTEXT_CHARS` characters."""
+    if len(turn.command) <= CONTEXT_CHARS:
+        return turn
+    return Turn(turn.command[-CONTEXT_CHARS:], turn.cwd, turn.exit)
+
+
+def split_typed(typed: str) -> tuple[str, str]:
+    """``(head, tail)`` with ``head + tail == typed``: the model is prompted with ``tail``,
+    at most about :data:`CONTEXT_CHARS` characters starting at a word where one starts."""
+    if len(typed) <= CONTEXT_CHARS:
+        return "", typed
+    cut = len(typed) - CONTEXT_CHARS
+    space = typed.find(" ", cut, len(typed) - 1)
+    cut = space + 1 if space >= 0 else cut
+    return typed[:cut], typed[cut:]
+
+
 def display_cwd(cwd: str) -> str:
     """The directory as the model sees it: the home directory written as ``~``."""
     return _HOME.sub("~", cwd, count=1)
