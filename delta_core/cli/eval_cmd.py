@@ -124,7 +124,7 @@ def eval_cmd(
     from delta_core.cli.render import console, err_console, progress
     from delta_core.learn.eval.protocol import evaluate
     from delta_core.learn.eval.report import plot as draw
-    from delta_core.learn.eval.report import ratios, render_table
+    from delta_core.learn.eval.report import ratios, render_table, wins_line
 
     torch.set_num_threads(1)  # a shared laptop: one core for the eval
     ctx = load_context()
@@ -150,7 +150,9 @@ def eval_cmd(
                 ctx, train, model, model_size, steps, Path(tmp), say, backend
             )
         with progress("replaying the test history", len(test)) as advance:
-            result = evaluate(train, test, completer, progress=lambda i: advance(1))
+            # Delta without its model runs beside: what the model adds, and where
+            others = {"delta_no_model": None} if completer is not None else None
+            result = evaluate(train, test, completer, others=others, progress=lambda i: advance(1))
     if plot is not None:
         draw(result, plot)
     if as_json:
@@ -159,6 +161,12 @@ def eval_cmd(
     console.print(render_table(result))
     for name, value in ratios(result).items():
         console.print(f"{name}: {value:.2f}×")
-    console.print(f"model: {model_name}; {len(train)} train commands")
+    weight = f"; fitted weight against history {result['model_weight']:.2f}"
+    console.print(
+        f"model: {model_name}{weight if 'model_weight' in result else ''}; "
+        f"{len(train)} train commands"
+    )
+    if wins_line(result):
+        console.print(wins_line(result))
     if plot is not None:
         console.print(f"chart written to {plot}")

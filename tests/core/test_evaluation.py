@@ -64,3 +64,40 @@ def test_delta_eval_json_shape_and_plot(tmp_path, delta_home):
 def test_delta_eval_errors_are_one_line(tmp_path, delta_home):
     out = CliRunner().invoke(build_cli(), ["eval", "--train", "x", "--test", "y", "--from", "nope"])
     assert out.exit_code != 0 and "no importer named 'nope'" in out.output
+
+
+def test_word_acceptance_counts_each_accepted_word_as_one_key():
+    from delta_core.learn.eval.protocol import keys_with_words, next_word
+
+    assert next_word("g", "git commit -m fix") == "it"
+    assert next_word("git", "git commit -m fix") == " commit"
+    assert next_word("git commit -m ", "git commit -m fix") == "fix"
+    hist = MemoryHistory()
+    for r in _recs(["git commit -m fix", "ls"]):
+        hist.add(r)
+    recent = Recent(hist)
+    lat: list[float] = []
+    # "" shows ls: type g; accept "it", " commit", " -m"; " fix" is wrong: type " " and "w";
+    # nothing in history starts with "git commit -m w": the last two characters typed
+    assert keys_with_words("git commit -m wip", recent.suggest, lat, hist) == 8
+    assert keys_to_type("git commit -m wip", recent.suggest, lat, 0, hist) == 17
+    assert keys_with_words("ls", recent.suggest, lat, hist) == 1  # the whole suggestion
+
+
+def test_eval_reports_word_savings_counts_and_where_the_model_wins():
+    from delta_core.learn.eval.protocol import StrategyResult, model_wins
+
+    res = evaluate(
+        _recs(["git commit -m fix", "ls", "git commit -m fix"]), _recs(["git commit -m wip"], 9)
+    )
+    s = res["strategies"]["recent"]
+    assert s["keystroke_savings"] == 0.0 and s["keystroke_savings_words"] > 0.3
+    assert s["counts"] == {"commands": 1, "top1": 0, "keys": 17, "word_keys": 7, "chars": 17}
+    # the model's engine took "git push origin main" at "git p" (the arguments), history at
+    # the end; "ls" the same; "make" was worse with the model
+    a, b = StrategyResult(), StrategyResult()
+    a.per_command = [(6, 5), (1, 0), (4, None)]
+    b.per_command = [(20, None), (1, 0), (3, 2)]
+    wins = model_wins(a, b, ["git push origin main", "ls", "make"])
+    assert wins["better"] == 1 and wins["worse"] == 1 and wins["keys_saved"] == 14
+    assert wins["commands_by_place"] == {"empty_prompt": 0, "command_name": 0, "arguments": 1}

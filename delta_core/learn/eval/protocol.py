@@ -10,6 +10,15 @@ The protocol, so that figures compare across tools:
   that typed prefix + the top suggestion equals the whole command, one key accepts it. Its
   cost is the keys pressed (``len`` when never suggested); KS = 1 − keys / characters over
   the whole test history (Enter not counted).
+- **keystroke savings, word acceptance** (``keystroke_savings_words``): as above, but a key
+  may also accept the suggestion's next word (fish's and zsh-autosuggestions' forward-word,
+  Alt-F / Ctrl-Right in the shell) when the command goes on with that word; the user then
+  types on from there. A completion right in its first arguments saves keys even when its
+  tail is wrong. The fixed figure above stays the headline.
+- **where the model wins** (``model_wins``, when a model-less Delta engine runs beside a
+  model): the commands the model entered in fewer keys than history alone, by where the
+  accepted suggestion was taken: on the empty prompt (the next command), while the command
+  name was typed, or in its arguments.
 - **latency** p50/p95 over every suggestion request (the empty prompt and each keystroke).
 - **perplexity** of the model on the test commands (their tokens and the end of command).
 
@@ -44,6 +53,9 @@ class StrategyResult:
     latencies: list[float] = field(default_factory=list)
     nll: float = 0.0
     tokens: int = 0
+    word_keys: int = 0
+    #: per test command: keys pressed, and the typed length where the command was accepted
+    per_command: list[tuple[int, int | None]] = field(default_factory=list)
 
     def summary(self, n: int) -> dict[str, Any]:
         lat = sorted(self.latencies) or [0.0]
@@ -55,11 +67,22 @@ class StrategyResult:
             "top1": round(self.top1 / n, 4) if n else 0.0,
             "top5": round(self.top5 / n, 4) if n else 0.0,
             "keystroke_savings": round(1 - self.keys / self.chars, 4) if self.chars else 0.0,
+            "keystroke_savings_words": (
+                round(1 - self.word_keys / self.chars, 4) if self.chars else 0.0
+            ),
             "latency_p50_ms": pct(0.50),
             "latency_p95_ms": pct(0.95),
         }
         if self.tokens:
             out["perplexity"] = round(math.exp(self.nll / self.tokens), 4)
+        # raw counts, so results over several histories pool exactly
+        out["counts"] = {
+            "commands": n,
+            "top1": self.top1,
+            "keys": self.keys,
+            "word_keys": self.word_keys,
+            "chars": self.chars,
+        }
         return out
 
 
@@ -114,20 +137,107 @@ def keys_to_type(
     exact (a longer prefix is extended by fewer commands still) and keeps a 1 MB command
     from costing a million suggestions.
     """
+    return accept_at(command, suggest, lat, start, hist, reach)[0]
+
+
+def accept_at(
+    command: str,
+    suggest: Callable[[str, int], list[str]],
+    lat: list[float],
+    start: int = 0,
+    hist: MemoryHistory | None = None,
+    reach: int = 0,
+) -> tuple[int, int | None]:
+    """:func:`keys_to_type` and the typed length at which the command was accepted (None
+    when it was typed to the end)."""
     n = len(command)
     j = start
     while j < n:
         if hist is not None and n - j > reach and not hist.extends(command[:j]):
             if reach <= 0:
-                return n
+                return n, None
             j = n - reach
         t0 = time.perf_counter()
         top = suggest(command[:j], 1)
         lat.append(time.perf_counter() - t0)
         if top and top[0] == command:
-            return j + 1
+            return j + 1, j
         j += 1
-    return n
+    return n, None
+
+
+#: Past this many typed characters, word acceptance is only counted where a history command
+#: extends the prefix (a 1 MB command would otherwise cost a suggestion per character).
+WORD_SCAN_CHARS = 2048
+
+
+def next_word(typed: str, suggestion: str) -> str:
+    """What forward-word accepts of ``suggestion`` after ``typed``: spaces, then one word."""
+    rest = suggestion[len(typed) :]
+    i = len(rest) - len(rest.lstrip(" "))
+    while i < len(rest) and rest[i] != " ":
+        i += 1
+    return rest[:i]
+
+
+def keys_with_words(
+    command: str,
+    suggest: Callable[[str, int], list[str]],
+    lat: list[float],
+    hist: MemoryHistory | None = None,
+    reach: int = 0,
+) -> int:
+    """Keys to enter ``command`` when a key accepts the whole suggestion or its next word.
+
+    At each typed prefix: the suggestion is the command (one key, done); else its next word
+    is the command's next word (one key, go on after it); else one character is typed.
+    """
+    n = len(command)
+    keys = j = 0
+    while j < n:
+        hopeless = reach <= 0 or j > WORD_SCAN_CHARS  # and then only history could help
+        if hist is not None and hopeless and n - j > reach and not hist.extends(command[:j]):
+            return keys + (n - j)
+        t0 = time.perf_counter()
+        top = suggest(command[:j], 1)
+        lat.append(time.perf_counter() - t0)
+        keys += 1
+        if top and top[0] == command:
+            return keys
+        if top and top[0].startswith(command[:j]):
+            word = next_word(command[:j], top[0])
+            if word and command.startswith(word, j):
+                j += len(word)
+                continue
+        j += 1
+    return keys
+
+
+def model_wins(
+    with_model: StrategyResult, without: StrategyResult, commands: Sequence[str]
+) -> dict[str, Any]:
+    """Where the model saved keys over history alone: commands, keys, and where accepted."""
+    where = {"empty_prompt": 0, "command_name": 0, "arguments": 0}
+    saved = {"empty_prompt": 0, "command_name": 0, "arguments": 0}
+    better = worse = 0
+    for cmd, (k1, at), (k0, _) in zip(
+        commands, with_model.per_command, without.per_command, strict=True
+    ):
+        if k1 < k0 and at is not None:
+            better += 1
+            name = len(cmd.split(" ", 1)[0])
+            part = "empty_prompt" if at == 0 else "command_name" if at <= name else "arguments"
+            where[part] += 1
+            saved[part] += k0 - k1
+        elif k1 > k0:
+            worse += 1
+    return {
+        "better": better,
+        "worse": worse,
+        "keys_saved": sum(saved.values()),
+        "commands_by_place": where,
+        "keys_saved_by_place": saved,
+    }
 
 
 def evaluate(
@@ -169,10 +279,14 @@ def evaluate(
             r.top1 += bool(got) and got[0] == cmd
             r.top5 += cmd in got
             reach = getattr(getattr(s, "completer", None), "reach", 0)
-            r.keys += (
-                1
-                if got and got[0] == cmd
-                else keys_to_type(cmd, s.suggest, r.latencies, 1, hist, reach)
+            if got and got[0] == cmd:
+                keys, at = 1, 0
+            else:
+                keys, at = accept_at(cmd, s.suggest, r.latencies, 1, hist, reach)
+            r.keys += keys
+            r.per_command.append((keys, at))
+            r.word_keys += (
+                1 if at == 0 else keys_with_words(cmd, s.suggest, r.latencies, hist, reach)
             )
             r.chars += len(cmd)
         for s in strategies:
@@ -181,4 +295,13 @@ def evaluate(
         if progress is not None:
             progress(i + 1)
     n = len(test)
-    return {"commands": n, "strategies": {name: r.summary(n) for name, r in results.items()}}
+    out: dict[str, Any] = {
+        "commands": n,
+        "strategies": {name: r.summary(n) for name, r in results.items()},
+    }
+    plain = next((e for e in engines if e.completer is None), None)
+    if completer is not None and plain is not None:
+        out["model_wins"] = model_wins(engines[0].result, plain.result, [r.command for r in test])
+    if completer is not None:
+        out["model_weight"] = round(getattr(completer, "model_weight", MODEL_WEIGHT), 4)
+    return out
