@@ -112,10 +112,16 @@ def eval_history(path: Path, ctx: Any, args: argparse.Namespace) -> dict[str, An
             from delta_core.suggest.completer import ModelCompleter
 
             plugins = ctx.components.tokenizers
+            if args.rerank is not None:
+                import delta_core.suggest.completer as completer_module
+
+                completer_module.RERANK = args.rerank  # the weight fit's completer too
             model_dir = train_eval_model(
                 train, Path(tmp), plugins, model_size=args.model_size, max_steps=args.steps
             )
             completer = ModelCompleter.from_dir(model_dir, plugins)
+            if args.rerank is not None:
+                completer.rerank = args.rerank
         t1 = time.perf_counter()
         result = evaluate(train, test, completer, others={NO_MODEL: None})
     t2 = time.perf_counter()
@@ -240,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=300, help="training steps of each model")
     p.add_argument("--model-size", default="tiny")
     p.add_argument("--no-model", action="store_true", help="history strategies only")
+    p.add_argument(
+        "--rerank", type=int, default=None, help="history candidates the model scores (0: off)"
+    )
     p.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     p.add_argument("--save", type=Path, default=None, help="also write the JSON to this file")
     p.add_argument("--list", action="store_true", help="print the subset's files and stop")

@@ -93,6 +93,13 @@ def _load_xontrib_(xsh: Any, **_: Any) -> dict[str, Any]:
         search_key = env.get("DELTA_SEARCH_KEY", DEFAULT_KEY)
         if search_key:
             loaded.undo.append(install(xsh, search_key))
+        # Alt-F / Ctrl-Right take the ghost text's next word (fish, zsh-autosuggestions).
+        from xontrib_delta.word_key import DEFAULT_KEYS
+        from xontrib_delta.word_key import install as install_word_keys
+
+        word_keys = env.get("DELTA_WORD_KEYS", DEFAULT_KEYS)
+        if word_keys:
+            loaded.undo.append(install_word_keys(xsh, word_keys))
         _install_suggestions(xsh, recorder, loaded)
         _install_indexer(xsh, recorder, loaded)
         _active = loaded

@@ -37,6 +37,10 @@ from delta_core.tokenizer.lossless import escape
 
 #: Tokens a completion may add after the typed text.
 MAX_NEW = 24
+#: History candidates the model scores beside its own completion (0: none).
+RERANK = 0
+#: Joint scores kept (context, command) -> log-probability.
+JOINT_CACHE = 4096
 
 
 def token_bytes(tok: Any) -> list[bytes | None]:
@@ -95,6 +99,9 @@ class ModelCompleter:
         self._last: dict[str, list[int]] = {}  # key -> ids of its previous completion
         #: its weight against history in :func:`delta_core.suggest.engine.combine` (fitted per model)
         self.model_weight = MODEL_WEIGHT
+        #: how many of history's candidates :meth:`rescore` gives a model probability
+        self.rerank = RERANK
+        self._joint: dict[tuple[Any, ...], float] = {}
 
     @classmethod
     def from_dir(
@@ -212,6 +219,55 @@ class ModelCompleter:
         job = self.job(history, cwd, typed, beams=max(2, k))
         self.engine.run(job)
         return self.finish(job, typed)[:k]
+
+    def joint(self, history: Sequence[Turn], cwd: str, command: str) -> float:
+        """log P(``command`` and its end | the session): kept per context and command, as it
+        does not change while the user types."""
+        last = history[-1] if history else None
+        key = (len(history), last.command if last else "", cwd, command)
+        got = self._joint.get(key)
+        if got is None:
+            if len(self._joint) >= JOINT_CACHE:
+                self._joint.clear()
+            got = self._joint[key] = -self.nll(history, cwd, command)[0]
+        return got
+
+    def rescore(
+        self,
+        history: Sequence[Turn],
+        cwd: str,
+        typed: str,
+        completion: tuple[str, float] | None,
+        candidates: Sequence[str],
+    ) -> list[tuple[str, float]]:
+        """The model's completion and history's first :attr:`rerank` candidates, each with a
+        model probability on the completion's scale.
+
+        Commands that start with the same typed text share the normaliser of "given what was
+        typed", so a candidate's probability is the completion's times the ratio of their
+        whole-command probabilities: ``p_c = p_g * P(c) / P(g)``. The model thereby reranks
+        history's own candidates (a command it knows is likely after this one rises, one it
+        finds odd here sinks) instead of only proposing its own. Without a completion there
+        is no scale: nothing is rescored.
+        """
+        if completion is None:
+            return []
+        out = [completion]
+        if self.rerank <= 0 or not candidates:
+            return out
+        text, p_g = completion
+        if p_g <= 0:
+            return out
+        base = self.joint(history, cwd, text)
+        for cmd in candidates[: self.rerank]:
+            if cmd == text or not cmd.startswith(typed) or len(cmd) > CONTEXT_CHARS:
+                continue
+            delta = min(30.0, self.joint(history, cwd, cmd) - base)
+            out.append((cmd, p_g * math.exp(delta)))
+        total = sum(p for _, p in out)
+        if total > 1.0:
+            out = [(c, p / total) for c, p in out]
+        return out
 
     def nll(self, history: Sequence[Turn], cwd: str, command: str) -> tuple[float, int]:
         """Negative log-likelihood of ``command`` (and its end) after the session, and tokens."""

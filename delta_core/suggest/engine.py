@@ -53,6 +53,19 @@ def combine(
     return [Suggestion(c, s, "model" if m else "history") for s, m, c in scored[:k]]
 
 
+def next_word(typed: str, suggestion: str) -> str:
+    """What forward-word accepts of ``suggestion`` after ``typed`` (the shell's Alt-F /
+    Ctrl-Right on the ghost text, and ``delta eval``'s word acceptance): the spaces, then
+    one word, ending after a ``/`` so a path is taken one directory at a time."""
+    rest = suggestion[len(typed) :] if suggestion.startswith(typed) else ""
+    i = len(rest) - len(rest.lstrip(" "))
+    while i < len(rest) and rest[i] != " ":
+        i += 1
+        if rest[i - 1] == "/":
+            break
+    return rest[:i]
+
+
 class CompletionMemo:
     """The last model completion, reused while what is typed still runs along it."""
 

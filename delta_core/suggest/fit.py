@@ -49,7 +49,8 @@ def mixture_weight(p_model: Sequence[float], p_history: Sequence[float], iters: 
 
 
 def validated_weight(
-    events: Sequence[tuple[list[Suggestion], Suggestion | None, str]], prior: float
+    events: Sequence[tuple[list[Suggestion], Suggestion | list[Suggestion] | None, str]],
+    prior: float,
 ) -> float:
     """The smallest weight in :data:`GRID` whose merged first suggestion is the next command
     about as often as the best weight's (among equally good ones, the best is the one
@@ -101,7 +102,7 @@ def fit_model_weight(
     prev = before[-1] if before else None
     previous = [r.command for r in before[-2:]]
     p_model, p_history = [], []
-    events: list[tuple[list[Suggestion], Suggestion | None, str]] = []
+    events: list[tuple[list[Suggestion], list[Suggestion], str]] = []
     for rec in heldout[:FIT_COMMANDS]:
         cwd = prev.cwd if prev is not None else ""
         q = SuggestQuery("", cwd, tuple(previous[-2:]), limit=TOP_K)
@@ -110,8 +111,14 @@ def fit_model_weight(
         nll, _ = completer.nll(turns, cwd, rec.command)
         p_model.append(math.exp(-nll))
         got = completer.complete(turns, cwd, "")
-        model = None if got is None else Suggestion(got[0], got[1], "model")
         ranked = rank_history(hist, q, weights, check_paths=False, probs=probs)
+        rescore = getattr(completer, "rescore", None)
+        found = (
+            rescore(turns, cwd, "", got, [s.command for s in ranked])
+            if rescore is not None
+            else ([] if got is None else [got])
+        )
+        model = [Suggestion(c, p, "model") for c, p in found]
         events.append((ranked, model, rec.command))
         hist.add(rec)
         turns.append(as_turn(rec))

@@ -72,6 +72,8 @@ def test_word_acceptance_counts_each_accepted_word_as_one_key():
     assert next_word("g", "git commit -m fix") == "it"
     assert next_word("git", "git commit -m fix") == " commit"
     assert next_word("git commit -m ", "git commit -m fix") == "fix"
+    assert next_word("cd ", "cd ~/src/app") == "~/" and next_word("cd ~/", "cd ~/src/app") == "src/"
+    assert next_word("cd ~/src/", "cd ~/src/app") == "app" and next_word("x", "git") == ""
     hist = MemoryHistory()
     for r in _recs(["git commit -m fix", "ls"]):
         hist.add(r)

@@ -37,7 +37,7 @@ from typing import Any
 from delta_core.learn.eval.strategies import BASELINES, HistoryEngine
 from delta_core.plugin.protocols import Suggestion
 from delta_core.records.record import Record
-from delta_core.suggest.engine import MODEL_WEIGHT, CompletionMemo, combine
+from delta_core.suggest.engine import MODEL_WEIGHT, CompletionMemo, combine, next_word
 from delta_core.suggest.history import MemoryHistory
 from delta_core.tokenizer.format import Turn, as_turn
 
@@ -97,19 +97,25 @@ class DeltaStrategy:
         self.memo = CompletionMemo()
         self.result = StrategyResult()
 
-    def _model(self, prefix: str) -> Suggestion | None:
+    def _model(self, prefix: str, candidates: Sequence[str]) -> list[Suggestion]:
         if self.completer is None:
-            return None
+            return []
         hit, got = self.memo.get(len(self.turns), prefix)
         if not hit:
             got = self.completer.complete(self.turns, self.history.cwd, prefix)
             self.memo.put(len(self.turns), prefix, got)
-        return None if got is None else Suggestion(got[0], got[1], "model")
+        rescore = getattr(self.completer, "rescore", None)
+        if rescore is None:
+            return [] if got is None else [Suggestion(got[0], got[1], "model")]
+        found = rescore(self.turns, self.history.cwd, prefix, got, candidates)
+        return [Suggestion(c, p, "model") for c, p in found]
 
     def suggest(self, prefix: str, k: int) -> list[str]:
-        hist = self.history.rank(prefix, k)
+        rerank = getattr(self.completer, "rerank", 0) if self.completer is not None else 0
+        hist = self.history.rank(prefix, max(k, rerank))
         weight = getattr(self.completer, "model_weight", MODEL_WEIGHT)
-        return [s.command for s in combine(hist, self._model(prefix), k, weight)]
+        model = self._model(prefix, [s.command for s in hist])
+        return [s.command for s in combine(hist, model, k, weight)]
 
     def observe(self, rec: Record) -> None:
         if self.completer is not None:
@@ -169,15 +175,6 @@ def accept_at(
 #: Past this many typed characters, word acceptance is only counted where a history command
 #: extends the prefix (a 1 MB command would otherwise cost a suggestion per character).
 WORD_SCAN_CHARS = 2048
-
-
-def next_word(typed: str, suggestion: str) -> str:
-    """What forward-word accepts of ``suggestion`` after ``typed``: spaces, then one word."""
-    rest = suggestion[len(typed) :]
-    i = len(rest) - len(rest.lstrip(" "))
-    while i < len(rest) and rest[i] != " ":
-        i += 1
-    return rest[:i]
 
 
 def keys_with_words(
