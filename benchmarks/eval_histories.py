@@ -122,6 +122,8 @@ def eval_history(path: Path, ctx: Any, args: argparse.Namespace) -> dict[str, An
             completer = ModelCompleter.from_dir(model_dir, plugins)
             if args.rerank is not None:
                 completer.rerank = args.rerank
+            if args.one_weight:  # the weight of the empty prompt everywhere, as before
+                completer.typed_weight = completer.model_weight
         t1 = time.perf_counter()
         result = evaluate(train, test, completer, others={NO_MODEL: None})
     t2 = time.perf_counter()
@@ -247,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model-size", default="tiny")
     p.add_argument("--no-model", action="store_true", help="history strategies only")
     p.add_argument(
+        "--one-weight", action="store_true", help="no separate weight for typed prefixes"
+    )
+    p.add_argument(
         "--rerank", type=int, default=None, help="history candidates the model scores (0: off)"
     )
     p.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
@@ -268,23 +273,40 @@ def main(argv: list[str] | None = None) -> int:
 
         ctx = DeltaContext()
         results: dict[str, dict[str, Any]] = {}
+        failed: dict[str, str] = {}
         t0 = time.perf_counter()
         try:
             for f in files:
                 print(f"{f.name}: training and replaying…", file=sys.stderr, flush=True)
-                results[f.name] = eval_history(f, ctx, args)
+                try:
+                    results[f.name] = eval_history(f, ctx, args)
+                except Exception as exc:  # reported, and the run goes on
+                    print(f"{f.name}: FAILED: {exc!r}", file=sys.stderr, flush=True)
+                    failed[f.name] = repr(exc)
+                if args.save is not None:  # after each history: a long run loses nothing
+                    _save(args, results, failed)
         finally:
             ctx.close()
     summary = show(results, args)
     load = os.getloadavg()
     print(f"{len(files)} histories in {time.perf_counter() - t0:.0f} s; load {load[0]:.2f}")
+    for name, why in failed.items():
+        print(f"FAILED {name}: {why}")
     if args.save is not None:
-        out = {"args": {k: str(v) for k, v in vars(args).items()}, **summary}
-        out["histories"] = {
-            k: {kk: vv for kk, vv in v.items() if kk != "per_command"} for k, v in results.items()
-        }
-        args.save.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
-    return 0
+        _save(args, results, failed, summary)
+    return 1 if failed else 0
+
+
+def _save(
+    args: argparse.Namespace,
+    results: dict[str, Any],
+    failed: dict[str, str],
+    summary: dict[str, Any] | None = None,
+) -> None:
+    out = {"args": {k: str(v) for k, v in vars(args).items()}, **(summary or {})}
+    out["failed"] = failed
+    out["histories"] = results
+    args.save.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

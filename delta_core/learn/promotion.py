@@ -47,7 +47,12 @@ def evaluate_candidate(ctx: Any, version: str) -> tuple[bool, str, dict[str, Any
     from delta_core.inference.backends import loadable_kind
     from delta_core.learn.eval.protocol import evaluate
     from delta_core.suggest.completer import ModelCompleter
-    from delta_core.suggest.fit import fit_model_weight, load_model_weight, save_model_weight
+    from delta_core.suggest.fit import (
+        fit_model_weight,
+        fit_typed_weight,
+        load_model_weight,
+        save_model_weight,
+    )
 
     info = get_model(ctx.layout, version)
     before, test = held_back(ctx, info)
@@ -68,7 +73,8 @@ def evaluate_candidate(ctx: Any, version: str) -> tuple[bool, str, dict[str, Any
         # chosen on the commands it is judged on would flatter the candidate)
         fit, test = test[: len(test) // 2], test[len(test) // 2 :]
         candidate.model_weight = fit_model_weight(candidate, before, fit)
-        save_model_weight(info.path, candidate.model_weight, len(fit))
+        candidate.typed_weight = fit_typed_weight(candidate, before, fit)
+        save_model_weight(info.path, candidate.model_weight, len(fit), candidate.typed_weight)
         before = [*before, *fit]
     result = evaluate(before, test, candidate, others=others)
     result["backend"] = served = candidate.engine.backend.name  # what was loaded, not asked

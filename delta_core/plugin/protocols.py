@@ -232,9 +232,11 @@ class Suggester(Protocol):
         """A command was stored (as stored: filtered, redacted); it is already in the ring."""
         ...
 
-    def weight(self) -> float:
+    def weight(self, prefix: str = "") -> float:
         """The mixture weight of a ``model`` suggester's completions against history, read after
-        each answer (a served model's version arrives with it); other roles return 1.0."""
+        each answer (a served model's version arrives with it); other roles return 1.0.
+        ``prefix``: what is typed (a model is trusted apart on the empty prompt and once
+        something is typed, :func:`delta_core.suggest.fit.fit_typed_weight`)."""
         ...
 
     def suggest(self, query: SuggestQuery) -> Sequence[Suggestion]:
@@ -257,7 +259,7 @@ class BaseSuggester:
     def observe(self, rec: Record) -> None:
         return None
 
-    def weight(self) -> float:
+    def weight(self, prefix: str = "") -> float:
         return 1.0
 
     def suggest(self, query: SuggestQuery) -> Sequence[Suggestion]:

@@ -53,7 +53,8 @@ class ModelSuggester(BaseSuggester):
         self.remote: Any = None  # a RemoteModel when the server is used
         self.backend = "auto"  # serve.backend, set by attach
         self.store: Any = None
-        self._weights: dict[str, float] = {}  # version -> its weight (fitted, else default)
+        # (version, typed?) -> its weight (fitted, else default)
+        self._weights: dict[tuple[str, bool], float] = {}
 
     def attach(self, ctx: Any, recent: RecentCommands) -> None:
         self.ring = recent
@@ -113,21 +114,26 @@ class ModelSuggester(BaseSuggester):
     def ready(self) -> bool:
         return self.completer is not None
 
-    def weight(self) -> float:
+    def weight(self, prefix: str = "") -> float:
         """The served model's weight against history in the mixture (fitted for that model,
         :mod:`delta_core.suggest.fit`; the default when none was)."""
         from delta_core.suggest.engine import MODEL_WEIGHT
 
         if self.remote is None:
+            if prefix:
+                return getattr(self.completer, "typed_weight", MODEL_WEIGHT)
             return getattr(self.completer, "model_weight", MODEL_WEIGHT)
         version = self.remote.version
         if not version or self.layout is None:
             return MODEL_WEIGHT
-        if version not in self._weights:
-            from delta_core.suggest.fit import model_weight_for
+        key = (version, bool(prefix))
+        if key not in self._weights:
+            from delta_core.suggest.fit import load_typed_weight, model_weight_for
 
-            self._weights[version] = model_weight_for(self.layout.models / version)
-        return self._weights[version]
+            base = model_weight_for(self.layout.models / version)
+            typed = load_typed_weight(self.layout.models / version) if prefix else None
+            self._weights[key] = base if typed is None else typed
+        return self._weights[key]
 
     def turns(self) -> list[Turn]:
         """The model's context: the ring's last ``MAX_TURNS`` records (rebuilt when it grows)."""

@@ -99,6 +99,8 @@ class ModelCompleter:
         self._last: dict[str, list[int]] = {}  # key -> ids of its previous completion
         #: its weight against history in :func:`delta_core.suggest.engine.combine` (fitted per model)
         self.model_weight = MODEL_WEIGHT
+        #: its weight once something is typed (fitted apart: :func:`~delta_core.suggest.fit.fit_typed_weight`)
+        self.typed_weight = MODEL_WEIGHT
         #: how many of history's candidates :meth:`rescore` gives a model probability
         self.rerank = RERANK
         self._joint: dict[tuple[Any, ...], float] = {}
@@ -121,13 +123,15 @@ class ModelCompleter:
         from delta_core.inference.onnx_file import ONNX_FILE
 
         model_dir = Path(model_dir)
-        from delta_core.suggest.fit import model_weight_for
+        from delta_core.suggest.fit import load_typed_weight, model_weight_for
 
         tok = load_tokenizer_dir(model_dir / "tokenizer", plugins)
         if backend == "auto" and not (model_dir / ONNX_FILE).exists():
             backend = "torch"
         completer = cls(load_backend(model_dir, backend, device), tok, device)
         completer.model_weight = model_weight_for(model_dir)
+        typed = load_typed_weight(model_dir)
+        completer.typed_weight = completer.model_weight if typed is None else typed
         return completer
 
     def prompt(

@@ -127,9 +127,97 @@ def fit_model_weight(
     return validated_weight(events, mixture_weight(p_model, p_history))
 
 
-def save_model_weight(model_dir: Path, weight: float, commands: int) -> None:
-    """Keep the fitted weight beside the model (read by :func:`load_model_weight`)."""
-    data = {"model_weight": round(weight, 4), "fitted_on_commands": commands}
+#: Held-out commands the typed-prefix weight is fitted on at most (each is typed out).
+TYPED_FIT_COMMANDS = 300
+#: The weights :func:`fit_typed_weight` tries (0: history alone once something is typed).
+TYPED_GRID = (0.0, *GRID)
+
+
+def _candidates(
+    completer: Any,
+    hist: MemoryHistory,
+    turns: list[Any],
+    context: tuple[tuple[str, ...], str],
+    prefix: str,
+    memo: Any,
+    weights: Weights,
+) -> tuple[list[Suggestion], list[Suggestion]]:
+    """History's candidates for ``prefix`` and the model's answer, as ``delta eval`` asks."""
+    previous, cwd = context
+    q = SuggestQuery(prefix, cwd, previous, limit=max(1, getattr(completer, "rerank", 0)))
+    ranked = rank_history(hist, q, weights, check_paths=False)
+    hit, got = memo.get(0, prefix)
+    if not hit:
+        got = completer.complete(turns, cwd, prefix)
+        memo.put(0, prefix, got)
+    rescore = getattr(completer, "rescore", None)
+    if rescore is None:
+        found = [] if got is None else [got]
+    else:
+        found = rescore(turns, cwd, prefix, got, [s.command for s in ranked])
+    return ranked, [Suggestion(c, p, "model") for c, p in found]
+
+
+def fit_typed_weight(
+    completer: Any,
+    before: Sequence[Record],
+    heldout: Sequence[Record],
+    weights: Weights | None = None,
+) -> float:
+    """The model's weight once something is typed: the one that saves the most keystrokes.
+
+    The weight fitted on the empty prompt (:func:`fit_model_weight`) judges the next
+    command; while a command is typed the model competes on its arguments, where history
+    knows less, so one weight for both under-uses it there. Each held-out command is typed
+    key by key (``delta eval``'s fixed protocol: one key accepts the first suggestion when
+    it is the command); history's candidates and the model's answer at each prefix do not
+    depend on the weight, so they are computed once and every weight in
+    :data:`TYPED_GRID` is judged on them. Ties go to the smaller weight.
+    """
+    from delta_core.suggest.engine import CompletionMemo
+
+    weights = weights or Weights()
+    hist = MemoryHistory()
+    for rec in before:
+        hist.add(rec)
+    turns = [as_turn(r) for r in before]
+    previous = [r.command for r in before[-2:]]
+    cwd = before[-1].cwd if before else ""
+    keys = dict.fromkeys(TYPED_GRID, 0)
+    reach = getattr(completer, "reach", 1 << 30)
+    for rec in heldout[:TYPED_FIT_COMMANDS]:
+        cmd = rec.command
+        memo = CompletionMemo()
+        steps: dict[int, tuple[list[Suggestion], list[Suggestion]]] = {}
+        context = (tuple(previous[-2:]), cwd)
+        for w in TYPED_GRID:
+            spent, j = len(cmd), 1
+            while j < len(cmd):
+                if len(cmd) - j > reach and not hist.extends(cmd[:j]):
+                    j = len(cmd) - reach  # only the model could complete it, from here on
+                if j not in steps:
+                    steps[j] = _candidates(completer, hist, turns, context, cmd[:j], memo, weights)
+                top = combine(*steps[j], 1, w)
+                if top and top[0].command == cmd:
+                    spent = j + 1
+                    break
+                j += 1
+            keys[w] += spent
+        hist.add(rec)
+        turns.append(as_turn(rec))
+        previous.append(cmd)
+        cwd = rec.cwd
+    return min(TYPED_GRID, key=lambda w: (keys[w], w))
+
+
+def save_model_weight(
+    model_dir: Path, weight: float, commands: int, typed: float | None = None
+) -> None:
+    """Keep the fitted weights beside the model (read by :func:`load_model_weight` and
+    :func:`load_typed_weight`)."""
+    data: dict[str, Any] = {"model_weight": round(weight, 4), "fitted_on_commands": commands}
+    if typed is not None:
+        data["typed_weight"] = round(typed, 4)
     write_private(Path(model_dir) / BLEND_FILE, json.dumps(data) + "\n")  # like every model file
 
 
@@ -138,6 +226,16 @@ def load_model_weight(model_dir: Path) -> float | None:
     try:
         data = json.loads((Path(model_dir) / BLEND_FILE).read_text(encoding="utf-8"))
         weight = float(data["model_weight"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return weight if 0.0 <= weight <= 1.0 else None
+
+
+def load_typed_weight(model_dir: Path) -> float | None:
+    """The weight fitted for typed prefixes (:func:`fit_typed_weight`); None when none was."""
+    try:
+        data = json.loads((Path(model_dir) / BLEND_FILE).read_text(encoding="utf-8"))
+        weight = float(data["typed_weight"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return weight if 0.0 <= weight <= 1.0 else None

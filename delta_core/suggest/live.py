@@ -156,7 +156,7 @@ class SuggestEngine:
         if completion is not None and self._model is not None:
             try:
                 # read after the answer: a served model's version (hence its weight) comes with it
-                weight = self._model.weight()
+                weight = self._model.weight(query.prefix)
             except Exception as exc:
                 log.problem(f"suggester {self._model.name}: {exc}", self._log_file)
         merged = combine(history, completion, query.limit + len(extra), weight)

@@ -157,10 +157,19 @@ def unit_counts(texts: Iterable[str], *, max_chars: int = 64) -> Counter[str]:
         if text:
             words.update(text.split(" "))
     counts: Counter[str] = Counter()
+    blobs: Counter[str] = Counter()
     for word, n in words.items():
         for u in word_units(word, True):
             if _trainable(u, max_chars):
                 counts[u] += n
+            elif u.isprintable():
+                blobs[u] += n
+    if not counts:
+        # Nothing but blobs (a history of pasted keys or encrypted lines): learn from their
+        # pieces, so such a history still gets a tokenizer instead of an error.
+        for u, n in blobs.items():
+            for i in range(0, len(u), max_chars):
+                counts[u[i : i + max_chars]] += n
     return counts
 
 

@@ -160,3 +160,23 @@ def test_the_gate_and_the_server_take_odd_commands(delta_home, tmp_path):
         if proc.poll() is None:
             proc.terminate()
             proc.wait(10)
+
+
+def test_a_history_of_nothing_but_blobs_gets_a_tokenizer(tmp_path):
+    # a real dev history held only 80-character base64 lines: every unit was too long to
+    # train on, and tokenizer training (hence delta eval) failed with "the history is empty"
+    from delta_core.plugin.manager import Components, make_plugin_manager
+    from delta_core.suggest.completer import load_tokenizer_dir
+    from delta_core.tokenizer.pretokenizer import unit_counts
+    from delta_core.tokenizer.versions import train_tokenizer
+
+    rng = random.Random(2)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    blobs = ["".join(rng.choice(alphabet) for _ in range(80)) for _ in range(300)]
+    assert unit_counts(blobs) and unit_counts(["git status"]) == unit_counts(["git status"])
+    assert " git" in unit_counts(["git status", blobs[0]])  # blobs stay out when words exist
+    assert not any(len(u) > 20 for u in unit_counts(["git status", blobs[0]]))
+    plugins = Components.from_manager(make_plugin_manager()).tokenizers
+    info = train_tokenizer(blobs, plugins["sentencepiece"], root=tmp_path, vocab_size=400)
+    tok = load_tokenizer_dir(info.directory, plugins)
+    assert tok.decode(tok.encode(blobs[5])) == blobs[5]

@@ -128,3 +128,37 @@ def test_validation_gives_the_model_only_the_weight_top1_shows_it_earns():
     # a tie: the model earns nothing, whatever the likelihood fit said
     assert validated_weight(events(20), prior=0.9) == pytest.approx(0.05)
     assert validated_weight(events(5), prior=0.9) == pytest.approx(0.05)  # a: 35 of 40
+
+
+class _Scripted:
+    """A stand-in model for the weight fit alone (the unit under test is the fit, not a
+    model): it completes every prefix with ``answer(prefix)`` at probability ``p``."""
+
+    reach = 1000
+    rerank = 0
+
+    def __init__(self, answer, p):
+        self.answer, self.p = answer, p
+
+    def complete(self, turns, cwd, typed):
+        got = self.answer(typed)
+        return (got, self.p) if got and got.startswith(typed) and got != typed else None
+
+
+def test_the_typed_weight_is_the_one_that_saves_most_keys():
+    from delta_core.suggest.fit import fit_typed_weight, load_typed_weight
+
+    # history knows "git commit -m wip" well; the held-out commands are new messages
+    before = _recs(["git commit -m wip", "ls"] * 10)
+    heldout = _recs([f"git commit -m fix-{i}" for i in range(8)], 100)
+    future = iter(r.command for r in heldout)
+    state = {"cmd": next(future)}
+
+    def oracle(typed):  # right about each held-out command once it sees its start
+        if not state["cmd"].startswith(typed):
+            state["cmd"] = next(future, state["cmd"])
+        return state["cmd"]
+
+    assert fit_typed_weight(_Scripted(oracle, 0.9), before, heldout) > 0.5
+    assert fit_typed_weight(_Scripted(lambda t: t + "zzz", 0.9), before, heldout) == 0.0
+    assert load_typed_weight(SHARED_DATA / "no-such-model") is None

@@ -82,10 +82,12 @@ def train_eval_model(
     shutil.copytree(info.directory, out / "tokenizer")
     if cut < len(train):  # the model's weight against history, on the validation tail
         from delta_core.suggest.completer import ModelCompleter
-        from delta_core.suggest.fit import fit_model_weight, save_model_weight
+        from delta_core.suggest.fit import fit_model_weight, fit_typed_weight, save_model_weight
 
         completer = ModelCompleter.from_dir(out, plugins, device=device)
         heldout = train[cut:]
         weight = fit_model_weight(completer, train[:cut], heldout)
-        save_model_weight(out, weight, len(heldout))
+        completer.model_weight = weight
+        typed = fit_typed_weight(completer, train[:cut], heldout)
+        save_model_weight(out, weight, len(heldout), typed)
     return out

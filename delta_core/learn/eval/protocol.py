@@ -113,7 +113,10 @@ class DeltaStrategy:
     def suggest(self, prefix: str, k: int) -> list[str]:
         rerank = getattr(self.completer, "rerank", 0) if self.completer is not None else 0
         hist = self.history.rank(prefix, max(k, rerank))
-        weight = getattr(self.completer, "model_weight", MODEL_WEIGHT)
+        which = "typed_weight" if prefix else "model_weight"
+        weight = getattr(
+            self.completer, which, getattr(self.completer, "model_weight", MODEL_WEIGHT)
+        )
         model = self._model(prefix, [s.command for s in hist])
         return [s.command for s in combine(hist, model, k, weight)]
 
@@ -301,4 +304,5 @@ def evaluate(
         out["model_wins"] = model_wins(engines[0].result, plain.result, [r.command for r in test])
     if completer is not None:
         out["model_weight"] = round(getattr(completer, "model_weight", MODEL_WEIGHT), 4)
+        out["typed_weight"] = round(getattr(completer, "typed_weight", out["model_weight"]), 4)
     return out
