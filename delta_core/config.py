@@ -74,6 +74,12 @@ SETTINGS: dict[str, Setting] = {
         "Delta source tree (a clone or unpacked sdist) the docker trainer builds from",
     ),
     "suggest.enabled": Setting(bool, True, "suggestions in the shell"),
+    "learn.auto_retrain": Setting(
+        bool, True, "retrain in the background once enough new commands arrived"
+    ),
+    "learn.retrain_after": Setting(int, 500, "new commands that make a background retrain due"),
+    "learn.retrain_size": Setting(str, "tiny", "model size of a background retrain"),
+    "learn.retrain_steps": Setting(int, 600, "training steps of a background retrain"),
     "search.embedder": Setting(str, "minilm", "embedder plugin for `delta search`"),
     "search.background_interval": Setting(
         float,

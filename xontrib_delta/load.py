@@ -102,6 +102,7 @@ def _load_xontrib_(xsh: Any, **_: Any) -> dict[str, Any]:
             loaded.undo.append(install_word_keys(xsh, word_keys))
         _install_suggestions(xsh, recorder, loaded)
         _install_indexer(xsh, recorder, loaded)
+        _install_retrainer(xsh, recorder, loaded)
         _active = loaded
         if env.get("XONSH_INTERACTIVE"):
             recorder.start(config_env(env))
@@ -144,6 +145,36 @@ def _install_indexer(xsh: Any, recorder: ShellRecorder, loaded: _Loaded) -> None
             indexer.maybe_start()
 
     loaded.listen(recorder, _delta_index_recorded)
+
+
+#: This shell's recorded commands between two looks at whether a retrain is due.
+RETRAIN_CHECK_EVERY = 100
+
+
+def _install_retrainer(xsh: Any, recorder: ShellRecorder, loaded: _Loaded) -> None:
+    """Every :data:`RETRAIN_CHECK_EVERY` commands, a detached, niced ``delta model retrain
+    --if-due`` looks whether the memory should retrain (delta_core/learn/retrain.py); it
+    leaves at once when not, or when another retrain holds the lock."""
+    count = [0]
+
+    def _start() -> None:
+        try:
+            from delta_core.learn.retrain import start_detached
+
+            start_detached(xsh.env.detype())
+        except Exception as exc:  # the shell must never break
+            log.problem(f"could not start the background retrain: {exc}")
+
+    def _delta_retrain_recorded(stored: Any) -> None:
+        if stored is None:
+            return
+        count[0] += 1
+        if count[0] % RETRAIN_CHECK_EVERY == 0:
+            import threading
+
+            threading.Thread(target=_start, name="delta-retrain", daemon=True).start()
+
+    loaded.listen(recorder, _delta_retrain_recorded)
 
 
 def _restore(mapping: Any, name: str, previous: Any, what: str) -> None:

@@ -131,6 +131,55 @@ def use_cmd(version: str, force: bool) -> None:
     click.echo("no model is served; suggestions come from history alone")
 
 
+@model.command("status")
+@json_option
+def status_cmd(as_json: bool) -> None:
+    """What is served, when it was trained, on how many commands, how it scored against the
+    baselines, and whether the background retrain is due."""
+    from delta_core.learn.retrain import model_status
+
+    ctx = load_context()
+    st = model_status(ctx)
+    if as_json:
+        click.echo(json.dumps(st))
+        return
+    served = st["served"]
+    if served is None:
+        click.echo("no model is served yet; train one with `delta-train`")
+    else:
+        n = served["trained_on_commands"]
+        click.echo(
+            f"served: {served['version']} ({served['model_size']}, {served['steps']} steps), "
+            f"trained {served['trained']} on {'?' if n is None else n} commands"
+        )
+        w, t = served["model_weight"], served["typed_weight"]
+        if w is not None:
+            typed = "" if t is None else f", {t:.2f} once something is typed"
+            click.echo(f"weight against history: {w:.2f} on the empty prompt{typed}")
+        gate = served["gate"]
+        if gate:
+            click.echo(f"gate: {gate['reason']} on {gate['commands']} held-back commands")
+            for name, m in gate["strategies"].items():
+                click.echo(
+                    f"  {name:>15}: top-1 {m['top1']:.1%}, "
+                    f"keystroke savings {m['keystroke_savings']:.1%}"
+                )
+    loop = st["loop"]
+    click.echo(f"learning loop: {'on' if loop['on'] else 'off'}; {loop['why']}")
+    if loop.get("result"):
+        click.echo(f"last background retrain: {loop['result']}")
+
+
+@model.command("retrain")
+@click.option("--if-due", is_flag=True, help="Only when enough new commands arrived.")
+def retrain_cmd(if_due: bool) -> None:
+    """Retrain on the memory now (niced; the gate decides whether it is served)."""
+    from delta_core.learn.retrain import retrain
+
+    ctx = load_context()
+    click.echo(retrain(ctx, if_due=if_due, say=lambda line: None if if_due else click.echo(line)))
+
+
 @model.command("rollback")
 def rollback_cmd() -> None:
     """Serve what was served before the current model (or history alone, if nothing was)."""
