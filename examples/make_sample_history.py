@@ -18,17 +18,98 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-PLACEHOLDER = re.compile(r"\{\{(?:\[[^]]*\]|([^}]*))\}\}")
+PLACEHOLDER = re.compile(r"\{\{([^}]*)\}\}")
+#: What a person would have typed for tldr's most common placeholders (the rest keep their
+#: own name, which reads as a real argument: ``project_name`` -> ``project-name``).
+VALUES = {
+    "file": "notes.txt",
+    "directory": "src",
+    "command": "ls -la",
+    "username": "ada",
+    "user": "ada",
+    "package": "requests",
+    "package_name": "requests",
+    "name": "demo",
+    "password": "$DB_PASSWORD",
+    "file_or_directory": "src",
+    "value": "42",
+    "port": "8080",
+    "host": "db.internal",
+    "hostname": "db.internal",
+    "file2 ...": "b.txt",
+    "version": "1.4.2",
+    "target": "build",
+    "domain": "example.org",
+    "image": "nginx:1.27",
+    "url": "https://example.org/api",
+    "container_name": "web",
+    "container": "web",
+    "ip_address": "192.168.1.20",
+    "key": "api_url",
+    "repository": "ada/delta",
+    "sdX": "sdb",
+    "sdXY": "sdb1",
+    "sdXN": "sdb1",
+    "n": "5",
+    "pattern": "TODO",
+    "search_pattern": "TODO",
+    "regex": "^error",
+    "tag": "v1.4.2",
+    "output_file": "out.txt",
+    "input_file": "data.csv",
+    "branch_name": "feature/login",
+    "branch": "feature/login",
+    "number": "3",
+    "unit": "nginx.service",
+    "message": "fix login redirect",
+    "subcommand": "status",
+    "database_name": "shop",
+    "file1": "a.txt",
+    "source": "src",
+    "destination": "backup",
+    "binary": "./app",
+    "string": "hello",
+    "variable": "PATH",
+    "pid": "4242",
+    "group_name": "developers",
+    "bucket_name": "ada-backups",
+    "remote_name": "origin",
+    "task_id": "17",
+    "keyword": "timeout",
+    "profile_name": "work",
+}
+
+
+def fill(match: re.Match[str]) -> str:
+    """A realistic value for one ``{{...}}``: an option's short form, a path's last part,
+    a common placeholder's stand-in (:data:`VALUES`), else the placeholder's own name."""
+    inner = match.group(1)
+    if inner.startswith("[") and inner.endswith("]"):
+        inner = inner[1:-1]  # {{[-t|--tag]}}: the option, in its first spelling
+    first = inner.split("|")[0].strip()
+    if first.startswith("-") or not first:
+        return first
+    last = first.split("/")[-1] or first
+    return VALUES.get(first, VALUES.get(last, last.replace("_", "-")))
+
+
+def plausible(cmd: str) -> bool:
+    """A line a person could have typed: not a prompt or a fragment, quotes balanced."""
+    return (
+        bool(cmd)
+        and len(cmd) < 120
+        and not cmd.startswith(("$", "<", "#", "|"))
+        and cmd.count('"') % 2 == 0
+        and cmd.count("'") % 2 == 0
+    )
 
 
 def tldr_commands(data: Path) -> list[str]:
     out = []
     with open(data / "tldr" / "examples_common_linux.tsv", encoding="utf-8") as f:
         for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-            cmd = PLACEHOLDER.sub(
-                lambda m: (m.group(1) or "x").split("/")[-1], row["example_command"]
-            )
-            if "{{" not in cmd and len(cmd) < 120:
+            cmd = PLACEHOLDER.sub(fill, row["example_command"])
+            if "{{" not in cmd and plausible(cmd):
                 out.append(cmd)
     return out
 
@@ -37,7 +118,7 @@ def main() -> None:
     data = Path(sys.argv[1])
     rng = random.Random(2026)
     nl2bash = [c.strip() for c in (data / "nl2bash" / "all.cm").read_text().splitlines()]
-    corpus = [c for c in nl2bash if c and len(c) < 120] + tldr_commands(data)
+    corpus = [c for c in nl2bash if plausible(c)] + tldr_commands(data)
     projects = ["~/src/delta", "~/src/website", "~/notes", "~/src/infra"]
     habits = [
         "git status",
