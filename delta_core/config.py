@@ -77,9 +77,13 @@ SETTINGS: dict[str, Setting] = {
     "learn.auto_retrain": Setting(
         bool, True, "retrain in the background once enough new commands arrived"
     ),
-    "learn.retrain_after": Setting(int, 500, "new commands that make a background retrain due"),
-    "learn.retrain_size": Setting(str, "tiny", "model size of a background retrain"),
-    "learn.retrain_steps": Setting(int, 600, "training steps of a background retrain"),
+    "learn.retrain_after": Setting(
+        int, 500, "new commands that make a background retrain due", low=1
+    ),
+    "learn.retrain_size": Setting(
+        str, "tiny", "model size of a background retrain", choices=("tiny", "small", "base")
+    ),
+    "learn.retrain_steps": Setting(int, 600, "training steps of a background retrain", low=1),
     "search.embedder": Setting(str, "minilm", "embedder plugin for `delta search`"),
     "search.background_interval": Setting(
         float,
