@@ -103,3 +103,25 @@ def test_eval_reports_word_savings_counts_and_where_the_model_wins():
     wins = model_wins(a, b, ["git push origin main", "ls", "make"])
     assert wins["better"] == 1 and wins["worse"] == 1 and wins["keys_saved"] == 14
     assert wins["commands_by_place"] == {"empty_prompt": 0, "command_name": 0, "arguments": 1}
+
+
+def test_delta_eval_with_a_model_tells_what_the_model_adds(tmp_path, delta_home):
+    from tests.core.serve_helpers import promoted_model
+
+    promoted_model(delta_home, tmp_path / "m")
+    lines = SAMPLE.read_text().split()
+    (tmp_path / "train").write_text("\n".join(lines[:300]) + "\n")
+    (tmp_path / "test").write_text("\n".join(lines[300:340]) + "\n")
+    args = ["eval", "--train", str(tmp_path / "train"), "--test", str(tmp_path / "test")]
+    args += ["--from", "bash", "--model", "latest", "--backend", "torch"]
+    out = CliRunner().invoke(build_cli(), [*args, "--json", "--plot", str(tmp_path / "e.png")])
+    assert out.exit_code == 0, out.output
+    res = json.loads(out.stdout)
+    assert {"delta", "delta_no_model"} <= set(res["strategies"])
+    assert 0.0 <= res["model_weight"] <= 1.0 and 0.0 <= res["typed_weight"] <= 1.0
+    wins = res["model_wins"]
+    assert set(wins["keys_saved_by_place"]) == {"empty_prompt", "command_name", "arguments"}
+    assert (tmp_path / "e.png").read_bytes()[:4] == b"\x89PNG"
+    text = CliRunner().invoke(build_cli(), args)
+    assert text.exit_code == 0 and "fitted weight against history" in text.output
+    assert "in the arguments" in text.output  # where the model won
