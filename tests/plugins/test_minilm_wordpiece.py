@@ -8,10 +8,10 @@ shared NL2Bash and tldr corpora, arbitrary text from Hypothesis.
 from __future__ import annotations
 
 import pytest
+from delta_plugins.embed_minilm import MAX_TOKENS, WordPiece, basic_words
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from delta_plugins.embed_minilm import MAX_TOKENS, WordPiece, basic_words
 from tests.conftest import SHARED_DATA
 
 tokenizers = pytest.importorskip("tokenizers")
