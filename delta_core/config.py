@@ -81,6 +81,12 @@ SETTINGS: dict[str, Setting] = {
         "c-s",
         "xonsh key for the interactive search (read from $DELTA_SEARCH_KEY at load; empty: none)",
     ),
+    "search.filter_mode": Setting(
+        str,
+        "global",
+        "filter the search window opens with: global, host, session, directory, workspace "
+        "(Ctrl-R cycles them)",
+    ),
     "serve.listen": Setting(str, "", "HOST:PORT to serve a team over TCP (needs serve.token)"),
     "serve.token": Setting(str, "", "shared secret clients must send with --listen"),
     "serve.backend": Setting(

@@ -17,9 +17,10 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from delta_core.memory.matchable import match_text
 from delta_core.paths import write_private
 
-TEXT_VERSION = 2  # bump when embedding_text changes: the vector index is then rebuilt
+TEXT_VERSION = 3  # bump when embedding_text changes: the vector index is then rebuilt
 
 # words that run another program: the purpose is that program's
 _WRAPPERS = {"sudo", "env", "time", "nohup", "nice", "exec", "command", "xargs", "watch", "doas"}
@@ -121,7 +122,11 @@ class Purposes:
 
 
 def embedding_text(command: str, purposes: Purposes | None) -> str:
-    """The text embedded for a command: the command, then what its programs are for."""
+    """The text embedded for a command: the command, then what its programs are for.
+
+    Redaction placeholders are left out: their words (``github-token``) are not the user's.
+    """
+    command = match_text(command)
     if purposes is None:
         return command
     about = purposes.of(command)
