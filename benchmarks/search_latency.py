@@ -39,6 +39,7 @@ from rich.console import Console
 from rich.table import Table
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DELTA = [sys.executable, "-c", "from delta_core.cli import main; main()"]
 QUERIES = [
     "initialize a repository",
     "compress files",
@@ -147,8 +148,10 @@ def main() -> None:
         old.embed(texts)
         old_rate = len(texts) / (time.perf_counter() - t)
         rows.append(
-            ("raw embedding", f"{new_rate:,.0f}/s vs previous {old_rate:,.0f}/s "
-             f"({new_rate / old_rate:.1f}x)")
+            (
+                "raw embedding",
+                f"{new_rate:,.0f}/s vs previous {old_rate:,.0f}/s ({new_rate / old_rate:.1f}x)",
+            )
         )
     except Exception as exc:  # the previous embedder's packages are not installed
         rows.append(("raw embedding", f"{new_rate:,.0f}/s (previous not measured: {exc})"))
@@ -206,7 +209,7 @@ def main() -> None:
         for q in QUERIES[:5]:
             t = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "delta_core.cli", "search", q, "--no-sync", "--json"],
+                [*DELTA, "search", q, "--no-sync", "--json"],
                 env=env,
                 capture_output=True,
                 check=True,
@@ -214,7 +217,7 @@ def main() -> None:
             out.append(time.perf_counter() - t)
         return out
 
-    in_proc = cold({"DELTA_SEARCH_SERVER": "0"})
+    in_proc = cold({"DELTA_SEARCH_SERVER": "0", "XDG_RUNTIME_DIR": ""})
     rows.append(("cold CLI, in-process", f"median {statistics.median(in_proc):.2f} s"))
     served = serve_and(args.root, cold)
     if served:
@@ -228,20 +231,26 @@ def main() -> None:
 
 
 def serve_and(root: Path, fn):
-    """Run ``fn`` while a search server answers for ``root``; None when none can start."""
-    from delta_core.search.server_side import run_search_server
+    """Run ``fn`` while ``delta serve`` answers for ``root`` (its search side warm)."""
+    from delta_core.paths import Layout
+    from delta_core.serve.protocol import Client, socket_path
 
-    del run_search_server  # imported only to fail early when the module is missing
-    env = {**os.environ, "DELTA_HOME": str(root)}
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    env["DELTA_HOME"] = str(root)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "delta_core.search.server_side"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "delta_core.serve"], env=env, stderr=subprocess.DEVNULL
     )
+    path = socket_path(Layout(root), env={})
     try:
-        line = proc.stdout.readline().decode()
-        if "ready" not in line:
+        deadline = time.monotonic() + 120
+        while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not path.exists():
             return None
-        return fn()
+        c = Client(path, timeout=60)
+        c.call({"op": "search", "query": "warm up"}, 60)  # the search side is loaded
+        c.close()
+        return fn({"XDG_RUNTIME_DIR": ""})
     finally:
         proc.terminate()
         proc.wait(10)

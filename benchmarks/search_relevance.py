@@ -187,9 +187,9 @@ def evaluate(name: str, args, console: Console, embedder) -> None:
 
 def tune_grid() -> list[Weights]:
     out = []
-    for meaning in (1.0, 1.5, 2.0):
+    for meaning in (1.0, 2.0):
         for words in (0.5, 1.0):
-            for cosine in (0.0, 2.0, 4.0):
+            for cosine in (0.0, 4.0, 8.0, 16.0):
                 out.append(replace(TUNED, meaning=meaning, words=words, cosine=cosine))
     return out
 

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,3 +129,38 @@ def test_unknown_embedder_is_a_one_line_error(delta_home, monkeypatch):
 def test_components_list_both_embedders():
     names = Components.from_manager(make_plugin_manager()).embedders
     assert {"minilm", "hashing"} <= set(names)
+
+
+def test_initialize_a_repository_finds_git_init_first_on_the_sample_memory(
+    delta_home, minilm, monkeypatch
+):
+    """The README's demo memory, plus what a user leaves behind: their own earlier searches
+    (which once ranked first) and a placeholder-bearing one-off."""
+    from delta_plugins import embed_minilm
+
+    from delta_core.cli import build_cli
+
+    sample = Path(__file__).resolve().parents[2] / "examples" / "sample_history.jsonl"
+    monkeypatch.setattr(embed_minilm, "MiniLMEmbedder", lambda: minilm)
+    cli = build_cli()
+    r = CliRunner().invoke(cli, ["memory", "import", "--from", "jsonl", str(sample)])
+    assert r.exit_code == 0, r.output
+    now = time.time_ns()
+    with Store(delta_home) as store:
+        store.add_many(
+            [
+                Record('delta search "initialize a repository"', now - 60 * 10**9, cwd="/home/ada"),
+                Record(":memory search init", now - 50 * 10**9, cwd="/home/ada"),
+                Record(
+                    "gh repo create --token <redacted:github-token>",
+                    now - 40 * 10**9,
+                    cwd="/home/ada",
+                ),
+            ]
+        )
+    monkeypatch.setenv("DELTA_SEARCH_SERVER", "0")
+    r = CliRunner().invoke(cli, ["search", "initialize", "a", "repository", "--json"])
+    assert r.exit_code == 0, r.output
+    hits = [h["command"] for h in json.loads(r.output)["hits"]]
+    assert hits[0] == "git init", hits
+    assert not any(h.startswith(("delta ", ":memory")) for h in hits)
