@@ -65,7 +65,8 @@ class CachedEmbedder:
         self.vecs: dict[bytes, np.ndarray] = {}
         if self.path.exists():
             with np.load(self.path) as a:
-                self.vecs = dict(zip(map(bytes, a["keys"]), a["vecs"], strict=True))
+                keys = [row.tobytes() for row in a["keys"]]  # uint8 rows: S12 would drop NULs
+                self.vecs = dict(zip(keys, a["vecs"], strict=True))
         self.dirty = False
 
     @staticmethod
@@ -85,7 +86,7 @@ class CachedEmbedder:
     def save(self) -> None:
         if self.dirty:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            keys = np.frombuffer(b"".join(self.vecs), dtype="S12")
+            keys = np.frombuffer(b"".join(self.vecs), dtype=np.uint8).reshape(-1, 12)
             np.savez(self.path, keys=keys, vecs=np.stack(list(self.vecs.values())))
 
 
