@@ -164,3 +164,14 @@ def test_initialize_a_repository_finds_git_init_first_on_the_sample_memory(
     hits = [h["command"] for h in json.loads(r.output)["hits"]]
     assert hits[0] == "git init", hits
     assert not any(h.startswith(("delta ", ":memory")) for h in hits)
+
+
+def test_a_one_off_query_opens_the_quick_session_with_the_same_vectors(minilm):
+    from delta_plugins.embed_minilm import MiniLMEmbedder
+
+    cold = MiniLMEmbedder()
+    v = cold.embed(["initialize a repository"])
+    assert cold._quick is not None and cold._session is None  # no graph optimisation paid
+    assert np.allclose(v, minilm.embed(["initialize a repository"]), atol=1e-5)
+    cold.embed(["a", "b", "c"])  # a batch: the optimised session, the quick one let go
+    assert cold._session is not None
