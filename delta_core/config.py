@@ -86,6 +86,7 @@ SETTINGS: dict[str, Setting] = {
         "global",
         "filter the search window opens with: global, host, session, directory, workspace "
         "(Ctrl-R cycles them)",
+        choices=("global", "host", "session", "directory", "workspace"),
     ),
     "serve.listen": Setting(str, "", "HOST:PORT to serve a team over TCP (needs serve.token)"),
     "serve.token": Setting(str, "", "shared secret clients must send with --listen"),

@@ -131,9 +131,11 @@ def test_rebuild_from_shards_gives_the_same_answers(store):
     before = found(st, "pytest case2")
     fresh = open_state(store.layout.root, EMB, rebuild=True)
     sync(store, fresh, EMB, Purposes(None))
-    # the same commands come back (order among exact ties may differ: labels are reassigned)
-    assert set(found(fresh, "pytest case2")) == set(before)
-    assert set(before) >= {c for c in cmds if c.endswith("case2")}
+    # the same commands come first (order among exact ties may differ: labels are
+    # reassigned; past the ten clear matches the approximate graph may differ too, and the
+    # cosine now counts in the score, so only the clear matches are compared)
+    want = {c for c in cmds if c.endswith("case2")}
+    assert set(found(fresh, "pytest case2")[:10]) == set(before[:10]) == want
     assert sorted(c for c in fresh.commands if c) == sorted(set(cmds))
 
 
