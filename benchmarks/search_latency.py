@@ -109,6 +109,9 @@ def main() -> None:
     ap.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "delta-bench-100k")
     ap.add_argument("--rebuild", action="store_true", help="time the index build again")
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument(
+        "--full-build", action="store_true", help="build the whole index with the real model"
+    )
     args = ap.parse_args()
     console = Console()
     os.environ["DELTA_HOME"] = str(args.root)
@@ -123,7 +126,7 @@ def main() -> None:
     emb = get_embedder(ctx)
     rows = []
     built = (search_dir(ctx.layout.root, emb.name) / "current").exists()
-    if args.rebuild or not built:
+    if args.full_build and (args.rebuild or not built):
         t = time.perf_counter()
         report = refresh(ctx, emb, rebuild=True)
         build_s = time.perf_counter() - t
@@ -134,13 +137,41 @@ def main() -> None:
                 f"{report.embedded / build_s:,.0f}/s; {build_s:.0f} s)",
             )
         )
+    elif args.rebuild or not built:
+        # the vectors of the 100k index come from a stand-in (latency does not depend on
+        # them); the build rate is measured on a sample below, through the real model
+        from delta_plugins.embed_hashing import HashingEmbedder
+
+        stand_in = HashingEmbedder()
+        stand_in.name, stand_in.dim = emb.name, emb.dim
+        t = time.perf_counter()
+        refresh(ctx, stand_in, rebuild=True)
+        rows.append(("index of stand-in vectors", f"{time.perf_counter() - t:.0f} s"))
     searcher = open_searcher(ctx, emb)
     state = searcher.state
     sample = random.Random(0).sample(state.commands, min(300, len(state.commands)))
     texts = [embedding_text(c, purposes_for(ctx)) for c in sample]
+    emb.load()
     t = time.perf_counter()
-    emb.embed(texts)
-    new_rate = len(texts) / (time.perf_counter() - t)
+    vecs = emb.embed(texts)
+    embed_s = time.perf_counter() - t
+    new_rate = len(texts) / embed_s
+    from delta_core.search.vectors import VectorIndex
+
+    ix = VectorIndex(emb.dim)
+    t = time.perf_counter()
+    ix.add(np.arange(len(vecs)), vecs)
+    add_s = time.perf_counter() - t
+    distinct = len(state.commands) / len(state)
+    per_distinct = (embed_s + add_s) / len(texts)
+    rows.append(
+        (
+            "index build (real model, sample)",
+            f"{1 / per_distinct / distinct:,.0f} records/s = {1 / per_distinct:,.0f} distinct "
+            f"commands/s (embed {embed_s / len(texts) * 1e3:.1f} ms + graph "
+            f"{add_s / len(texts) * 1e3:.2f} ms each) / {distinct:.0%} distinct; budget 2,000",
+        )
+    )
     old = None
     try:
         old = OldMiniLM()
