@@ -124,8 +124,13 @@ def test_nothing_of_the_window_remains_after_it_closes(tmp_path: Path, key: str)
     shown = open_window(sh, screen, "found by delta", "make deploy")
     assert window_left(shown)  # the window was drawn: its frame, its hit's context
     sh.child.send({"esc": "\x1b", "ctrl-c": "\x03", "tab": "\t", "enter": "\r"}[key])
-    if key == "enter":  # the command is put on the prompt and runs
-        after = settle(sh, screen, lambda ls: any(x == "found-by-delta-search-42" for x in ls))
+    if key == "enter":  # the command is put on the prompt and runs; a new prompt follows
+
+        def ran(ls):
+            out = [i for i, x in enumerate(ls) if x == "found-by-delta-search-42"]
+            return bool(out) and ls[out[-1] + 1].startswith(PROMPT)
+
+        after = settle(sh, screen, ran)
     elif key == "tab":  # the command is on the prompt, not run, ready to edit
         after = settle(sh, screen, lambda ls: any(x.endswith(TARGET) for x in ls))
     else:
