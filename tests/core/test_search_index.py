@@ -195,3 +195,15 @@ def test_vector_index_recall_against_exact_search(tmp_path):
     got = ix.search_many(q, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth, strict=True)])
     assert recall >= 0.9  # int8 storage and near ties cost a little; see benchmarks/vector_index.py
+
+
+def test_a_huge_word_does_not_blow_up_the_saved_state(store):
+    now = time.time_ns()
+    blob = "a" * 5000  # one pasted base64 line in a history
+    store.add_many(
+        [rec(f"echo {blob}", now)] + [rec(f"ls dir{i}", now + 1 + i) for i in range(2000)]
+    )
+    _, st = refresh(store)
+    size = sum(p.stat().st_size for p in search_dir(store.layout.root, EMB.name).iterdir())
+    assert size < 5_000_000  # a fixed-width term array would be 2,001 x 5,000 x 4 B = 40 MB
+    assert found(st, "dir7")[0] == "ls dir7" and found(st, blob[:10] + "a")  # still searchable
