@@ -15,6 +15,8 @@ placeholders are not matched (:mod:`delta_core.memory.matchable`).
 
 from __future__ import annotations
 
+import itertools
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -89,13 +91,22 @@ class Searcher:
         self.weights = TUNED if weights is None else weights
         self._texts: list[str] | None = None
         self._own: np.ndarray | None = None
+        self._blob = ""  # every text, lower-cased, "\n"-joined: one C-level scan per query
+        self._starts = np.zeros(0, dtype=np.int64)
+        self._by_len = np.zeros(0, dtype=np.int64)
 
     def _matchable(self) -> tuple[list[str], np.ndarray]:
         """Each label's lower-cased text without placeholders, and which run Delta itself."""
         if self._texts is None or len(self._texts) != len(self.state.commands):
             cmds = self.state.commands
-            self._texts = [match_text(c).lower() for c in cmds]
+            self._texts = [match_text(c).lower().replace("\n", " ") for c in cmds]
             self._own = np.fromiter((is_own_command(c) for c in cmds), bool, len(cmds))
+            lengths = np.fromiter(map(len, self._texts), np.int64, len(cmds))
+            # shortest first, so the first matches found are the ones ranked first
+            self._by_len = np.lexsort((np.arange(len(cmds)), lengths))
+            ordered = lengths[self._by_len]
+            self._starts = np.concatenate([[0], np.cumsum(ordered + 1)[:-1]]).astype(np.int64)
+            self._blob = "\n".join(self._texts[i] for i in self._by_len.tolist())
         assert self._own is not None
         return self._texts, self._own
 
@@ -192,9 +203,7 @@ class Searcher:
             if st.bm25 is not None and len(st.bm25) == n:
                 add(top_k(st.bm25.scores(q) * allowed, POOL), "words", w.words)
             low = q.lower()
-            sub = [i for i, c in enumerate(texts) if low in c]
-            sub.sort(key=lambda i: len(texts[i]))
-            add(np.asarray(sub, dtype=np.int64), "typed", w.typed)
+            add(self._containing(low, allowed), "typed", w.typed)
             if w.fuzzy and len(low.split()) <= FUZZY_MAX_WORDS:
                 add(self._fuzzy(low, texts, allowed), "fuzzy", w.fuzzy)
         cand = np.flatnonzero(fused > 0) if q else np.flatnonzero(allowed)
@@ -222,6 +231,26 @@ class Searcher:
                 )
             )
         return hits
+
+    def _containing(self, low: str, allowed: np.ndarray) -> np.ndarray:
+        """Labels whose text contains ``low``, shortest first (at most :data:`POOL`)."""
+        if "\n" in low or not low:
+            return np.zeros(0, dtype=np.int64)
+        found = re.finditer(re.escape(low), self._blob)
+        out: list[np.ndarray] = []
+        have = 0
+        while have < POOL:
+            at = [m.start() for m in itertools.islice(found, 2048)]
+            if not at:
+                break
+            ranks = np.unique(np.searchsorted(self._starts, np.asarray(at), side="right") - 1)
+            labels = self._by_len[ranks]
+            labels = labels[allowed[labels]]
+            if out:  # a text met again at the start of the next chunk
+                labels = labels[~np.isin(labels, out[-1])]
+            out.append(labels)
+            have += len(labels)
+        return np.concatenate(out)[:POOL] if out else np.zeros(0, dtype=np.int64)
 
     def _fuzzy(self, low: str, texts: list[str], allowed: np.ndarray) -> np.ndarray:
         """Labels whose text is close to the query despite typos, best first (rapidfuzz)."""

@@ -207,3 +207,19 @@ def test_a_huge_word_does_not_blow_up_the_saved_state(store):
     size = sum(p.stat().st_size for p in search_dir(store.layout.root, EMB.name).iterdir())
     assert size < 5_000_000  # a fixed-width term array would be 2,001 x 5,000 x 4 B = 40 MB
     assert found(st, "dir7")[0] == "ls dir7" and found(st, blob[:10] + "a")  # still searchable
+
+
+def test_typed_matches_are_every_container_shortest_first(store):
+    now = time.time_ns()
+    cmds = [f"make target{i} " + "x" * (i % 13) for i in range(3000)] + ["MAKE Target7 again"]
+    store.add_many([rec(c, now + i) for i, c in enumerate(cmds)])
+    _, st = refresh(store)
+    s = Searcher(st, EMB)
+    texts, _own = s._matchable()
+    allowed = np.ones(len(st.commands), dtype=bool)
+    for q in ("target7", "make", "x" * 12, "nothing-like-it", "target29"):
+        naive = sorted((len(t), i) for i, t in enumerate(texts) if q in t)[:100]
+        assert s._containing(q, allowed).tolist() == [i for _, i in naive], q
+    allowed[::2] = False  # a filter: only odd labels may match
+    got = s._containing("make", allowed).tolist()
+    assert got and all(i % 2 for i in got) and len(got) == 100
