@@ -100,7 +100,12 @@ class Searcher:
         if self._texts is None or len(self._texts) != len(self.state.commands):
             cmds = self.state.commands
             self._texts = [match_text(c).lower().replace("\n", " ") for c in cmds]
-            self._own = np.fromiter((is_own_command(c) for c in cmds), bool, len(cmds))
+            self._own = np.fromiter(
+                # the quick test first: is_own_command parses, and most commands are not Delta's
+                (("delta" in c or ":" in c) and is_own_command(c) for c in cmds),
+                bool,
+                len(cmds),
+            )
             lengths = np.fromiter(map(len, self._texts), np.int64, len(cmds))
             # shortest first, so the first matches found are the ones ranked first
             self._by_len = np.lexsort((np.arange(len(cmds)), lengths))
