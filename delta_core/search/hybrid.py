@@ -2,8 +2,10 @@
 
 Four retrievers each rank distinct commands: the vector index (meaning of the query against
 each command and its programs' purposes), BM25 over the same text (exact words, rare flags,
-file names), substring matching (what the user remembers typing) and rapidfuzz's weighted
-ratio (the same, with typos). Their ranks are fused by weighted reciprocal rank fusion (RRF:
+file names), substring matching (what the user remembers typing) and, when its weight is
+set, rapidfuzz's weighted ratio (the same, with typos; off by default: 100-140 ms a query
+over 58k commands on the shared 2-core machine, and it ranks short texts such as ``st``
+first for ``gti stauts``; ``delta memory search --mode fuzzy`` is the typo-tolerant search). Their ranks are fused by weighted reciprocal rank fusion (RRF:
 robust to the different score scales), plus the cosine itself, then context terms reorder
 near ties: used recently, used often, used in this directory, and usually succeeded. The
 weights (:class:`Weights`) were tuned on one half of NL2Bash and tldr descriptions and are
