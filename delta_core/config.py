@@ -97,6 +97,13 @@ SETTINGS: dict[str, Setting] = {
         "c-s",
         "xonsh key for the interactive search (read from $DELTA_SEARCH_KEY at load; empty: none)",
     ),
+    "search.filter_mode": Setting(
+        str,
+        "global",
+        "filter the search window opens with: global, host, session, directory, workspace "
+        "(Ctrl-R cycles them)",
+        choices=("global", "host", "session", "directory", "workspace"),
+    ),
     "serve.listen": Setting(str, "", "HOST:PORT to serve a team over TCP (needs serve.token)"),
     "serve.token": Setting(str, "", "shared secret clients must send with --listen"),
     "serve.backend": Setting(

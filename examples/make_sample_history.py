@@ -148,22 +148,45 @@ def main() -> None:
                 cmd = f"git commit -m '{rng.choice(['fix', 'docs', 'wip', 'tests'])}'"
             t += timedelta(seconds=rng.randint(3, 240))
             exit_ = 0 if rng.random() < 0.92 else rng.choice([1, 2, 127])
-            print(
-                json.dumps(
-                    {
-                        "command": cmd,
-                        "cwd": cwd,
-                        "exit": exit_,
-                        "duration": round(rng.expovariate(2.0), 3),
-                        "timestamp": t.isoformat(),
-                        "session": session,
-                        "host": "laptop",
-                        "user": "ada",
-                        "shell": "xonsh",
-                        "extra": {},
-                    }
-                )
-            )
+            emit(cmd, cwd, exit_, round(rng.expovariate(2.0), 3), t, session)
+    # a last session starts a project, so that searching "initialize a repository" has its
+    # answer in the demo memory (appended: the sessions above are unchanged)
+    t += timedelta(hours=3)
+    cwd = "/home/ada/src"
+    for i, cmd in enumerate(NEW_PROJECT):
+        emit(cmd, cwd, 0, 0.05, t + timedelta(seconds=20 * i), "sample-060")
+        if cmd.startswith("cd "):
+            cwd = "/home/ada/src/tool"
+
+
+NEW_PROJECT = [
+    "mkdir -p tool",
+    "cd tool",
+    "git init",
+    "git add -A",
+    "git commit -m 'first commit'",
+    "git remote add origin git@example.com:ada/tool.git",
+    "git push -u origin main",
+]
+
+
+def emit(cmd: str, cwd: str, exit_: int, duration: float, t: datetime, session: str) -> None:
+    print(
+        json.dumps(
+            {
+                "command": cmd,
+                "cwd": cwd,
+                "exit": exit_,
+                "duration": duration,
+                "timestamp": t.isoformat(),
+                "session": session,
+                "host": "laptop",
+                "user": "ada",
+                "shell": "xonsh",
+                "extra": {},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

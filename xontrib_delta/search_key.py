@@ -24,7 +24,8 @@ def _shell_env() -> dict[str, str] | None:
 
 
 def _open_over_prompt(event) -> None:
-    """Key handler: run the search window above the prompt, put the choice in the buffer."""
+    """Key handler: run the search window above the prompt, put the choice in the buffer
+    (and run it when the window was closed with Enter)."""
     import os
 
     from prompt_toolkit.application.run_in_terminal import in_terminal
@@ -36,10 +37,18 @@ def _open_over_prompt(event) -> None:
             from delta_core.context import DeltaContext
             from delta_core.search.service import get_embedder
 
-            ctx = DeltaContext(env=_shell_env())
-            from delta_core.search.ui import SearchSession, build_app
+            env = _shell_env()
+            ctx = DeltaContext(env=env)
+            from delta_core.search.ui import SESSION_ENV, SearchSession, build_app
 
-            app = build_app(SearchSession(ctx, get_embedder(ctx), here=os.getcwd()), buf.text)
+            session = SearchSession(
+                ctx,
+                get_embedder(ctx),
+                here=os.getcwd(),
+                session=(env or {}).get(SESSION_ENV),
+                mode=str(ctx.config["search.filter_mode"]),
+            )
+            app = build_app(session, buf.text)
             async with in_terminal():
                 result = await app.run_async()
         except Exception as exc:  # the shell must never break
@@ -47,9 +56,12 @@ def _open_over_prompt(event) -> None:
 
             log.problem(f"delta search: {exc}")
             return
-        if result:
-            buf.text = result
-            buf.cursor_position = len(result)
+        if result:  # Enter: on the prompt and run; Tab: on the prompt, to edit first
+            action, command = result
+            buf.text = command
+            buf.cursor_position = len(command)
+            if action == "run":
+                buf.validate_and_handle()
 
     event.app.create_background_task(go())
 

@@ -166,8 +166,15 @@ def shown(command: str) -> str:
 @click.option("--limit", "-n", default=20, show_default=True)
 @json_option
 def search(text: str, mode: str, limit: int, as_json: bool) -> None:
-    """Distinct commands matching TEXT, most used and most recent first."""
-    hits = search_commands(load_context().store, text, mode, limit)
+    """Distinct commands matching TEXT, most used and most recent first.
+
+    ``--mode fuzzy`` forgives typos (``gti stauts`` finds ``git status``); Delta's own
+    commands and redaction placeholders never match.
+    """
+    try:
+        hits = search_commands(load_context().store, text, mode, limit)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(
             json.dumps(

@@ -50,16 +50,19 @@ def search(
     query, cwd, since, exit_code, limit, around, sync_only, rebuild, no_sync, interactive, as_json
 ) -> None:
     """Find past commands: `delta search "rebuild the docker image"`."""
-    from delta_core.search.service import (
-        SearchError,
-        get_embedder,
-        neighbours,
-        open_searcher,
-    )
+    from delta_core.search.service import SearchError, get_embedder, open_searcher
 
     ctx = load_context()
     text = " ".join(query)
+    where = os.path.abspath(cwd) if cwd else None
     try:
+        since_ns = parse_time(since)
+        hits = None
+        if not (interactive or sync_only or rebuild):
+            hits = _from_server(ctx, text, where, since_ns, exit_code, limit, sync=not no_sync)
+        if hits is not None:
+            _show(ctx, text, hits, around, as_json)
+            return
         embedder = get_embedder(ctx)
         if not no_sync or rebuild or sync_only:
             report = _refresh(ctx, embedder, rebuild, wait=not sync_only, quiet=as_json)
@@ -80,17 +83,46 @@ def search(
                 click.echo(chosen)
             return
         searcher = open_searcher(ctx, embedder)
-        where = os.path.abspath(cwd) if cwd else None
         hits = searcher.search(
             text,
             cwd=where,
-            since_ns=parse_time(since),
+            since_ns=since_ns,
             exit=exit_code,
             limit=limit,
             here=os.getcwd(),
         )
     except SearchError as exc:
         raise click.ClickException(str(exc)) from None
+    _show(ctx, text, hits, around, as_json)
+
+
+def _from_server(ctx, text, where, since_ns, exit_code, limit, *, sync: bool):
+    """The hits from a running ``delta serve`` (model and index warm), or None."""
+    from delta_core.serve.search_side import hit_from_json, remote_search
+
+    rows = remote_search(
+        ctx.layout,
+        {
+            "query": text,
+            "limit": limit,
+            "sync": sync,
+            "cwd": where,
+            "since_ns": since_ns,
+            "exit": exit_code,
+            "here": os.getcwd(),
+        },
+    )
+    if rows is None:
+        return None
+    try:
+        return [hit_from_json(r) for r in rows]
+    except (KeyError, TypeError, ValueError):
+        return None  # an answer of another version: search here instead
+
+
+def _show(ctx, text, hits, around, as_json) -> None:
+    from delta_core.search.service import neighbours
+
     rows = []
     for h in hits:
         before, after = neighbours(ctx.store, h, around) if around else ([], [])

@@ -7,6 +7,7 @@ which wraps :meth:`Store.add` so that it never raises.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import time
@@ -68,8 +69,13 @@ class AddResult:
     duplicates: int = 0
 
 
+@functools.lru_cache(maxsize=65536)
 def day_bounds_ns(day: str) -> tuple[int, int]:
-    """UTC nanosecond range that can hold records of local ``day`` in any time zone."""
+    """UTC nanosecond range that can hold records of local ``day`` in any time zone.
+
+    Cached: a time-bounded read filters every day by it, and ``delta search`` reads each
+    hit's neighbours (16,440 calls, 0.61 s of a 1.6 s cold query over 1,644 days).
+    """
     t = time.mktime(time.strptime(day, "%Y-%m-%d"))
     return int((t - 86400) * 1e9), int((t + 2 * 86400) * 1e9)
 

@@ -97,9 +97,12 @@ class Bm25:
 
     # --- persistence --------------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
-        terms = np.array(sorted(self.vocab, key=self.vocab.__getitem__), dtype=object)
+        # the terms as one UTF-8 blob, "\n"-separated (terms are [a-z0-9]+): a fixed-width
+        # string array is as wide as the longest term, and one 3,000-character word in a
+        # 100k-command history made the saved state 1 GB
+        terms = "\n".join(sorted(self.vocab, key=self.vocab.__getitem__)).encode()
         return {
-            "bm25_terms": terms.astype(str),
+            "bm25_terms": np.frombuffer(terms, dtype=np.uint8),
             "bm25_indptr": self.indptr,
             "bm25_docs": self.docs,
             "bm25_tfs": self.tfs,
@@ -109,7 +112,11 @@ class Bm25:
 
     @classmethod
     def from_arrays(cls, a) -> Bm25:
-        vocab = {str(t): i for i, t in enumerate(a["bm25_terms"])}
+        raw = a["bm25_terms"]
+        terms = raw.tobytes().decode().split("\n") if raw.dtype == np.uint8 else list(raw)
+        if terms == [""]:
+            terms = []
+        vocab = {str(t): i for i, t in enumerate(terms)}
         return cls(
             vocab,
             a["bm25_indptr"],

@@ -17,9 +17,10 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from delta_core.memory.matchable import match_text
 from delta_core.paths import write_private
 
-TEXT_VERSION = 2  # bump when embedding_text changes: the vector index is then rebuilt
+TEXT_VERSION = 4  # bump when embedding_text changes: the vector index is then rebuilt
 
 # words that run another program: the purpose is that program's
 _WRAPPERS = {"sudo", "env", "time", "nohup", "nice", "exec", "command", "xargs", "watch", "doas"}
@@ -62,7 +63,8 @@ def programs(command: str) -> list[str]:
 
 def whatis(names: Iterable[str], timeout: float = 20.0) -> dict[str, str]:
     """One-line purposes from the installed manual pages; unknown names are absent."""
-    names = sorted(set(names))
+    # a name that looks like an option would make whatis refuse the whole batch
+    names = sorted({n for n in names if n and not n.startswith("-")})
     exe = shutil.which("whatis")
     if not names or exe is None:
         return {}
@@ -70,7 +72,8 @@ def whatis(names: Iterable[str], timeout: float = 20.0) -> dict[str, str]:
     for s in range(0, len(names), 200):  # keep the argument list bounded
         try:
             proc = subprocess.run(
-                [exe, *names[s : s + 200]],
+                # -l: whole descriptions (not cut to the terminal's width); --: names only
+                [exe, "-l", "--", *names[s : s + 200]],
                 capture_output=True,
                 text=True,
                 timeout=timeout,
@@ -121,7 +124,11 @@ class Purposes:
 
 
 def embedding_text(command: str, purposes: Purposes | None) -> str:
-    """The text embedded for a command: the command, then what its programs are for."""
+    """The text embedded for a command: the command, then what its programs are for.
+
+    Redaction placeholders are left out: their words (``github-token``) are not the user's.
+    """
+    command = match_text(command)
     if purposes is None:
         return command
     about = purposes.of(command)

@@ -27,7 +27,16 @@ from delta_core.search.lexical import Bm25
 from delta_core.search.vectors import VectorIndex
 
 EXIT_UNKNOWN = -(2**31)
-_COLS = ("rec_key", "rec_label", "rec_ns", "rec_exit", "rec_cwd", "rec_day")
+_COLS = (
+    "rec_key",
+    "rec_label",
+    "rec_ns",
+    "rec_exit",
+    "rec_cwd",
+    "rec_day",
+    "rec_host",
+    "rec_session",
+)
 
 
 def search_dir(root: Path, embedder: str) -> Path:
@@ -49,7 +58,11 @@ class SearchState:
     rec_exit: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     rec_cwd: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     rec_day: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    rec_host: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    rec_session: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     cwds: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)  # for the window's host filter
+    sessions: list[str] = field(default_factory=list)  # for its session filter
     day_names: list[str] = field(default_factory=list)
     # day -> [device, inode, records] of its shard when last indexed
     days: dict[str, list[int]] = field(default_factory=dict)
@@ -89,6 +102,8 @@ class SearchState:
             "text_version": self.text_version,
             "commands": self.commands,
             "cwds": self.cwds,
+            "hosts": self.hosts,
+            "sessions": self.sessions,
             "day_names": self.day_names,
             "days": self.days,
         }
@@ -125,6 +140,7 @@ class SearchState:
                 if "bm25_terms" in a:
                     st.bm25 = Bm25.from_arrays(a)
             st.commands, st.cwds = meta["commands"], meta["cwds"]
+            st.hosts, st.sessions = meta["hosts"], meta["sessions"]
             st.day_names, st.days, st.gen = meta["day_names"], meta["days"], gen
             vpath = directory / f"vectors-{gen}.usearch"
             st.vectors = (

@@ -108,8 +108,12 @@ def sync(
     keep = ~np.isin(state.rec_day, np.asarray(drop_ids, dtype=np.int32))
     old_n = len(state)
 
-    cols: dict[str, list] = {c: [] for c in ("key", "cmd", "ns", "exit", "cwd", "day")}
+    cols: dict[str, list] = {
+        c: [] for c in ("key", "cmd", "ns", "exit", "cwd", "day", "host", "session")
+    }
     cwd_ids = {c: i for i, c in enumerate(state.cwds)}
+    host_ids = {c: i for i, c in enumerate(state.hosts)}
+    session_ids = {c: i for i, c in enumerate(state.sessions)}
     for day in redo:
         d = state.intern(state.day_names, day, day_ids)
         env = store.shard(day, create=False)
@@ -127,6 +131,8 @@ def sync(
                 cols["exit"].append(EXIT_UNKNOWN if rec.exit is None else rec.exit)
                 cols["cwd"].append(state.intern(state.cwds, rec.cwd, cwd_ids))
                 cols["day"].append(d)
+                cols["host"].append(state.intern(state.hosts, rec.host, host_ids))
+                cols["session"].append(state.intern(state.sessions, rec.session, session_ids))
 
     labels = state.label_of()
     new_cmds = list(dict.fromkeys(c for c in cols["cmd"] if c not in labels))
@@ -143,6 +149,10 @@ def sync(
     )
     state.rec_cwd = np.concatenate([state.rec_cwd[keep], np.asarray(cols["cwd"], dtype=np.int32)])
     state.rec_day = np.concatenate([state.rec_day[keep], np.asarray(cols["day"], dtype=np.int32)])
+    for c in ("host", "session"):
+        old = getattr(state, f"rec_{c}")
+        new = np.asarray(cols[c], dtype=np.int32)
+        setattr(state, f"rec_{c}", np.concatenate([old[keep], new]))
     kept = int(keep.sum())
     report.records_removed = old_n - kept
     report.records_added = len(state) - kept

@@ -35,6 +35,7 @@ from delta_core.serve.protocol import (
     socket_path,
 )
 from delta_core.serve.scheduler import Request, Scheduler
+from delta_core.serve.search_side import SearchSide
 from delta_core.tokenizer.format import Turn
 
 POLL_S = 1.0
@@ -112,6 +113,7 @@ class Server:
         self._lock_fd: int | None = None
         self.idle_exit = float(ctx.config["serve.idle_exit_s"])
         self.last_request = time.monotonic()
+        self.search = SearchSide(ctx)  # `delta search` and the search window, kept warm
 
     # --- lifetime ---------------------------------------------------------------------
     def _take_lock(self) -> None:
@@ -132,9 +134,17 @@ class Server:
             self.layout, plugins, self.backend_kind, self.threads, self.speculate
         )
         if completer is None:
+            if self.search.available():  # search alone until a model is promoted
+                self.backend_name = None
+                threading.Thread(
+                    target=self.search.warm, name="delta-search-warm", daemon=True
+                ).start()
+                return
             raise ServeError("no model is promoted yet; train one with `delta-train`")
         self.backend_name = completer.engine.backend.name
         self.scheduler = Scheduler(completer, version, batching=self.batching).start()
+        if self.search.available():
+            threading.Thread(target=self.search.warm, name="delta-search-warm", daemon=True).start()
 
     def _watch(self) -> None:
         """Load a newly promoted model (in this thread) and swap it in."""
@@ -154,10 +164,12 @@ class Server:
             stamp = now
             version = active_version(self.layout)
             if not version:
+                if self.scheduler is None:
+                    continue  # a server that only searches had no model to lose
                 # no model is served any more (`delta model use none`): go away
                 self._loop.call_soon_threadsafe(self._stop.set)
                 return
-            if version == self.scheduler.version:
+            if self.scheduler is not None and version == self.scheduler.version:
                 continue
             try:
                 completer, version = load_completer(
@@ -167,7 +179,13 @@ class Server:
                     self.threads,
                     self.speculate,
                 )
-                self.scheduler.swap(completer, version)
+                if completer is None:
+                    continue
+                if self.scheduler is None:  # the first model, in a server that only searched
+                    self.backend_name = completer.engine.backend.name
+                    self.scheduler = Scheduler(completer, version, batching=self.batching).start()
+                else:
+                    self.scheduler.swap(completer, version)
             except Exception as exc:
                 log.problem(
                     f"delta serve: cannot load model {version}: {exc}", self.layout.log_file
@@ -182,7 +200,8 @@ class Server:
             asyncio.run(self._main())
         finally:
             self._stop_flag = True
-            self.scheduler.stop()
+            if self.scheduler is not None:
+                self.scheduler.stop()
             for p in (self.path,):
                 with contextlib.suppress(FileNotFoundError):
                     p.unlink()
@@ -261,7 +280,9 @@ class Server:
                     send({"id": rid, "ok": False, "error": "a valid token is needed first"})
                     break
                 self.last_request = time.monotonic()
-                if op == "suggest":
+                if op == "suggest" and self.scheduler is None:
+                    send({"id": rid, "ok": False, "error": "no model is promoted yet"})
+                elif op == "suggest":
                     try:
                         req = self._request(msg, mine)
                     except (ProtocolError, TypeError, ValueError) as exc:
@@ -270,6 +291,9 @@ class Server:
                     req.reply = lambda m, rid=rid: reply_from_thread({"id": rid, **m})
                     mine[:] = [*[r for r in mine if not r.job or not r.job.done][-8:], req]
                     self.scheduler.submit(req)
+                elif op == "search":
+                    answer = await loop.run_in_executor(None, self.search.handle, msg)
+                    send({"id": rid, **answer})
                 elif op == "status":
                     send({"id": rid, "ok": True, **self.status()})
                 elif op == "hello":
@@ -312,7 +336,8 @@ class Server:
 
     def status(self) -> dict[str, Any]:
         return {
-            **self.scheduler.snapshot(),
+            **(self.scheduler.snapshot() if self.scheduler is not None else {"model": None}),
+            "searches": self.search.served,
             "backend": self.backend_name,
             "clients": self.clients,
             "pid": os.getpid(),

@@ -111,7 +111,7 @@ def test_list_filters(delta_home, history):
     [
         ("prefix", "git st", {"git status", "git stats"}),
         ("substring", "stat", {"git status", "git stats"}),
-        ("fuzzy", "gtst", {"git status", "git stats"}),
+        ("fuzzy", "git stst", {"git status", "git stats"}),  # a typo, not an abbreviation
         ("prefix", "make", {"make test"}),
     ],
 )

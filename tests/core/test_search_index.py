@@ -131,9 +131,11 @@ def test_rebuild_from_shards_gives_the_same_answers(store):
     before = found(st, "pytest case2")
     fresh = open_state(store.layout.root, EMB, rebuild=True)
     sync(store, fresh, EMB, Purposes(None))
-    # the same commands come back (order among exact ties may differ: labels are reassigned)
-    assert set(found(fresh, "pytest case2")) == set(before)
-    assert set(before) >= {c for c in cmds if c.endswith("case2")}
+    # the same commands come first (order among exact ties may differ: labels are
+    # reassigned; past the ten clear matches the approximate graph may differ too, and the
+    # cosine now counts in the score, so only the clear matches are compared)
+    want = {c for c in cmds if c.endswith("case2")}
+    assert set(found(fresh, "pytest case2")[:10]) == set(before[:10]) == want
     assert sorted(c for c in fresh.commands if c) == sorted(set(cmds))
 
 
@@ -193,3 +195,31 @@ def test_vector_index_recall_against_exact_search(tmp_path):
     got = ix.search_many(q, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth, strict=True)])
     assert recall >= 0.9  # int8 storage and near ties cost a little; see benchmarks/vector_index.py
+
+
+def test_a_huge_word_does_not_blow_up_the_saved_state(store):
+    now = time.time_ns()
+    blob = "a" * 5000  # one pasted base64 line in a history
+    store.add_many(
+        [rec(f"echo {blob}", now)] + [rec(f"ls dir{i}", now + 1 + i) for i in range(2000)]
+    )
+    _, st = refresh(store)
+    size = sum(p.stat().st_size for p in search_dir(store.layout.root, EMB.name).iterdir())
+    assert size < 5_000_000  # a fixed-width term array would be 2,001 x 5,000 x 4 B = 40 MB
+    assert found(st, "dir7")[0] == "ls dir7" and found(st, blob[:10] + "a")  # still searchable
+
+
+def test_typed_matches_are_every_container_shortest_first(store):
+    now = time.time_ns()
+    cmds = [f"make target{i} " + "x" * (i % 13) for i in range(3000)] + ["MAKE Target7 again"]
+    store.add_many([rec(c, now + i) for i, c in enumerate(cmds)])
+    _, st = refresh(store)
+    s = Searcher(st, EMB)
+    texts, _own = s._matchable()
+    allowed = np.ones(len(st.commands), dtype=bool)
+    for q in ("target7", "make", "x" * 12, "nothing-like-it", "target29"):
+        naive = sorted((len(t), i) for i, t in enumerate(texts) if q in t)[:100]
+        assert s._containing(q, allowed).tolist() == [i for _, i in naive], q
+    allowed[::2] = False  # a filter: only odd labels may match
+    got = s._containing("make", allowed).tolist()
+    assert got and all(i % 2 for i in got) and len(got) == 100
