@@ -47,6 +47,8 @@ class HistorySuggester(BaseSuggester):
         if self.view is None:
             return []
         index = self.store.index
+        if index is None:  # closed or reopened by another thread meanwhile: nothing this time
+            return []
         with read_txn(index.env) as txn:
             self.view.index = index
             self.view.txn = txn
