@@ -98,6 +98,15 @@ SETTINGS: dict[str, Setting] = {
         low=0,
         high=365 * 86400,
     ),
+    "serve.read_timeout_s": Setting(
+        float, 5.0, "a frame once begun, and a TCP client's token, must arrive within this"
+    ),
+    "serve.idle_timeout_s": Setting(
+        float, 600.0, "delta serve closes a connection silent this long (shells reconnect)"
+    ),
+    "serve.max_clients": Setting(
+        int, 256, "connections delta serve holds on its Unix socket (TCP: a quarter)"
+    ),
 }
 
 _TRUE = {"1", "true", "yes", "on"}
