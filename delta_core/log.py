@@ -9,11 +9,19 @@ on.
 :data:`MAX_LINES_PER_MIN` lines of any kind a minute (then one line says how many were
 dropped). A fault that repeats in a loop, such as a server out of file descriptors, costs a
 few lines, not the disk.
+
+One fault, one line: a fault seen through several paths at once (the recorder, the
+suggesters, the feedback, the group fsync all meeting a corrupt index or a vanished home) is
+printed once. Within :data:`FAULT_S` of a printed line, a line of the same ``fault`` kind
+(``"memory"``: anything that failed reading or writing the store), or naming an LMDB error
+code (``MDB_BAD_TXN``), errno (``[Errno 20]``) or LMDB's closed-object error that a printed
+line named, goes to the log only.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -23,11 +31,29 @@ from pathlib import Path
 REPEAT_S = 60.0
 #: Lines one process writes to the log in a minute at most.
 MAX_LINES_PER_MIN = 120
+#: Seconds during which further lines naming the same fault are not printed.
+FAULT_S = 60.0
+_FAULT = re.compile(r"\bMDB_[A-Z_]+\b|\[Errno \d+\]|Attempt to operate on closed/deleted/dropped")
 
 _seen: set[str] = set()
 _written: dict[str, list[float]] = {}  # line -> [when written (monotonic), repeats since]
 _minute = [-60.0, 0.0, 0.0]  # start of the current minute, lines written, lines dropped
 _log_lock = threading.Lock()
+_faults: dict[str, float] = {}  # fault -> when first printed (monotonic)
+
+
+def _same_fault_shown(line: str, fault: str | None) -> bool:
+    """Whether ``line`` is a fault printed lately (and note its marks if not)."""
+    marks = ([f"kind:{fault}"] if fault else []) + _FAULT.findall(line)
+    if not marks:
+        return False
+    now = time.monotonic()
+    with _log_lock:
+        if any(now - _faults.get(m, -FAULT_S) < FAULT_S for m in marks):
+            return True
+        for m in marks:
+            _faults[m] = now
+        return False
 
 
 def _for_log(line: str) -> str | None:
@@ -56,13 +82,19 @@ def _for_log(line: str) -> str | None:
         return "".join(f"{stamp} {text}\n" for text in [*notes, line])
 
 
-def problem(message: str, log_file: Path | None = None, *, once: bool = True) -> None:
-    """Report ``message`` in one line; swallow every error while doing so."""
+def problem(
+    message: str, log_file: Path | None = None, *, once: bool = True, fault: str | None = None
+) -> None:
+    """Report ``message`` in one line; swallow every error while doing so.
+
+    ``fault``: the kind of fault (``"memory"``), so that one fault met by several parts of
+    Delta at once is printed once (see the module's docstring).
+    """
     line = " ".join(str(message).split())
     try:
-        if not once or line not in _seen:
-            _seen.add(line)
+        if (not once or line not in _seen) and not _same_fault_shown(line, fault):
             print(f"delta: {line}", file=sys.stderr, flush=True)
+        _seen.add(line)
         text = _for_log(line) if log_file is not None else None
         if text is not None:
             # never through a link: one planted there would append to someone else's file
