@@ -138,6 +138,7 @@ class Server:
         self.max_unix = max(1, int(ctx.config["serve.max_clients"]))
         self.max_tcp = max(1, self.max_unix // 4)
         self.open = {"unix": 0, "tcp": 0}
+        self._writers: set[asyncio.StreamWriter] = set()
         self.refused = 0  # connections closed at once: over the cap
         self.started = time.time()
         self.batching = batching
@@ -264,6 +265,8 @@ class Server:
         await self._stop.wait()
         for s in servers:
             s.close()
+        for w in list(self._writers):  # their reads end now, whatever they wait for
+            w.close()
         with contextlib.suppress(FileNotFoundError):
             pid_file(self.layout).unlink()
 
@@ -293,6 +296,7 @@ class Server:
         loop = asyncio.get_running_loop()
         self.open[kind] += 1
         self.clients += 1
+        self._writers.add(writer)
         mine: list[Request] = []
         authed = not tcp
 
@@ -354,6 +358,7 @@ class Server:
                 except (TimeoutError, ConnectionError, asyncio.CancelledError):
                     break  # gone, or not reading its answers
         finally:
+            self._writers.discard(writer)
             self.open[kind] -= 1
             self.clients -= 1
             for req in mine:

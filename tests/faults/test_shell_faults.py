@@ -55,3 +55,46 @@ def test_a_fault_under_the_shell_is_one_warning_and_the_shell_goes_on(tmp_path, 
     sh.exit()
     lines = sh.delta_lines()
     assert len(lines) == 1, lines
+
+
+@pytest.fixture(scope="module")
+def model_home(tmp_path_factory) -> Path:
+    pytest.importorskip("onnxruntime")
+    from tests.core.serve_helpers import promoted_model
+
+    base = tmp_path_factory.mktemp("served")
+    promoted_model(base / "delta", base / "work")
+    return base / "delta"
+
+
+def test_a_killed_server_is_restarted_under_a_running_shell(tmp_path, model_home):
+    import os
+    import signal
+
+    from delta_core.paths import Layout
+    from delta_core.serve.launch import status, stop
+    from tests.conftest import wait_for
+
+    home = tmp_path / "delta"
+    shutil.copytree(model_home, home)
+    env = clean_env(tmp_path, delta_home=home, DELTA_SERVE_IDLE_EXIT_S="60")
+    env.pop("XDG_RUNTIME_DIR", None)
+    layout = Layout(home)
+    sh = Xonsh(write_rc(tmp_path / "rc.xsh", extra="$DELTA_SUGGEST = True\n"), env, tmp_path)
+    try:
+        sh.run("echo one")  # the shell's engine is built and starts the server
+        assert wait_for(lambda: status(layout) is not None, 90), "the shell started no server"
+        first = status(layout)["pid"]
+        os.kill(first, signal.SIGKILL)
+        assert wait_for(lambda: status(layout) is None, 10)
+        assert (home / "serve.pid").exists()  # what a killed server leaves behind
+        for i in range(3):  # a few commands: each asks for the next one
+            assert f"after-{i}" in sh.run(f"echo after-{i}")
+            time.sleep(0.6)
+        assert wait_for(lambda: (status(layout) or {}).get("pid") not in (None, first), 90), (
+            "the killed server was not restarted"
+        )
+        sh.exit()
+        assert sh.delta_lines() == []
+    finally:
+        stop(layout)
