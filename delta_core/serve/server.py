@@ -278,9 +278,9 @@ class Server:
         """The next frame: its first byte within ``wait``, the rest within the read timeout."""
         # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that comes
         # as its awaitable finishes, and the server then never stops
-        async with asyncio.timeout(wait):
+        async with asyncio.timeout(wait) as deadline:  # one timer per frame (~5 us)
             first = await reader.readexactly(1)
-        async with asyncio.timeout(self.read_timeout):
+            deadline.reschedule(asyncio.get_running_loop().time() + self.read_timeout)
             (n,) = HEADER.unpack(first + await reader.readexactly(HEADER.size - 1))
             body = await reader.readexactly(check_length(n))
         return decode_body(body)
@@ -353,8 +353,11 @@ class Server:
                 else:
                     send({"id": rid, "ok": False, "error": f"unknown op {op!r}"})
                 try:
-                    async with asyncio.timeout(self.idle_timeout):
-                        await writer.drain()
+                    if writer.transport.get_write_buffer_size():  # a client not reading
+                        async with asyncio.timeout(self.idle_timeout):
+                            await writer.drain()
+                    else:
+                        await writer.drain()  # nothing waits: no timer on the common path
                 except (TimeoutError, ConnectionError, asyncio.CancelledError):
                     break  # gone, or not reading its answers
         finally:
