@@ -12,6 +12,7 @@ is never used: one line says so and the shell goes on with history suggestions.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -47,6 +48,28 @@ def pid_file(layout: Layout) -> Path:
     return layout.root / "serve.pid"
 
 
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not: a server this shell started and
+    that was killed stays one until reaped, so it is reaped here when it is our child)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):
+        pass  # no /proc: ask the kernel
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass  # another user's process with that number: it runs
+    return True
+
+
 def claim_dead_server(layout: Layout) -> int | None:
     """The pid of a server that was running and died (its ``serve.pid`` left behind), or None.
 
@@ -58,14 +81,7 @@ def claim_dead_server(layout: Layout) -> int | None:
         pid = int(path.read_text().strip() or 0)
     except (OSError, ValueError):
         return None
-    if pid <= 0 or pid == os.getpid():
-        return None
-    try:
-        os.kill(pid, 0)
-        return None  # alive (or another user's process with that number): not ours to judge
-    except ProcessLookupError:
-        pass
-    except OSError:
+    if pid <= 0 or pid == os.getpid() or _running(pid):
         return None
     claimed = path.with_name(f"{path.name}.{os.getpid()}.dead")
     try:

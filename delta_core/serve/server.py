@@ -13,6 +13,7 @@ quarter of that, counted apart (idle TCP connections without the token cannot st
 shells), and both stay below the process's file limit. Requests are bounded in size
 (:data:`~delta_core.serve.protocol.MAX_PREFIX`), so one cannot hold the model for the
 others. Errors of the event loop go to the log once a minute per kind, not as tracebacks.
+
 The ``active`` pointer is polled once a second; a promoted model loads in a thread and
 takes the requests that arrive after it is ready (no request is dropped). SIGTERM, SIGINT
 or ``{"op": "stop"}`` shut down gracefully. A lock file keeps it to one server per root.
