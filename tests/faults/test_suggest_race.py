@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 import threading
 
+import pytest
+
 from delta_core.context import DeltaContext
 from delta_core.plugin.protocols import SuggestQuery
 from delta_core.records.record import Record
@@ -58,4 +60,46 @@ def test_concurrent_suggestions_and_observations_never_fail(delta_home, monkeypa
     engine.close()
     ctx.close()
     assert answered[0] > 0
+    assert errors == [], f"{len(errors)} failures, first: {errors[:3]}"
+
+
+REINDEX = "from delta_core.memory.store import Store; s = Store(); s.reindex(); s.close()"
+
+
+@pytest.mark.timeout(180)  # it used to deadlock: the shell hung
+def test_suggestions_go_on_while_another_process_rebuilds_the_index(delta_home):
+    """Another process's ``reindex`` swaps the index files; the shell's next write reopens
+    them and closes the old environment, under a suggestion thread reading it. Both threads
+    opened the new index's tables at once, and py-lmdb deadlocked them (the recorder never
+    returned: the shell hung); then the reader met the closed environment."""
+    import subprocess
+
+    ctx = DeltaContext(delta_home)
+    ctx.store.add_many(make_record(i, command=c) for i, c in enumerate(COMMANDS))
+    engine = SuggestEngine(ctx)
+    history = engine.suggesters["history"]
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def ask() -> None:
+        while not stop.is_set():
+            try:
+                history.suggest(SuggestQuery("g", "/home/ada", ("make test",), limit=3))
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for n in range(6):
+            subprocess.run([sys.executable, "-c", REINDEX], check=True, timeout=60)
+            for i in range(20):  # the shell records: its writes reopen the swapped index
+                ctx.store.add(make_record(10_000 + n * 100 + i, command=f"echo {n} {i}"))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    engine.close()
+    ctx.close()
     assert errors == [], f"{len(errors)} failures, first: {errors[:3]}"
