@@ -126,6 +126,27 @@ SETTINGS: dict[str, Setting] = {
         low=0,
         high=365 * 86400,
     ),
+    "serve.read_timeout_s": Setting(
+        float,
+        5.0,
+        "a frame once begun, and a TCP client's token, must arrive within this",
+        low=0.1,
+        high=3600,
+    ),
+    "serve.idle_timeout_s": Setting(
+        float,
+        600.0,
+        "delta serve closes a connection silent this long (shells reconnect)",
+        low=1,
+        high=365 * 86400,
+    ),
+    "serve.max_clients": Setting(
+        int,
+        256,
+        "connections delta serve holds on its Unix socket (TCP: a quarter)",
+        low=1,
+        high=65536,
+    ),
 }
 
 _TRUE = {"1", "true", "yes", "on"}

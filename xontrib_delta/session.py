@@ -283,7 +283,7 @@ class ShellRecorder:
                 return
             self._pending = rec.start(cmd.removesuffix("\n"), self._cwd(), self.env)
         except Exception as exc:
-            log.problem(f"could not note a command: {exc}")
+            log.problem(f"could not note a command: {exc}", fault="memory")
 
     def on_postcommand(self, rtn: Any = None, ts: Any = None, **_: Any) -> None:
         """Store the finished command before the next prompt draws (this call is synchronous)."""
@@ -305,7 +305,7 @@ class ShellRecorder:
                 return
             stored = rec.finish(pending, exit_status, duration)
         except Exception as exc:
-            log.problem(f"could not record a command: {exc}")
+            log.problem(f"could not record a command: {exc}", fault="memory")
             return
         self._notify(stored)
 
@@ -336,7 +336,7 @@ class ShellRecorder:
             try:
                 rec.close()
             except Exception as exc:
-                log.problem(f"closing the memory failed: {exc}")
+                log.problem(f"closing the memory failed: {exc}", fault="memory")
 
 
 def _prepare_store(rec: Any) -> None:

@@ -248,7 +248,7 @@ class Suggestions:
                     except DiskFull:
                         pass  # the recorder said so, once; feedback is a hint, not a record
                     except Exception as exc:
-                        log.problem(f"could not store suggestion feedback: {exc}")
+                        log.problem(f"could not store suggestion feedback: {exc}", fault="memory")
         if self.engine is not None:
             threading.Thread(target=self._predict_next, daemon=True).start()
 

@@ -65,9 +65,22 @@ def _history(layout: Layout) -> list[dict[str, Any]]:
     return out
 
 
-def record_verdict(model_dir: Path, passed: bool, reason: str) -> None:
-    """Keep the gate's verdict on a model beside it (``gate.json``, 0600)."""
-    write_private(model_dir / GATE_FILE, json.dumps({"passed": passed, "reason": reason}) + "\n")
+def record_verdict(
+    model_dir: Path, passed: bool, reason: str, result: dict[str, Any] | None = None
+) -> None:
+    """Keep the gate's verdict on a model beside it (``gate.json``, 0600), with the figures
+    it judged on when given (``delta model status`` shows them)."""
+    import time
+
+    data: dict[str, Any] = {"passed": passed, "reason": reason}
+    if result is not None:
+        data["commands"] = result.get("commands")
+        data["strategies"] = {
+            name: {k: m.get(k) for k in ("top1", "keystroke_savings", "keystroke_savings_words")}
+            for name, m in result.get("strategies", {}).items()
+        }
+        data["judged_ns"] = time.time_ns()
+    write_private(Path(model_dir) / GATE_FILE, json.dumps(data, indent=1) + "\n")
 
 
 def verdict(model_dir: Path) -> dict[str, Any] | None:

@@ -88,10 +88,7 @@ def after_training(ctx: Any, info: ModelInfo) -> str:
         ok, reason, result = evaluate_candidate(ctx, info.version)
     except Exception as exc:  # the model is registered either way; say why it is not served
         return f"model {info.version} not promoted: evaluation failed ({exc})"
-    record_verdict(info.path, ok, reason)
-    from delta_core.learn.retrain import save_gate
-
-    save_gate(info.path, ok, reason, result)
+    record_verdict(info.path, ok, reason, result)
     if not ok:
         return (
             f"model {info.version} not promoted: {reason}; "

@@ -29,7 +29,6 @@ from delta_core.paths import private_dir, write_private
 
 STATE_FILE = "retrain.json"
 LOCK_FILE = "retrain.lock"
-GATE_FILE = "gate.json"
 #: Seconds between two due-checks of one shell (a check reads two small files).
 CHECK_INTERVAL_S = 60.0
 
@@ -151,26 +150,10 @@ def start_detached(env: dict[str, str]) -> subprocess.Popen:
     )
 
 
-def save_gate(model_dir: Path, passed: bool, reason: str, result: dict[str, Any]) -> None:
-    """Keep the gate's verdict and figures beside the model (``delta model status``)."""
-    strategies = {
-        name: {k: m.get(k) for k in ("top1", "keystroke_savings", "keystroke_savings_words")}
-        for name, m in result.get("strategies", {}).items()
-    }
-    data = {
-        "passed": passed,
-        "reason": reason,
-        "commands": result.get("commands"),
-        "strategies": strategies,
-        "judged_ns": time.time_ns(),
-    }
-    write_private(Path(model_dir) / GATE_FILE, json.dumps(data, indent=1) + "\n")
-
-
 def model_status(ctx: Any) -> dict[str, Any]:
     """What is served, when it was trained, on how many commands, how it scored, and the
     learning loop's state."""
-    from delta_core.learn.deploy import active_version
+    from delta_core.learn.deploy import GATE_FILE, active_version
     from delta_core.learn.registry import RegistryError, get_model
     from delta_core.suggest.fit import load_model_weight, load_typed_weight
 

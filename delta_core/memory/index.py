@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import threading
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -247,12 +248,22 @@ def _fold(cols: Columns):
     return keys, by_cmd, sessions, days
 
 
+#: One thread at a time opens an index's tables (see :class:`Index`).
+_OPENING = threading.Lock()
+
+
 class Index:
     """The index environment's tables and the operations the store performs on them."""
 
     def __init__(self, env: lmdb.Environment) -> None:
         self.env = env
-        self.db = {name: env.open_db(name) for name in ALL_TABLES}
+        # Inside a transaction of our own: without one, py-lmdb's open_db begins a write
+        # transaction while holding the GIL, and two threads opening the index at once
+        # (the shell's suggestion thread and its recorder, after another process swapped
+        # the files) deadlocked, each holding what the other waited for. begin() waits for
+        # LMDB's writer lock without the GIL.
+        with _OPENING, env.begin(write=True) as txn:
+            self.db = {name: env.open_db(name, txn=txn) for name in ALL_TABLES}
         #: session key -> (its session_ends entry, what that entry implies): see _follow_one
         self._ends: dict[bytes, tuple] = {}
 

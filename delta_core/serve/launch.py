@@ -3,19 +3,26 @@
 :func:`start_detached` forks ``python -m delta_core.serve`` into its own session (no
 terminal, stdio to ``/dev/null``, problems to Delta's log) and returns at once: a shell
 never waits for the model to load. Starts are rate-limited so a server that cannot start
-(no model promoted) is not respawned on every keystroke.
+(no model promoted) is not respawned on every keystroke; a server that was running and died
+(its ``serve.pid`` names a process that is gone) is restarted at once, by one shell.
+
+A socket that is not the user's own (:class:`~delta_core.serve.protocol.UntrustedServer`)
+is never used: one line says so and the shell goes on with history suggestions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+from delta_core import log
 from delta_core.paths import Layout
-from delta_core.serve.protocol import Client, socket_path
+from delta_core.serve.protocol import Client, UntrustedServer, socket_path
 
 #: Seconds between two start attempts from one process.
 RETRY_S = 30.0
@@ -29,8 +36,60 @@ def connect(layout: Layout, timeout: float = 0.5) -> Client | None:
         return None
     try:
         return Client(path, timeout=timeout)
+    except UntrustedServer as exc:
+        log.problem(f"not using the delta server: {exc}", layout.log_file)
+        return None
     except OSError:
         return None
+
+
+def pid_file(layout: Layout) -> Path:
+    """Where a running server notes its process id."""
+    return layout.root / "serve.pid"
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not: a server this shell started and
+    that was killed stays one until reaped, so it is reaped here when it is our child)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):
+        pass  # no /proc: ask the kernel
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass  # another user's process with that number: it runs
+    return True
+
+
+def claim_dead_server(layout: Layout) -> int | None:
+    """The pid of a server that was running and died (its ``serve.pid`` left behind), or None.
+
+    The stale file is taken away in one rename, so of several shells noticing the same
+    death only one gets the pid (and restarts the server).
+    """
+    path = pid_file(layout)
+    try:
+        pid = int(path.read_text().strip() or 0)
+    except (OSError, ValueError):
+        return None
+    if pid <= 0 or pid == os.getpid() or _running(pid):
+        return None
+    claimed = path.with_name(f"{path.name}.{os.getpid()}.dead")
+    try:
+        os.rename(path, claimed)
+    except OSError:
+        return None  # another shell claimed it first
+    claimed.unlink(missing_ok=True)
+    return pid
 
 
 def status(layout: Layout, timeout: float = 2.0) -> dict[str, Any] | None:

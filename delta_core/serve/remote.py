@@ -1,8 +1,10 @@
 """The shell's side of ``delta serve``: ask the server, never wait longer than the budget.
 
 :class:`RemoteModel` keeps one connection per shell, starts the server on demand (detached,
-rate-limited) when none answers, and gives up on a request after ``timeout_ms``: the caller
-then shows history suggestions. Each shell is its own ``session`` at the server, so its KV
+rate-limited) when none answers, restarts it at once when it died (a stale ``serve.pid``),
+and gives up on a request after ``timeout_ms``: the caller then shows history suggestions.
+A connection the server closed (idle too long, restarted) is replaced once, at the next
+request, without losing that request. Each shell is its own ``session`` at the server, so its KV
 cache is kept there between keystrokes and a new keystroke cancels the previous request.
 No torch or onnxruntime is imported here.
 """
@@ -16,8 +18,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from delta_core.paths import Layout
-from delta_core.serve.launch import connect, start_detached
-from delta_core.serve.protocol import MAX_HISTORY
+from delta_core.serve.launch import claim_dead_server, connect, start_detached
+from delta_core.serve.protocol import MAX_COMMAND, MAX_HISTORY, MAX_PREFIX
 from delta_core.tokenizer.format import CONTEXT_CHARS, split_typed
 
 #: After a failed connection, seconds before trying again (keystrokes stay instant).
@@ -55,7 +57,8 @@ class RemoteModel:
         if self.client is None:
             self._retry_at = now + RECONNECT_S
             if self.auto_start:
-                start_detached(self.layout)
+                # a server that died is restarted now; one that cannot start, not each time
+                start_detached(self.layout, force=claim_dead_server(self.layout) is not None)
         return self.client
 
     def warm(self) -> None:
@@ -85,20 +88,33 @@ class RemoteModel:
         # The model reads only the tail of a long command (see format.CONTEXT_CHARS): only
         # that is sent, so a 1 MB command stays within the frame limit and costs nothing.
         head, prefix = split_typed(prefix)
+        if len(prefix) > MAX_PREFIX:
+            return None  # the server would refuse it
+        turns = [
+            t for t in stable_window(history) if len(t.command[-CONTEXT_CHARS:]) <= MAX_COMMAND
+        ]
         msg = {
             "op": "suggest",
             "session": self.session,
             "prefix": prefix,
             "cwd": cwd,
-            "history": [
-                [t.command[-CONTEXT_CHARS:], t.cwd, t.exit] for t in stable_window(history)
-            ],
+            "history": [[t.command[-CONTEXT_CHARS:], t.cwd, t.exit] for t in turns],
             "k": k,
-            "drafts": [] if head else [d for d in drafts if len(d) <= CONTEXT_CHARS],
+            "drafts": []
+            if head
+            else [d for d in drafts if len(d) <= min(CONTEXT_CHARS, MAX_COMMAND)],
             "timeout_ms": int(max(timeout * 1000 * 4, 200)),  # late answers still warm the cache
         }
         try:
-            got = client.call(msg, timeout)
+            try:
+                got = client.call(msg, timeout)
+            except ConnectionError:
+                # the server closed this connection since the last request: one new one
+                self.close()
+                client = self._client()
+                if client is None:
+                    return None
+                got = client.call(msg, timeout)
         except TimeoutError:
             return None  # the answer comes later and is dropped; history is shown meanwhile
         except (OSError, ValueError):

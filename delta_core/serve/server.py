@@ -5,6 +5,15 @@ An asyncio loop owns the sockets: it reads frames, checks them and hands suggest
 to the :class:`~delta_core.serve.scheduler.Scheduler` thread, which owns the model; answers
 come back through ``call_soon_threadsafe``. A client that sends garbage, a frame over the
 limit or disconnects mid-request loses its own connection and requests, nobody else's.
+
+Nobody can hold it: a frame once begun must arrive within ``serve.read_timeout_s`` (a TCP
+client's token too), a connection silent for ``serve.idle_timeout_s`` is closed (a shell
+reconnects), the Unix socket holds at most ``serve.max_clients`` connections and TCP a
+quarter of that, counted apart (idle TCP connections without the token cannot starve the
+shells), and both stay below the process's file limit. Requests are bounded in size
+(:data:`~delta_core.serve.protocol.MAX_PREFIX`), so one cannot hold the model for the
+others. Errors of the event loop go to the log once a minute per kind, not as tracebacks.
+
 The ``active`` pointer is polled once a second; a promoted model loads in a thread and
 takes the requests that arrive after it is ready (no request is dropped). SIGTERM, SIGINT
 or ``{"op": "stop"}`` shut down gracefully. A lock file keeps it to one server per root.
@@ -20,14 +29,17 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from delta_core import log
 from delta_core.paths import Layout, private_dir, write_private
+from delta_core.serve.launch import pid_file
 from delta_core.serve.protocol import (
     HEADER,
+    MAX_COMMAND,
+    MAX_CWD,
     MAX_HISTORY,
+    MAX_PREFIX,
     ProtocolError,
     check_length,
     decode_body,
@@ -41,6 +53,21 @@ from delta_core.tokenizer.format import Turn
 POLL_S = 1.0
 DEFAULT_TIMEOUT_MS = 1000
 LOCK = "serve.lock"
+#: File descriptors kept free of connections (the model, LMDB, the log, the listeners).
+SPARE_FDS = 64
+
+
+def _raise_file_limit() -> int:
+    """Raise the soft limit on open files to the hard one; return the soft limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        want = 65536 if hard == resource.RLIM_INFINITY else hard
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+    return soft
 
 
 class ServeError(RuntimeError):
@@ -73,13 +100,15 @@ def _turns(raw: Any) -> list[Turn]:
     out = []
     for item in raw[-MAX_HISTORY:]:
         if isinstance(item, str):
-            out.append(Turn(item))
+            turn = Turn(item)
         elif isinstance(item, list) and item and isinstance(item[0], str):
             cwd = item[1] if len(item) > 1 and isinstance(item[1], str) else ""
             ex = item[2] if len(item) > 2 and isinstance(item[2], int) else None
-            out.append(Turn(item[0], cwd, ex))
+            turn = Turn(item[0], cwd if len(cwd) <= MAX_CWD else "", ex)
         else:
             raise ProtocolError("history items are [command, cwd, exit]")
+        if len(turn.command) <= MAX_COMMAND:  # a longer one would not fit the window anyway
+            out.append(turn)
     return out
 
 
@@ -106,6 +135,13 @@ class Server:
             )
         self.path = socket_path(self.layout)
         self.clients = 0
+        self.read_timeout = max(0.1, float(ctx.config["serve.read_timeout_s"]))
+        self.idle_timeout = max(self.read_timeout, float(ctx.config["serve.idle_timeout_s"]))
+        self.max_unix = max(1, int(ctx.config["serve.max_clients"]))
+        self.max_tcp = max(1, self.max_unix // 4)
+        self.open = {"unix": 0, "tcp": 0}
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.refused = 0  # connections closed at once: over the cap
         self.started = time.time()
         self.batching = batching
         self.scheduler: Scheduler | None = None
@@ -208,8 +244,26 @@ class Server:
             if self._lock_fd is not None:
                 os.close(self._lock_fd)
 
+    def _fit_file_limit(self) -> None:
+        """Keep both caps below the file limit, so accepting never fails with EMFILE."""
+        room = max(2, _raise_file_limit() - SPARE_FDS)
+        if self.max_unix + self.max_tcp > room:
+            self.max_tcp = max(1, min(self.max_tcp, room // 5))
+            self.max_unix = max(1, room - self.max_tcp)
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """asyncio's own errors (a failed accept, a broken transport): one rate-limited line."""
+        exc = context.get("exception")
+        detail = f": {type(exc).__name__}: {exc}" if exc is not None else ""
+        log.problem(
+            f"delta serve: {context.get('message', 'event loop error')}{detail}",
+            self.layout.log_file,
+        )
+
     async def _main(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self._loop_error)
+        self._fit_file_limit()
         self._stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(ValueError, RuntimeError):  # not the main thread (tests)
@@ -231,20 +285,42 @@ class Server:
                 await asyncio.start_server(self._tcp_client, host or "127.0.0.1", int(port))
             )
         threading.Thread(target=self._watch, name="delta-watch", daemon=True).start()
-        write_private(self.layout.root / "serve.pid", f"{os.getpid()}\n")
+        write_private(pid_file(self.layout), f"{os.getpid()}\n")
         await self._stop.wait()
         for s in servers:
             s.close()
+        for w in list(self._writers):  # their reads end now, whatever they wait for
+            w.close()
         with contextlib.suppress(FileNotFoundError):
-            (self.layout.root / "serve.pid").unlink()
+            pid_file(self.layout).unlink()
 
     # --- connections ------------------------------------------------------------------
     async def _tcp_client(self, reader, writer) -> None:
         await self._client(reader, writer, tcp=True)
 
+    async def _frame(self, reader: asyncio.StreamReader, wait: float) -> dict[str, Any]:
+        """The next frame: its first byte within ``wait``, the rest within the read timeout."""
+        # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that comes
+        # as its awaitable finishes, and the server then never stops
+        async with asyncio.timeout(wait) as deadline:  # one timer per frame (~5 us)
+            first = await reader.readexactly(1)
+            deadline.reschedule(asyncio.get_running_loop().time() + self.read_timeout)
+            (n,) = HEADER.unpack(first + await reader.readexactly(HEADER.size - 1))
+            body = await reader.readexactly(check_length(n))
+        return decode_body(body)
+
     async def _client(self, reader, writer, tcp: bool = False) -> None:
+        kind = "tcp" if tcp else "unix"
+        if self.open[kind] >= (self.max_tcp if tcp else self.max_unix):
+            self.refused += 1  # closed before reading anything: costs no memory, no time
+            with contextlib.suppress(Exception):
+                writer.write(encode({"ok": False, "error": "too many connections"}))
+                writer.close()
+            return
         loop = asyncio.get_running_loop()
+        self.open[kind] += 1
         self.clients += 1
+        self._writers.add(writer)
         mine: list[Request] = []
         authed = not tcp
 
@@ -258,12 +334,14 @@ class Server:
         try:
             while True:
                 try:
-                    head = await reader.readexactly(HEADER.size)
-                    (n,) = HEADER.unpack(head)
-                    msg = decode_body(await reader.readexactly(check_length(n)))
+                    # before the token a TCP client gets the short timeout, not the idle one
+                    wait = self.idle_timeout if authed else self.read_timeout
+                    msg = await self._frame(reader, wait)
                 except ProtocolError as exc:
                     send({"ok": False, "error": str(exc)})
                     break
+                except TimeoutError:
+                    break  # silent too long, or a frame begun and never finished
                 except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
                     break  # gone, or the server is shutting down
                 op, rid = msg.get("op"), msg.get("id")
@@ -304,10 +382,16 @@ class Server:
                 else:
                     send({"id": rid, "ok": False, "error": f"unknown op {op!r}"})
                 try:
-                    await writer.drain()
-                except (ConnectionError, asyncio.CancelledError):
-                    break
+                    if writer.transport.get_write_buffer_size():  # a client not reading
+                        async with asyncio.timeout(self.idle_timeout):
+                            await writer.drain()
+                    else:
+                        await writer.drain()  # nothing waits: no timer on the common path
+                except (TimeoutError, ConnectionError, asyncio.CancelledError):
+                    break  # gone, or not reading its answers
         finally:
+            self._writers.discard(writer)
+            self.open[kind] -= 1
             self.clients -= 1
             for req in mine:
                 req.cancelled = True  # the client is gone: free its rows in the batch
@@ -318,11 +402,22 @@ class Server:
         session = msg.get("session", "")
         if not all(isinstance(x, str) for x in (prefix, cwd, session)):
             raise ProtocolError("prefix, cwd and session are strings")
+        if len(session) > 200:
+            raise ProtocolError("session is over 200 characters")
         if "\n" in prefix:
             raise ProtocolError("prefix is one line")
+        if len(prefix) > MAX_PREFIX:
+            raise ProtocolError(
+                f"prefix of {len(prefix)} characters is over the {MAX_PREFIX}-character limit"
+            )
+        if len(cwd) > MAX_CWD:
+            raise ProtocolError(f"cwd of {len(cwd)} characters is over {MAX_CWD}")
         k = int(msg.get("k", 1))
         timeout = float(msg.get("timeout_ms", DEFAULT_TIMEOUT_MS)) / 1000
-        drafts = [d for d in msg.get("drafts", [])[:8] if isinstance(d, str)]
+        raw_drafts = msg.get("drafts", [])
+        if not isinstance(raw_drafts, list):
+            raise ProtocolError("drafts must be a list")
+        drafts = [d for d in raw_drafts[:8] if isinstance(d, str) and len(d) <= MAX_COMMAND]
         return Request(
             session=session or f"conn-{id(mine)}",
             prefix=prefix,
@@ -340,12 +435,9 @@ class Server:
             "searches": self.search.served,
             "backend": self.backend_name,
             "clients": self.clients,
+            "refused": self.refused,
             "pid": os.getpid(),
             "socket": str(self.path),
             "listen": self.listen or None,
             "uptime_s": round(time.time() - self.started, 1),
         }
-
-
-def pid_file(layout: Layout) -> Path:
-    return layout.root / "serve.pid"

@@ -136,7 +136,9 @@ class Recorder:
             self._disk_full(rec, exc)
             return None
         except Exception as exc:
-            log.problem(f"could not record a command: {exc}", self.ctx.layout.log_file)
+            log.problem(
+                f"could not record a command: {exc}", self.ctx.layout.log_file, fault="memory"
+            )
             return None
 
     def _disk_full(self, rec: Record, exc: DiskFull) -> None:
@@ -180,7 +182,7 @@ class Recorder:
             if dirty:
                 self.ctx.store.sync(dirty)
         except Exception as exc:
-            log.problem(f"fsync failed: {exc}", self.ctx.layout.log_file)
+            log.problem(f"fsync failed: {exc}", self.ctx.layout.log_file, fault="memory")
 
     def close(self) -> None:
         """Stop the fsync thread and flush everything."""
@@ -203,4 +205,6 @@ class Recorder:
                     self._backlog = []
                 self.ctx.close()
         except Exception as exc:
-            log.problem(f"closing the memory failed: {exc}", self.ctx.layout.log_file)
+            log.problem(
+                f"closing the memory failed: {exc}", self.ctx.layout.log_file, fault="memory"
+            )

@@ -14,6 +14,7 @@ two), for recent commands and for feedback. Two views answer the same questions:
 from __future__ import annotations
 
 import bisect
+import threading
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any, Protocol
@@ -147,14 +148,45 @@ class IndexHistory:
     ``txn`` is a read transaction the caller opens per keystroke (LMDB readers never block
     a writer). Recent commands come from :meth:`observe` (this shell) on top of those read
     from the store once, so "most recent first" costs no disk access.
+
+    A shell asks from several threads at once (the threaded ghost-text suggester, the
+    next-command thread, tab completion), so the transaction, the index it belongs to and
+    the last prefix scan belong to the asking thread. (One ``txn`` shared by all threads was
+    the intermittent ``'NoneType' object has no attribute 'cursor'``: a thread that finished
+    cleared the transaction another was still reading through.)
     """
 
     def __init__(self, index: Index, ring: RecentCommands | None = None) -> None:
-        self.index = index
-        self.txn: Any = None  # the caller's read transaction, per keystroke
+        self._local = threading.local()
+        self._index = index
         self.ring = ring if ring is not None else RecentCommands()
-        self._scan: tuple[str | None, list[CommandStats]] = (None, [])
         self._now = 0
+
+    @property
+    def index(self) -> Index:
+        """The index this thread reads (set with its transaction), else the one given."""
+        return getattr(self._local, "index", None) or self._index
+
+    @index.setter
+    def index(self, index: Index) -> None:
+        self._local.index = index
+
+    @property
+    def txn(self) -> Any:
+        """This thread's read transaction, per keystroke (None outside a request)."""
+        return getattr(self._local, "txn", None)
+
+    @txn.setter
+    def txn(self, txn: Any) -> None:
+        self._local.txn = txn
+
+    @property
+    def _scan(self) -> tuple[str | None, list[CommandStats]]:
+        return getattr(self._local, "scan", (None, []))
+
+    @_scan.setter
+    def _scan(self, scan: tuple[str | None, list[CommandStats]]) -> None:
+        self._local.scan = scan
 
     def set_now(self, now_ns: int) -> None:
         self._now = now_ns
@@ -190,7 +222,8 @@ class IndexHistory:
                 out.append(cmd)
                 if len(out) >= limit:
                     return out
-        scan = self._scan[1] if self._scan[0] == prefix else self.prefix_stats(prefix, SCAN_LIMIT)
+        scanned, found = self._scan
+        scan = found if scanned == prefix else self.prefix_stats(prefix, SCAN_LIMIT)
         for st in sorted(scan, key=lambda st: -st.last_ns):
             if st.command not in seen:
                 out.append(st.command)

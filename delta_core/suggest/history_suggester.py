@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import lmdb
+
 from delta_core.memory.lmdb_env import read_txn
 from delta_core.plugin.protocols import (
     BaseSuggester,
@@ -46,14 +48,24 @@ class HistorySuggester(BaseSuggester):
     def suggest(self, query: SuggestQuery) -> list[Suggestion]:
         if self.view is None:
             return []
-        index = self.store.index
-        with read_txn(index.env) as txn:
-            self.view.index = index
-            self.view.txn = txn
+        for attempt in range(2):
+            index = self.store.index
+            if index is None:  # closed by another thread meanwhile: nothing this time
+                return []
             try:
-                return rank_history(self.view, query)
-            finally:
-                self.view.txn = None
+                with read_txn(index.env) as txn:
+                    self.view.index = index
+                    self.view.txn = txn
+                    try:
+                        return rank_history(self.view, query)
+                    finally:
+                        self.view.txn = None
+            except lmdb.Error:
+                # Another process swapped the index files and the shell's recorder, writing
+                # meanwhile, closed the environment this thread was reading: read the new one.
+                if attempt or self.store.index is index:
+                    raise
+        return []
 
     def screen(self, suggestions: list[Suggestion], prefix: str) -> list[Suggestion]:
         """Any suggestions (the model's too) without commands that always failed: the fix

@@ -35,6 +35,12 @@ MODEL_BUDGET_S = 0.05
 PREVIOUS = 3
 
 
+def _fault(suggester: Any) -> str | None:
+    """The kind of fault a suggester's failure is (history reads the store: ``memory``), so
+    that one broken index met by several parts of the shell is reported once."""
+    return "memory" if getattr(suggester, "role", "") == "history" else None
+
+
 class SuggestEngine:
     def __init__(self, ctx: Any, model_budget_s: float = MODEL_BUDGET_S) -> None:
         self.ctx = ctx
@@ -85,7 +91,7 @@ class SuggestEngine:
             try:
                 s.observe(rec)
             except Exception as exc:
-                log.problem(f"suggester {s.name}: {exc}", self._log_file)
+                log.problem(f"suggester {s.name}: {exc}", self._log_file, fault=_fault(s))
 
     def query(self, prefix: str, cwd: str, limit: int = 1, session: str = "") -> SuggestQuery:
         """The query for what is typed now, with the ring's last commands as context."""
@@ -191,7 +197,7 @@ class SuggestEngine:
             try:
                 out.extend(s.suggest(query))
             except Exception as exc:
-                log.problem(f"suggester {s.name}: {exc}", self._log_file)
+                log.problem(f"suggester {s.name}: {exc}", self._log_file, fault="memory")
         return out if cap is None else out[:cap]
 
     def close(self) -> None:
