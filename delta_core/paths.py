@@ -12,6 +12,7 @@ import errno
 import os
 import shutil
 import stat
+import threading
 from pathlib import Path
 
 DIR_MODE = 0o700
@@ -95,7 +96,8 @@ def write_private(path: Path, data: bytes | str) -> None:
     """Write ``data`` to ``path`` atomically with mode 0600 (temp file + rename)."""
     path = Path(path)
     private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # per process and thread: two threads writing one file must not share (and lose) a temp
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     raw = data.encode() if isinstance(data, str) else data
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:

@@ -37,6 +37,10 @@ def serve(cctx, listen, backend, threads, no_batching, detach) -> None:
     if detach:
         _detach(ctx, args)
         return
+    from delta_core.learn.deploy import active_version
+
+    if not active_version(ctx.layout):  # `delta serve` is for a model; search runs without one
+        raise click.ClickException("no model is promoted yet; train one with `delta-train`")
     from delta_core.serve.__main__ import main
 
     ctx.close()
