@@ -88,8 +88,8 @@ class RemoteModel:
         # The model reads only the tail of a long command (see format.CONTEXT_CHARS): only
         # that is sent, so a 1 MB command stays within the frame limit and costs nothing.
         head, prefix = split_typed(prefix)
-        if len(prefix) > MAX_PREFIX:
-            return None  # the server would refuse it
+        if len(prefix) > MAX_PREFIX:  # the server refuses more: send the tail it accepts
+            head, prefix = head + prefix[:-MAX_PREFIX], prefix[-MAX_PREFIX:]
         turns = [
             t for t in stable_window(history) if len(t.command[-CONTEXT_CHARS:]) <= MAX_COMMAND
         ]

@@ -172,15 +172,13 @@ class Server:
         if completer is None:
             if self.search.available():  # search alone until a model is promoted
                 self.backend_name = None
-                threading.Thread(
-                    target=self.search.warm, name="delta-search-warm", daemon=True
-                ).start()
+                self._warm_search()
                 return
             raise ServeError("no model is promoted yet; train one with `delta-train`")
         self.backend_name = completer.engine.backend.name
         self.scheduler = Scheduler(completer, version, batching=self.batching).start()
         if self.search.available():
-            threading.Thread(target=self.search.warm, name="delta-search-warm", daemon=True).start()
+            self._warm_search()
 
     def _watch(self) -> None:
         """Load a newly promoted model (in this thread) and swap it in."""
@@ -227,6 +225,14 @@ class Server:
                     f"delta serve: cannot load model {version}: {exc}", self.layout.log_file
                 )
 
+    def _warm_search(self) -> None:
+        """Load the embedder and index in the background (joined before the process exits:
+        ONNX Runtime aborts the process when it is torn down mid-initialisation)."""
+        self._search_warming = threading.Thread(
+            target=self.search.warm, name="delta-search-warm", daemon=True
+        )
+        self._search_warming.start()
+
     def run(self) -> None:
         """Serve until stopped (blocking)."""
         self._take_lock()
@@ -238,6 +244,9 @@ class Server:
             self._stop_flag = True
             if self.scheduler is not None:
                 self.scheduler.stop()
+            warming = getattr(self, "_search_warming", None)
+            if warming is not None:
+                warming.join(60)
             for p in (self.path,):
                 with contextlib.suppress(FileNotFoundError):
                     p.unlink()
