@@ -7,8 +7,9 @@ buffer. Nothing here may break the shell: every failure becomes one ``delta:`` l
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
+
+from xontrib_delta.keys import bind_keys
 
 DEFAULT_KEY = "c-s"
 
@@ -68,31 +69,4 @@ def _open_over_prompt(event) -> None:
 
 def install(xsh: Any, key: str = DEFAULT_KEY):
     """Bind ``key`` in xonsh's prompt to the search window; returns the undo function."""
-    undo: list = []
-
-    def bind(bindings) -> None:
-        keys = tuple(key.split())
-        handler = bindings.add(*keys)(_open_over_prompt)
-        undo.append(lambda: bindings.remove(handler))
-
-    shell = getattr(getattr(xsh, "shell", None), "shell", None)
-    bindings = getattr(shell, "key_bindings", None)
-    if bindings is not None:
-        bind(bindings)
-    else:  # the prompt does not exist yet: bind when it is created
-
-        def _delta_search_ptk_create(bindings=None, **_: Any) -> None:
-            if bindings is not None:
-                bind(bindings)
-
-        event = xsh.builtins.events.on_ptk_create
-        event(_delta_search_ptk_create)
-        undo.append(lambda: event.discard(_delta_search_ptk_create))
-
-    def uninstall() -> None:
-        for fn in reversed(undo):
-            with contextlib.suppress(Exception):  # already gone
-                fn()
-        undo.clear()
-
-    return uninstall
+    return bind_keys(xsh, [tuple(key.split())], _open_over_prompt)

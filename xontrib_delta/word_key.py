@@ -9,8 +9,9 @@ forward-word). Nothing here may break the shell.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
+
+from xontrib_delta.keys import bind_keys
 
 #: The keys, as prompt_toolkit names them (``$DELTA_WORD_KEYS``, space-separated groups
 #: joined by commas: ``"escape f,c-right"``).
@@ -47,33 +48,4 @@ def _handler(event: Any) -> None:
 
 def install(xsh: Any, keys: str = DEFAULT_KEYS):
     """Bind ``keys`` in xonsh's prompt; returns the undo function."""
-    undo: list = []
-
-    def bind(bindings) -> None:
-        for group in keys.split(","):
-            names = tuple(group.split())
-            if names:
-                handler = bindings.add(*names)(_handler)
-                undo.append(lambda h=handler: bindings.remove(h))
-
-    shell = getattr(getattr(xsh, "shell", None), "shell", None)
-    bindings = getattr(shell, "key_bindings", None)
-    if bindings is not None:
-        bind(bindings)
-    else:  # the prompt does not exist yet: bind when it is created
-
-        def _delta_word_ptk_create(bindings=None, **_: Any) -> None:
-            if bindings is not None:
-                bind(bindings)
-
-        event = xsh.builtins.events.on_ptk_create
-        event(_delta_word_ptk_create)
-        undo.append(lambda: event.discard(_delta_word_ptk_create))
-
-    def uninstall() -> None:
-        for step in reversed(undo):
-            with contextlib.suppress(Exception):  # already gone
-                step()
-        undo.clear()
-
-    return uninstall
+    return bind_keys(xsh, [tuple(group.split()) for group in keys.split(",")], _handler)
