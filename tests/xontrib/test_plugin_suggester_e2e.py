@@ -9,7 +9,6 @@ The memory holds two history candidates for the same prefix, so history's best i
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pexpect
@@ -55,21 +54,8 @@ def _shell(tmp_path: Path, root: Path, **env_extra: str) -> Xonsh:
         extra="$XONSH_PROMPT_AUTO_SUGGEST = True\n",
     )
     sh = Xonsh(rc, env, tmp_path)
-    sh.child.sendline("echo warm-up-done")
-    sh.child.expect_exact("warm-up-done\r\n")
-    time.sleep(4)  # the recorder and the suggestion engine start after the first prompt
+    sh.warm_up(4)  # the recorder and the suggestion engine start after the first prompt
     return sh
-
-
-def _ghost(sh: Xonsh, typed: str, rest: str, timeout: float) -> bool:
-    for ch in typed:
-        sh.child.send(ch)
-        time.sleep(0.4)
-    try:
-        sh.child.expect_exact(rest, timeout=timeout)
-        return True
-    except pexpect.TIMEOUT:
-        return False
 
 
 def _memory(root: Path) -> None:
@@ -87,7 +73,7 @@ def test_a_third_party_suggester_that_scores_best_is_the_ghost_text(tmp_path: Pa
     _memory(root)
     _install_plugin(tmp_path / "site")
     sh = _shell(tmp_path, root, PYTHONPATH=str(tmp_path / "site"))
-    assert _ghost(sh, "git s", "ync-from-the-plugin", 15)
+    assert sh.ghost("git s", "ync-from-the-plugin", 15)
     sh.child.send("\x15")
     sh.child.sendline("exit")
     sh.child.expect(pexpect.EOF)
@@ -99,7 +85,7 @@ def test_without_the_plugin_history_is_the_ghost_text(tmp_path: Path) -> None:
     root = tmp_path / "delta"
     _memory(root)
     sh = _shell(tmp_path, root)
-    assert not _ghost(sh, "git s", "ync-from-the-plugin", 4)
+    assert not sh.ghost("git s", "ync-from-the-plugin", 4)
     sh.child.send("\x15")
     sh.child.sendline("exit")
     sh.child.expect(pexpect.EOF)

@@ -52,27 +52,13 @@ def _shell(tmp_path: Path, model_root: Path, extra: str = "") -> Xonsh:
     sh = Xonsh(
         write_rc(tmp_path / "rc.xsh", shell_type="prompt_toolkit", extra=extra), env, tmp_path
     )
-    sh.child.sendline("echo warm-up-done")
-    sh.child.expect_exact("warm-up-done\r\n")
-    time.sleep(6)  # the recorder starts after the first prompt, then the model loads
+    sh.warm_up(6)  # the recorder starts after the first prompt, then the model loads
     return sh
-
-
-def _ghost(sh: Xonsh, typed: str, rest: str, timeout: float) -> bool:
-    """Type ``typed`` key by key (pausing) and wait for ``rest`` drawn after the cursor."""
-    for ch in typed:
-        sh.child.send(ch)
-        time.sleep(0.5)
-    try:
-        sh.child.expect_exact(rest, timeout=timeout)
-        return True
-    except pexpect.TIMEOUT:
-        return False
 
 
 def test_model_completion_shows_as_ghost_text(tmp_path: Path, model_root: Path) -> None:
     sh = _shell(tmp_path, model_root)
-    assert _ghost(sh, "mak", "e build-zeta", 20)
+    assert sh.ghost("mak", "e build-zeta", 20)
     sh.child.send("\x05\r")  # Ctrl-E accepts the ghost text, Enter runs it
     sh.child.expect_exact("make")  # make runs (and fails: no makefile) — it was accepted
     sh.child.sendline("exit")
@@ -82,7 +68,7 @@ def test_model_completion_shows_as_ghost_text(tmp_path: Path, model_root: Path) 
 
 def test_delta_suggest_off_shows_nothing_from_delta(tmp_path: Path, model_root: Path) -> None:
     sh = _shell(tmp_path, model_root, "$DELTA_SUGGEST = False\n")
-    assert not _ghost(sh, "mak", "e build-zeta", 4)
+    assert not sh.ghost("mak", "e build-zeta", 4)
     sh.child.send("\x15")  # Ctrl-U clears the line
     sh.child.sendline("exit")
     sh.child.expect(pexpect.EOF)
@@ -170,9 +156,7 @@ def test_the_model_context_sent_to_the_server_carries_only_the_redacted_command(
             extra="$XONSH_PROMPT_AUTO_SUGGEST = True\n",
         )
         sh = Xonsh(rc, env, tmp_path)
-        sh.child.sendline("echo warm-up-done")
-        sh.child.expect_exact("warm-up-done\r\n")
-        time.sleep(6)  # the recorder and the suggestion engine start after the first prompt
+        sh.warm_up(6)  # the recorder and the suggestion engine start after the first prompt
         sh.child.sendline(f"echo {token} > /dev/null && echo typed-the-secret")
         sh.child.expect_exact("typed-the-secret\r\n")
         time.sleep(1)

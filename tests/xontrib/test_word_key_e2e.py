@@ -27,9 +27,7 @@ def _shell(tmp_path: Path) -> Xonsh:
     extra = "$XONSH_PROMPT_AUTO_SUGGEST = True\n"
     rc = write_rc(tmp_path / "rc.xsh", shell_type="prompt_toolkit", extra=extra)
     sh = Xonsh(rc, env, tmp_path / "start", timeout=60)
-    sh.child.sendline("echo warm-up-done")
-    sh.child.expect_exact("warm-up-done\r\n")
-    time.sleep(4)  # the recorder opens the memory after the first prompt
+    sh.warm_up(4)  # the recorder opens the memory after the first prompt
     return sh
 
 

@@ -118,6 +118,25 @@ class Xonsh:
         """Everything the terminal showed, without escape sequences."""
         return strip_ansi(self.transcript.getvalue())
 
+    def warm_up(self, settle_s: float) -> None:
+        """Run one command, then give Delta ``settle_s`` to finish what starts after the first
+        prompt (the recorder, the suggestion engine, a model loading)."""
+        self.child.sendline("echo warm-up-done")
+        self.child.expect_exact("warm-up-done\r\n")
+        time.sleep(settle_s)
+
+    def ghost(self, typed: str, rest: str, timeout: float, pause: float = 0.5) -> bool:
+        """Type ``typed`` key by key (pausing, as a person does) and wait for ``rest`` drawn
+        after the cursor: the ghost text. False when it did not come within ``timeout``."""
+        for ch in typed:
+            self.child.send(ch)
+            time.sleep(pause)
+        try:
+            self.child.expect_exact(rest, timeout=timeout)
+            return True
+        except pexpect.TIMEOUT:
+            return False
+
     def delta_lines(self) -> list[str]:
         """Lines Delta printed (its one-line problem reports start with ``delta:``)."""
         return [ln for ln in self.text().splitlines() if ln.lstrip().startswith("delta:")]
