@@ -5,9 +5,22 @@ Its weights are random unless ``train_steps`` is given (latency and protocol do 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from delta_core.paths import Layout
+
+#: A shell's last three commands (command, cwd, exit), as a suggest request carries them.
+HISTORY = [["git status", "/src", 0], ["make test", "/src", 2], ["git diff", "/src", 0]]
+
+
+def server_env(root: Path, **extra: str) -> dict[str, str]:
+    """This process's environment for a server on ``root``: no other ``DELTA_*`` setting and
+    no ``XDG_RUNTIME_DIR`` (the socket lives under the root), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DELTA_")}
+    env.pop("XDG_RUNTIME_DIR", None)
+    return {**env, "DELTA_HOME": str(root), **extra}
+
 
 SAMPLE = Path(__file__).parents[1] / "data" / "shell_commands_sample.txt"
 

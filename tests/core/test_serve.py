@@ -5,7 +5,6 @@ listener's token, a promotion while serving, a graceful stop."""
 
 from __future__ import annotations
 
-import os
 import socket
 import stat
 import subprocess
@@ -21,10 +20,9 @@ pytest.importorskip("onnxruntime")
 from delta_core.paths import Layout
 from delta_core.serve.protocol import HEADER, Client, encode, socket_path
 from tests.conftest import wait_for
-from tests.core.serve_helpers import promoted_model
+from tests.core.serve_helpers import HISTORY, promoted_model, server_env
 
 DELTA = [sys.executable, "-c", "from delta_core.cli import main; main()"]
-HISTORY = [["git status", "/src", 0], ["make test", "/src", 2], ["git diff", "/src", 0]]
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +30,6 @@ def model_root(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("serve")
     promoted_model(base / "delta", base / "work")
     return base / "delta"
-
-
-def _env(root: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DELTA_")}
-    env.pop("XDG_RUNTIME_DIR", None)
-    return {**env, "DELTA_HOME": str(root), **extra}
 
 
 @pytest.fixture
@@ -48,7 +40,7 @@ def server(model_root, tmp_path):
     shutil.copytree(model_root, root)
     proc = subprocess.Popen(
         [sys.executable, "-m", "delta_core.serve"],
-        env=_env(root),
+        env=server_env(root),
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -145,7 +137,7 @@ def test_concurrent_clients_all_answered_while_others_misbehave(server):
 
 def test_cli_status_suggest_and_stop(server):
     root, _path, proc = server
-    env = _env(root)
+    env = server_env(root)
     out = subprocess.run(
         [*DELTA, "serve", "status", "--json"],
         env=env,
@@ -194,7 +186,7 @@ def test_listen_needs_a_token(model_root, tmp_path):
     shutil.copytree(model_root, root)
     out = subprocess.run(
         [*DELTA, "serve", "--listen", "127.0.0.1:0"],
-        env=_env(root),
+        env=server_env(root),
         capture_output=True,
         text=True,
         timeout=60,
@@ -211,7 +203,7 @@ def test_team_listener_refuses_clients_without_the_token(model_root, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = _env(root, DELTA_SERVE_TOKEN="s3cret")
+    env = server_env(root, DELTA_SERVE_TOKEN="s3cret")
     proc = subprocess.Popen(
         [sys.executable, "-m", "delta_core.serve", "--listen", f"127.0.0.1:{port}"], env=env
     )

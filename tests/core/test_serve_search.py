@@ -6,7 +6,6 @@ server runs for search alone."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -19,15 +18,14 @@ from delta_core.paths import Layout
 from delta_core.records.record import Record
 from delta_core.serve.protocol import Client, socket_path
 from tests.conftest import wait_for
+from tests.core.serve_helpers import server_env
 
 pytest.importorskip("usearch")
 DELTA = [sys.executable, "-c", "from delta_core.cli import main; main()"]
 
 
 def _env(root: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DELTA_")}
-    env.pop("XDG_RUNTIME_DIR", None)
-    return {**env, "DELTA_HOME": str(root), "DELTA_SEARCH_EMBEDDER": "hashing", **extra}
+    return server_env(root, DELTA_SEARCH_EMBEDDER="hashing", **extra)
 
 
 def _add(root: Path, cmds: list[str], start: int = 0) -> None:
