@@ -90,19 +90,15 @@ class RemoteModel:
         head, prefix = split_typed(prefix)
         if len(prefix) > MAX_PREFIX:  # the server refuses more: send the tail it accepts
             head, prefix = head + prefix[:-MAX_PREFIX], prefix[-MAX_PREFIX:]
-        turns = [
-            t for t in stable_window(history) if len(t.command[-CONTEXT_CHARS:]) <= MAX_COMMAND
-        ]
+        sent = min(CONTEXT_CHARS, MAX_COMMAND)  # what the model reads and the server takes
         msg = {
             "op": "suggest",
             "session": self.session,
             "prefix": prefix,
             "cwd": cwd,
-            "history": [[t.command[-CONTEXT_CHARS:], t.cwd, t.exit] for t in turns],
+            "history": [[t.command[-sent:], t.cwd, t.exit] for t in stable_window(history)],
             "k": k,
-            "drafts": []
-            if head
-            else [d for d in drafts if len(d) <= min(CONTEXT_CHARS, MAX_COMMAND)],
+            "drafts": [] if head else [d for d in drafts if len(d) <= sent],
             "timeout_ms": int(max(timeout * 1000 * 4, 200)),  # late answers still warm the cache
         }
         try:
