@@ -83,6 +83,14 @@ def _enabled(env: Any) -> bool:
     return bool(value)
 
 
+def _redraw(xsh: Any) -> None:
+    """Ask a running prompt_toolkit prompt to redraw (thread-safe); nothing without one."""
+    prompter = getattr(getattr(getattr(xsh, "shell", None), "shell", None), "prompter", None)
+    app = getattr(prompter, "app", None)
+    if app is not None and getattr(app, "is_running", False):
+        app.invalidate()
+
+
 class Suggestions:
     """Everything the shell side of suggestions holds; :meth:`uninstall` removes it all."""
 
@@ -97,6 +105,7 @@ class Suggestions:
         self._completer_added = False
         self._saved_vars: dict[str, Any] = {}  # variable registrations _keep_local replaced
         self._lock = threading.Lock()
+        self._turn = 0  # counts finished commands: a prediction for an older one is dropped
 
     # --- the engine, built once the memory is open (never on the prompt path) ----------
     def _ctx(self) -> Any:
@@ -249,15 +258,33 @@ class Suggestions:
                         pass  # the recorder said so, once; feedback is a hint, not a record
                     except Exception as exc:
                         log.problem(f"could not store suggestion feedback: {exc}", fault="memory")
+        with self._lock:
+            self._turn += 1
+            turn = self._turn
+        try:  # what was predicted after the command before is stale now
+            self.xsh.env[NEXT_VAR] = ""
+        except Exception as exc:
+            log.problem(f"could not clear ${NEXT_VAR}: {exc}")
         if self.engine is not None:
-            threading.Thread(target=self._predict_next, daemon=True).start()
+            threading.Thread(target=self._predict_next, args=(turn,), daemon=True).start()
 
-    def _predict_next(self) -> None:
+    def _predict_next(self, turn: int) -> None:
+        """Predict the command after command number ``turn`` and show it on the empty prompt.
+
+        Runs beside the prompt, which is usually drawn first: xonsh takes the variable in its
+        next redraw, so the prompt is asked to redraw once the prediction is there. A
+        prediction that arrives after a later command finished is dropped, never shown.
+        """
         try:
             found = self.query("", limit=1)
-            if found and self.engine is not None:
+            if not found or self.engine is None:
+                return
+            with self._lock:
+                if turn != self._turn:
+                    return
                 self.xsh.env[NEXT_VAR] = found[0].command
-                self.shown(found[0].command, "", found[0].source)
+            self.shown(found[0].command, "", found[0].source)
+            _redraw(self.xsh)
         except Exception as exc:
             log.problem(f"next-command suggestion failed: {exc}")
 

@@ -4,7 +4,8 @@ A pyte terminal emulator replays everything the shell wrote, so the tests compar
 pane shows before the window opens and after it closes: nothing of the window may remain,
 whichever key closes it (Enter runs the command, Tab puts it on the prompt to edit, Esc and
 Ctrl-C cancel). The filter modes are cycled with Ctrl-R over records made for each mode.
-Uses the model-free ``hashing`` embedder so the window answers at once.
+Uses the model-free ``hashing`` embedder so the window answers at once, with suggestions
+off so that nothing else draws on the prompt line.
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ def shell(tmp_path: Path, records: list[Record]) -> tuple[Xonsh, Screen, Path]:
     env = clean_env(tmp_path, DELTA_SEARCH_EMBEDDER="hashing")
     with Store(Path(env["DELTA_HOME"])) as store:
         store.add_many(records)
-    rc = write_rc(tmp_path / "rc.xsh", shell_type="prompt_toolkit")
+    # Ghost text and the next command off: they draw on the prompt line at their own pace,
+    # and these tests compare the screen around the search window line by line.
+    rc = write_rc(
+        tmp_path / "rc.xsh", shell_type="prompt_toolkit", extra="$DELTA_SUGGEST = False\n"
+    )
     sh = Xonsh(rc, env, start, timeout=60)
     screen = Screen()
     screen.write(sh.transcript.getvalue())

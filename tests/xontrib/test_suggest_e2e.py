@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from xonsh_pty import Xonsh, clean_env, write_rc
+from xonsh_pty import PROMPT, Xonsh, clean_env, write_rc
 
 from delta_core.learn.deploy import promote
 from delta_core.learn.eval.model import train_eval_model
 from delta_core.learn.registry import register_model
+from delta_core.memory.store import Store
 from delta_core.paths import Layout
 from delta_core.plugin.manager import Components, make_plugin_manager
 from delta_core.records.record import Record
@@ -72,6 +73,28 @@ def test_delta_suggest_off_shows_nothing_from_delta(tmp_path: Path, model_root: 
     sh.child.send("\x15")  # Ctrl-U clears the line
     sh.child.sendline("exit")
     sh.child.expect(pexpect.EOF)
+
+
+def test_the_next_command_appears_on_the_empty_prompt(tmp_path: Path) -> None:
+    # The prediction is made beside the prompt, which is drawn first: it must still appear,
+    # with no key pressed. History alone predicts it here (what follows ``cd proj``).
+    (tmp_path / "proj").mkdir()
+    env = clean_env(tmp_path)
+    cycle = ["cd proj", "make build-zeta", "git status", "ls -la"]
+    with Store(Path(env["DELTA_HOME"])) as store:
+        store.add_many([Record(cycle[i % 4], (i + 1) * 60_000_000_000) for i in range(40)])
+    extra = "$XONSH_PROMPT_AUTO_SUGGEST = True\n"
+    rc = write_rc(tmp_path / "rc.xsh", shell_type="prompt_toolkit", extra=extra)
+    sh = Xonsh(rc, env, tmp_path)
+    sh.warm_up(4)
+    sh.child.sendline("cd proj")
+    sh.child.expect_exact(PROMPT)
+    sh.child.expect_exact("make build-zeta", timeout=20)
+    sh.child.send("\x05\r")  # Ctrl-E takes it, Enter runs it
+    sh.child.expect_exact("make")
+    sh.child.sendline("exit")
+    sh.child.expect(pexpect.EOF)
+    assert sh.delta_lines() == []
 
 
 class _RecordingPeer:
