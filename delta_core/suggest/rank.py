@@ -85,6 +85,11 @@ class Weights:
     git: float = 0.25
     success: float = 0.3
     feedback: float = 0.5
+    #: the share of the probability given to words copied from the session's last commands
+    #: (:func:`session_copies`) once the command's name is typed
+    copy: float = 0.3
+    #: share each step back in the session keeps for the words of that command
+    copy_decay: float = 0.5
 
 
 @lru_cache(maxsize=256)
@@ -194,10 +199,65 @@ def history_estimates(
     return pool, out, context
 
 
+def session_copies(query: SuggestQuery, decay: float = 0.5) -> dict[str, float]:
+    """What is typed, its last word completed by an argument of the session's last commands.
+
+    People name again what they just named: ``vim src/parse.py`` then ``git add src/parse.py``,
+    ``mkdir build`` then ``cd build``. Such a command is new to history, so no count knows it;
+    the words of ``query.previous`` (arguments only, the newest command first, each
+    command's words falling by ``decay``) complete the word being typed, and the command
+    ends there. Only once the command's name is typed (a space in the prefix): before that
+    nothing says which program the word belongs to. A distribution (sums to 1), or empty.
+    """
+    prefix = query.prefix
+    cut = prefix.rfind(" ")
+    if cut <= 0 or not prefix[:cut].strip():
+        return {}
+    head, part = prefix[: cut + 1], prefix[cut + 1 :]
+    raw: dict[str, float] = {}
+    weight = 1.0
+    for prev in reversed(query.previous):
+        words = prev.split()[1:]
+        for word in words:
+            if len(word) <= len(part) or not word.startswith(part) or len(word) < 3:
+                continue
+            if word.startswith("-") or _unbalanced(word):
+                continue
+            cmd = head + word
+            raw[cmd] = raw.get(cmd, 0.0) + weight / len(words)
+        weight *= decay
+    total = sum(raw.values())
+    return {c: v / total for c, v in raw.items()} if total else {}
+
+
+def _unbalanced(word: str) -> bool:
+    """A word cut out of a quoted string (``'fix`` of ``-m 'fix login'``)."""
+    return word.count("'") % 2 == 1 or word.count('"') % 2 == 1
+
+
 def history_distribution(
     view: HistoryView, query: SuggestQuery, weights: Weights = Weights()
 ) -> dict[str, float]:
-    """Every candidate extending ``query.prefix`` with its probability (they sum to 1)."""
+    """Every candidate extending ``query.prefix`` with its probability (they sum to 1):
+    history's own (:func:`history_counts`) and, with the share ``weights.copy``, the
+    session's words completing the typed one (:func:`session_copies`)."""
+    probs = history_counts(view, query, weights)
+    copies = session_copies(query, weights.copy_decay) if weights.copy > 0 else {}
+    if not copies:
+        return probs
+    if not probs:
+        return copies
+    lam = weights.copy
+    out = {c: (1 - lam) * p for c, p in probs.items()}
+    for c, p in copies.items():
+        out[c] = out.get(c, 0.0) + lam * p
+    return out
+
+
+def history_counts(
+    view: HistoryView, query: SuggestQuery, weights: Weights = Weights()
+) -> dict[str, float]:
+    """Every history command extending ``query.prefix`` with its probability (sum 1)."""
     pool, parts, (context, lam) = history_estimates(view, query, weights)
     if not pool:
         return {}

@@ -88,3 +88,18 @@ def test_feedback_is_tracked_stored_counted_and_moves_the_ranking(delta_home):
     ctx.store.reindex()  # feedback is not derived from the shards: it survives
     assert feedback_summary(ctx.store)["good"] == 3
     ctx.close()
+
+
+def test_a_word_of_the_session_completes_a_command_history_never_saw(delta_home):
+    # ``git add -A`` is the habit; the file edited a moment ago was never added before
+    cmds = ["git add -A", "git commit -m wip", "ls"] * 5
+    ctx, engine = _engine(delta_home, cmds)
+    previous = ("git status", "vim src/parse_args.py", "pytest tests/test_parse.py")
+    got = engine.suggest(SuggestQuery("git add ", "", previous, limit=3))
+    assert {s.command for s in got} >= {"git add src/parse_args.py", "git add tests/test_parse.py"}
+    typed = engine.suggest(SuggestQuery("git add s", "", previous))
+    assert typed[0].command == "git add src/parse_args.py"
+    # a flag or the start of a quoted message is never copied; nor on the empty prompt
+    assert engine.suggest(SuggestQuery("git add -", "", previous))[0].command == "git add -A"
+    assert all("parse" not in s.command for s in engine.suggest(SuggestQuery("", "", previous)))
+    ctx.close()

@@ -120,6 +120,13 @@ class DeltaStrategy:
         model = self._model(prefix, [s.command for s in hist])
         return [s.command for s in combine(hist, model, k, weight)]
 
+    @property
+    def reach(self) -> int:
+        """How far past every history command a suggestion may reach: the model's
+        completion, or a word copied from the session."""
+        model = getattr(self.completer, "reach", 0) if self.completer is not None else 0
+        return max(model, self.history.reach)
+
     def observe(self, rec: Record) -> None:
         if self.completer is not None:
             nll, n = self.completer.nll(self.turns, rec.cwd, rec.command)
@@ -278,7 +285,7 @@ def evaluate(
             r.latencies.append(time.perf_counter() - t0)
             r.top1 += bool(got) and got[0] == cmd
             r.top5 += cmd in got
-            reach = getattr(getattr(s, "completer", None), "reach", 0)
+            reach = getattr(s, "reach", 0)
             if got and got[0] == cmd:
                 keys, at = 1, 0
             else:

@@ -125,11 +125,19 @@ class HistoryEngine:
     def rank(self, prefix: str, k: int) -> list[Suggestion]:
         """The best ``k`` with their probabilities (what :func:`~delta_core.suggest.engine.combine`
         mixes with the model's)."""
-        q = SuggestQuery(prefix, self.cwd, tuple(self.previous[-2:]), limit=k)
+        q = SuggestQuery(prefix, self.cwd, tuple(self.previous[-3:]), limit=k)
         return rank_history(self.hist, q, self.weights, check_paths=False)
 
     def suggest(self, prefix: str, k: int) -> list[str]:
         return [s.command for s in self.rank(prefix, k)]
+
+    @property
+    def reach(self) -> int:
+        """Characters a suggestion can add beyond every history command extending the typed
+        text: the longest word it may copy from the session (see ``session_copies``)."""
+        if not self.weights.copy:
+            return 0
+        return max((len(w) for c in self.previous[-3:] for w in c.split()[1:]), default=0)
 
     def observe(self, rec: Record) -> None:
         self.previous.append(rec.command)
