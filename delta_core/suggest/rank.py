@@ -230,6 +230,29 @@ def session_copies(query: SuggestQuery, decay: float = 0.5) -> dict[str, float]:
     return {c: v / total for c, v in raw.items()} if total else {}
 
 
+def _shape(word: str) -> tuple[bool, bool]:
+    """What kind of word: a path (has ``/``), a file name (has an extension)."""
+    return "/" in word, "." in word.rsplit("/", 1)[-1].lstrip(".")
+
+
+def _alike(copies: dict[str, float], probs: dict[str, float], prefix: str) -> dict[str, float]:
+    """The copies whose word is of a kind history has put in that place after the same
+    words: a file is not copied where history only ever had branch names (``git push -u
+    origin tests/x.py``). Where history has nothing after those words, every copy stays."""
+    head = prefix[: prefix.rfind(" ") + 1]
+    kinds = set()
+    for cmd in probs:
+        if cmd.startswith(head):
+            rest = cmd[len(head) :].split(" ", 1)[0]
+            if rest and not rest.startswith("-"):  # a flag says nothing of the arguments
+                kinds.add(_shape(rest))
+    if not kinds:
+        return copies
+    kept = {c: p for c, p in copies.items() if _shape(c[len(head) :]) in kinds}
+    total = sum(kept.values())
+    return {c: p / total for c, p in kept.items()} if total else {}
+
+
 def _unbalanced(word: str) -> bool:
     """A word cut out of a quoted string (``'fix`` of ``-m 'fix login'``)."""
     return word.count("'") % 2 == 1 or word.count('"') % 2 == 1
@@ -247,6 +270,9 @@ def history_distribution(
         return probs
     if not probs:
         return copies
+    copies = _alike(copies, probs, query.prefix)
+    if not copies:
+        return probs
     lam = weights.copy
     out = {c: (1 - lam) * p for c, p in probs.items()}
     for c, p in copies.items():

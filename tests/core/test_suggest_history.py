@@ -92,9 +92,13 @@ def test_feedback_is_tracked_stored_counted_and_moves_the_ranking(delta_home):
 
 def test_a_word_of_the_session_completes_a_command_history_never_saw(delta_home):
     # ``git add -A`` is the habit; the file edited a moment ago was never added before
-    cmds = ["git add -A", "git commit -m wip", "ls"] * 5
+    cmds = ["git add -A", "git commit -m wip", "git push -u origin fix-login", "ls"] * 5
     ctx, engine = _engine(delta_home, cmds)
     previous = ("git status", "vim src/parse_args.py", "pytest tests/test_parse.py")
+    # where history only ever had a branch name, a file of the session is not copied
+    pushed = engine.suggest(SuggestQuery("git push -u origin ", "", previous, limit=5))
+    assert pushed[0].command == "git push -u origin fix-login"
+    assert not any(".py" in s.command for s in pushed)
     got = engine.suggest(SuggestQuery("git add ", "", previous, limit=3))
     assert {s.command for s in got} >= {"git add src/parse_args.py", "git add tests/test_parse.py"}
     typed = engine.suggest(SuggestQuery("git add s", "", previous))
