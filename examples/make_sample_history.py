@@ -1,162 +1,194 @@
 """Build examples/sample_history.jsonl: a small demo history in Delta's export format.
 
-Commands come from NL2Bash (MIT; Lin et al., LREC 2018) and tldr-pages examples (CC BY 4.0,
-the tldr-pages team and contributors), both under ../shared/data with their SOURCE.md. They
-have no session order, so sessions are assembled here: a project directory per session, a
-few habits repeated (git, ls, cd), and the corpus commands in between. Deterministic.
+Every command is written here (no corpus text): a developer, Ada, works on three projects.
+A task is a branch for one module, edits, tests until green, commit and push; infra days
+also look after servers; habits (``git status``, ``ls``) and one-off commands fall in
+between. Modules and branches recombine from task to task, so a name recurs within a
+session more than across them — what a memory that reads the session can use. The last
+session stops right after a test failed. Deterministic (seeded).
 
-    python examples/make_sample_history.py ../shared/data > examples/sample_history.jsonl
+    python examples/make_sample_history.py > examples/sample_history.jsonl
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import random
-import re
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-PLACEHOLDER = re.compile(r"\{\{([^}]*)\}\}")
-#: What a person would have typed for tldr's most common placeholders (the rest keep their
-#: own name, which reads as a real argument: ``project_name`` -> ``project-name``).
-VALUES = {
-    "file": "notes.txt",
-    "directory": "src",
-    "command": "ls -la",
-    "username": "ada",
-    "user": "ada",
-    "package": "requests",
-    "package_name": "requests",
-    "name": "demo",
-    "password": "$DB_PASSWORD",
-    "file_or_directory": "src",
-    "value": "42",
-    "port": "8080",
-    "host": "db.internal",
-    "hostname": "db.internal",
-    "file2 ...": "b.txt",
-    "version": "1.4.2",
-    "target": "build",
-    "domain": "example.org",
-    "image": "nginx:1.27",
-    "url": "https://example.org/api",
-    "container_name": "web",
-    "container": "web",
-    "ip_address": "192.168.1.20",
-    "key": "api_url",
-    "repository": "ada/delta",
-    "sdX": "sdb",
-    "sdXY": "sdb1",
-    "sdXN": "sdb1",
-    "n": "5",
-    "pattern": "TODO",
-    "search_pattern": "TODO",
-    "regex": "^error",
-    "tag": "v1.4.2",
-    "output_file": "out.txt",
-    "input_file": "data.csv",
-    "branch_name": "feature/login",
-    "branch": "feature/login",
-    "number": "3",
-    "unit": "nginx.service",
-    "message": "fix login redirect",
-    "subcommand": "status",
-    "database_name": "shop",
-    "file1": "a.txt",
-    "source": "src",
-    "destination": "backup",
-    "binary": "./app",
-    "string": "hello",
-    "variable": "PATH",
-    "pid": "4242",
-    "group_name": "developers",
-    "bucket_name": "ada-backups",
-    "remote_name": "origin",
-    "task_id": "17",
-    "keyword": "timeout",
-    "profile_name": "work",
+#: The projects the demo user works on: directory, package, its modules (file stems).
+PROJECTS = {
+    "ledger": (
+        "ledger",
+        [
+            "rounding",
+            "accounts",
+            "invoices",
+            "currency",
+            "reports",
+            "ledger",
+            "taxes",
+            "export",
+            "importer",
+            "audit",
+            "budget",
+            "payments",
+        ],
+    ),
+    "website": (
+        "site",
+        [
+            "routes",
+            "auth",
+            "templates",
+            "forms",
+            "models",
+            "search",
+            "sitemap",
+            "feeds",
+            "cache",
+            "admin",
+            "api",
+            "mailer",
+        ],
+    ),
+    "infra": (
+        "deploy",
+        [
+            "inventory",
+            "dns",
+            "backups",
+            "monitoring",
+            "certs",
+            "firewall",
+            "users",
+            "secrets_sync",
+            "nginx",
+            "postgres",
+            "metrics",
+            "alerts",
+        ],
+    ),
 }
+TOPICS = ["fix", "refactor", "speedup", "tests", "typing", "cleanup", "logging", "docs"]
+HOSTS = ["web1.internal", "web2.internal", "db1.internal", "ci.internal"]
+SERVICES = ["nginx", "postgresql", "gunicorn", "redis-server"]
+HABITS = ["git status", "ls", "git diff", "ls -la", "git log --oneline -5", "clear"]
+#: Things Ada runs now and then, whatever the project.
+ONE_OFFS = [
+    "df -h",
+    "du -sh * | sort -h",
+    "htop",
+    "docker ps",
+    "docker compose up -d",
+    "docker compose logs -f --tail 100",
+    "curl -I https://example.org",
+    "curl -s https://api.example.org/health | jq .",
+    "tar -czf backup.tar.gz notes/",
+    "grep -rn TODO .",
+    "find . -name '*.pyc' -delete",
+    "python -m http.server 8000",
+    "pip install -e '.[dev]'",
+    "pip list --outdated",
+    "python -m venv .venv",
+    "source .venv/bin/activate",
+    "make lint",
+    "ruff check .",
+    "mypy .",
+    "git stash",
+    "git stash pop",
+    "git fetch --prune",
+    "git log --graph --oneline --all -20",
+    "git branch -d old-experiment",
+    "gh pr create --fill",
+    "gh pr status",
+    "rg 'def main' -g '*.py'",
+    "wc -l **/*.py",
+    "watch -n 2 kubectl get pods",
+    "kubectl logs deploy/api --tail 50",
+    "ssh-add -l",
+    "ping -c 3 db1.internal",
+    "dig +short example.org",
+    "sudo apt update",
+    "sudo apt upgrade -y",
+    "man rsync",
+    "rsync -av --delete notes/ backup:notes/",
+    "echo $PATH | tr : '\\n'",
+    "history | tail -20",
+    "top -o %MEM",
+]
 
 
-def fill(match: re.Match[str]) -> str:
-    """A realistic value for one ``{{...}}``: an option's short form, a path's last part,
-    a common placeholder's stand-in (:data:`VALUES`), else the placeholder's own name."""
-    inner = match.group(1)
-    if inner.startswith("[") and inner.endswith("]"):
-        inner = inner[1:-1]  # {{[-t|--tag]}}: the option, in its first spelling
-    first = inner.split("|")[0].strip()
-    if first.startswith("-") or not first:
-        return first
-    last = first.split("/")[-1] or first
-    return VALUES.get(first, VALUES.get(last, last.replace("_", "-")))
-
-
-def plausible(cmd: str) -> bool:
-    """A line a person could have typed: not a prompt or a fragment, quotes balanced."""
-    return (
-        bool(cmd)
-        and len(cmd) < 120
-        and not cmd.startswith(("$", "<", "#", "|"))
-        and cmd.count('"') % 2 == 0
-        and cmd.count("'") % 2 == 0
-    )
-
-
-def tldr_commands(data: Path) -> list[str]:
-    out = []
-    with open(data / "tldr" / "examples_common_linux.tsv", encoding="utf-8") as f:
-        for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-            cmd = PLACEHOLDER.sub(fill, row["example_command"])
-            if "{{" not in cmd and plausible(cmd):
-                out.append(cmd)
+def task(rng: random.Random, project: str) -> list[tuple[str, int]]:
+    """One piece of work in a project, as (command, exit status): a branch for one module,
+    edit, test until green, commit and push. The module and branch are new combinations each
+    time, so their names recur only within the session: history alone has not seen
+    ``git add ledger/taxes.py`` before it is typed, a model that read the session has."""
+    pkg, modules = PROJECTS[project]
+    mod, topic = rng.choice(modules), rng.choice(TOPICS)
+    branch = f"{topic}/{mod.replace('_', '-')}"
+    src, test = f"{pkg}/{mod}.py", f"tests/test_{mod}.py"
+    out = [("git switch main", 0), ("git pull", 0), (f"git switch -c {branch}", 0)]
+    out.append((f"vim {src}", 0))
+    for _ in range(rng.choice([0, 1, 1, 2])):  # red, edit again
+        out += [(f"pytest {test}", 1), (f"vim {src}", 0)]
+    out.append((f"pytest {test}", 0))
+    if rng.random() < 0.5:
+        out.append(("git diff", 0))
+    out += [
+        (f"git add {src} {test}", 0),
+        (f"git commit -m '{mod}: {topic}'", 0),
+        (f"git push -u origin {branch}", 0),
+    ]
     return out
 
 
-def main() -> None:
-    data = Path(sys.argv[1])
-    rng = random.Random(2026)
-    nl2bash = [c.strip() for c in (data / "nl2bash" / "all.cm").read_text().splitlines()]
-    corpus = [c for c in nl2bash if plausible(c)] + tldr_commands(data)
-    projects = ["~/src/delta", "~/src/website", "~/notes", "~/src/infra"]
-    habits = [
-        "git status",
-        "ls",
-        "git diff",
-        "git add -A",
-        "make test",
-        "ls -la",
-        "git log --oneline -5",
+def ops(rng: random.Random) -> list[tuple[str, int]]:
+    """Looking after a server: its service's log, a restart, the status after."""
+    host, svc = rng.choice(HOSTS), rng.choice(SERVICES)
+    return [
+        (f"ssh {host}", 0),
+        (f"journalctl -u {svc} -n 50", 0),
+        (f"sudo systemctl restart {svc}", 0),
+        (f"systemctl status {svc}", 0),
     ]
-    favourites = rng.sample(corpus, 60)
+
+
+def main() -> None:
+    rng = random.Random(2026)
     t = datetime(2026, 10, 1, 8, 30, tzinfo=UTC)
-    for s in range(60):
+    for s in range(90):
         t += timedelta(hours=rng.choice([2, 3, 5, 16, 20]))
-        cwd = f"/home/ada/{rng.choice(projects)[2:]}"
+        project = rng.choice(list(PROJECTS))
+        cwd = f"/home/ada/src/{project}"
         session = f"sample-{s:03d}"
-        for _ in range(rng.randint(10, 40)):
-            r = rng.random()
-            cmd = (
-                rng.choice(habits)
-                if r < 0.35
-                else rng.choice(favourites)
-                if r < 0.7
-                else rng.choice(corpus)
-            )
-            if cmd == "git add -A":
-                cmd = f"git commit -m '{rng.choice(['fix', 'docs', 'wip', 'tests'])}'"
+        steps: list[tuple[str, int]] = [(f"cd ~/src/{project}", 0)]
+        for _ in range(rng.randint(1, 3)):
+            steps += ops(rng) if project == "infra" and rng.random() < 0.4 else task(rng, project)
+        for cmd, exit_ in steps:
+            # now and then something else between the steps: a habit, a favourite, a one-off
+            while rng.random() < 0.3:
+                r = rng.random()
+                other = rng.choice(HABITS) if r < 0.6 else rng.choice(ONE_OFFS)
+                t += timedelta(seconds=rng.randint(3, 240))
+                emit(other, cwd, 0, round(rng.expovariate(2.0), 3), t, session)
             t += timedelta(seconds=rng.randint(3, 240))
-            exit_ = 0 if rng.random() < 0.92 else rng.choice([1, 2, 127])
             emit(cmd, cwd, exit_, round(rng.expovariate(2.0), 3), t, session)
     # a last session starts a project, so that searching "initialize a repository" has its
-    # answer in the demo memory (appended: the sessions above are unchanged)
+    # answer in the demo memory
     t += timedelta(hours=3)
     cwd = "/home/ada/src"
     for i, cmd in enumerate(NEW_PROJECT):
-        emit(cmd, cwd, 0, 0.05, t + timedelta(seconds=20 * i), "sample-060")
+        emit(cmd, cwd, 0, 0.05, t + timedelta(seconds=20 * i), "sample-090")
         if cmd.startswith("cd "):
             cwd = "/home/ada/src/tool"
+    # and the memory ends in the middle of a task, its test just failed: the README's demo
+    # asks what comes next (after a failure, back to the module: the model reads the exit
+    # status; history's successor counts mix the red and the green runs of that test)
+    t += timedelta(hours=2)
+    cwd = "/home/ada/src/ledger"
+    for i, (cmd, exit_) in enumerate(LAST_TASK):
+        emit(cmd, cwd, exit_, 0.4, t + timedelta(seconds=40 * i), "sample-091")
 
 
 NEW_PROJECT = [
@@ -167,6 +199,14 @@ NEW_PROJECT = [
     "git commit -m 'first commit'",
     "git remote add origin git@example.com:ada/tool.git",
     "git push -u origin main",
+]
+LAST_TASK = [
+    ("cd ~/src/ledger", 0),
+    ("git switch main", 0),
+    ("git pull", 0),
+    ("git switch -c speedup/taxes", 0),
+    ("vim ledger/taxes.py", 0),
+    ("pytest tests/test_taxes.py", 1),
 ]
 
 

@@ -65,8 +65,15 @@ def _model_suggestions(ctx, turns, cwd, prefix, k) -> tuple[list[tuple[str, floa
     "--next", "next_", is_flag=True, help="the next command (what the empty prompt shows)"
 )
 @click.option("-k", "k", type=click.IntRange(1, 20), default=1, show_default=True, help="how many")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="say who made each suggestion (the model or history) and what history alone gives",
+)
 @json_option
-def suggest_cmd(prefix: str, cwd: str | None, next_: bool, k: int, as_json: bool) -> None:
+def suggest_cmd(
+    prefix: str, cwd: str | None, next_: bool, k: int, explain: bool, as_json: bool
+) -> None:
     """Print the suggestions the shell would show for PREFIX."""
     from delta_core.plugin.protocols import RecentCommands, Suggestion, SuggestQuery
     from delta_core.suggest.engine import combine
@@ -112,5 +119,32 @@ def suggest_cmd(prefix: str, cwd: str | None, next_: bool, k: int, as_json: bool
             )
         )
         return
+    if not explain:
+        for s in merged:
+            click.echo(s.command)
+        return
+    click.echo(explained(merged, history, models, via))
+
+
+def explained(merged: list, history: list, models: list, via: str) -> str:
+    """The suggestions with who made them, and history's and the model's own first answers:
+    what the model adds, in the words a user would check."""
+    lines = []
     for s in merged:
-        click.echo(s.command)
+        who = "the model" if s.source == "model" else s.source
+        lines.append(f"{s.command}    ({who})")
+    alone = history[0].command if history else None
+    if via == "none":
+        lines.append("no model is served: history alone")
+    elif merged and merged[0].source == "model":
+        if alone is None:
+            lines.append("history alone: nothing")
+        elif alone != merged[0].command:
+            lines.append(f"history alone: {alone}")
+        else:
+            lines.append("history alone: the same")
+    elif models:
+        lines.append(f"the model alone: {models[0].command} (history outweighs it here)")
+    else:
+        lines.append("the model has no completion here")
+    return "\n".join(lines)
