@@ -61,7 +61,13 @@ def trained_on(layout: Any, version: str | None) -> int | None:
         info = get_model(layout, version)
     except RegistryError:
         return None
-    extraction = info.dataset.get("extraction") or {}
+    extraction = info.dataset.get("extraction")
+    if not isinstance(extraction, dict):  # the config keeps a summary; the copy has it all
+        try:
+            meta = json.loads((info.path / "dataset.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        extraction = meta.get("extraction") if isinstance(meta, dict) else None
     kept = extraction.get("kept") if isinstance(extraction, dict) else None
     return int(kept) if isinstance(kept, int) else None
 
