@@ -77,6 +77,7 @@ def suggest_cmd(
     """Print the suggestions the shell would show for PREFIX."""
     from delta_core.plugin.protocols import RecentCommands, Suggestion, SuggestQuery
     from delta_core.suggest.engine import combine
+    from delta_core.suggest.rank import QUERY_PREVIOUS
     from delta_core.tokenizer.format import as_turn
 
     if next_:
@@ -89,7 +90,7 @@ def suggest_cmd(
     cwd = cwd or os.getcwd()
     recent = list(islice(ctx.store.iter_records(reverse=True), CONTEXT))[::-1]
     turns = [as_turn(r) for r in recent]
-    query = SuggestQuery(prefix, cwd, tuple(t.command for t in turns[-3:]), limit=k)
+    query = SuggestQuery(prefix, cwd, tuple(t.command for t in turns[-QUERY_PREVIOUS:]), limit=k)
     history: list[Suggestion] = []
     hist = ctx.components.suggesters.get("history")
     if hist is not None:

@@ -24,7 +24,12 @@ from delta_core.plugin.protocols import Suggestion, SuggestQuery
 from delta_core.records.record import Record
 from delta_core.suggest.engine import MODEL_WEIGHT, combine
 from delta_core.suggest.history import MemoryHistory
-from delta_core.suggest.rank import Weights, history_distribution, rank_history
+from delta_core.suggest.rank import (
+    QUERY_PREVIOUS,
+    Weights,
+    history_distribution,
+    rank_history,
+)
 from delta_core.tokenizer.format import as_turn
 
 BLEND_FILE = "blend.json"
@@ -100,12 +105,12 @@ def fit_model_weight(
         hist.add(rec)
     turns = [as_turn(r) for r in before]
     prev = before[-1] if before else None
-    previous = [r.command for r in before[-2:]]
+    previous = [r.command for r in before[-QUERY_PREVIOUS:]]
     p_model, p_history = [], []
     events: list[tuple[list[Suggestion], list[Suggestion], str]] = []
     for rec in heldout[:FIT_COMMANDS]:
         cwd = prev.cwd if prev is not None else ""
-        q = SuggestQuery("", cwd, tuple(previous[-2:]), limit=TOP_K)
+        q = SuggestQuery("", cwd, tuple(previous[-QUERY_PREVIOUS:]), limit=TOP_K)
         probs = history_distribution(hist, q, weights)
         p_history.append(probs.get(rec.command, 0.0))
         nll, _ = completer.nll(turns, cwd, rec.command)
@@ -181,7 +186,7 @@ def fit_typed_weight(
     for rec in before:
         hist.add(rec)
     turns = [as_turn(r) for r in before]
-    previous = [r.command for r in before[-2:]]
+    previous = [r.command for r in before[-QUERY_PREVIOUS:]]
     cwd = before[-1].cwd if before else ""
     keys = dict.fromkeys(TYPED_GRID, 0)
     reach = getattr(completer, "reach", 1 << 30)
@@ -189,7 +194,7 @@ def fit_typed_weight(
         cmd = rec.command
         memo = CompletionMemo()
         steps: dict[int, tuple[list[Suggestion], list[Suggestion]]] = {}
-        context = (tuple(previous[-2:]), cwd)
+        context = (tuple(previous[-QUERY_PREVIOUS:]), cwd)
         for w in TYPED_GRID:
             spent, j = len(cmd), 1
             while j < len(cmd):

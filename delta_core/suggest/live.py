@@ -29,10 +29,11 @@ from delta_core.memory.privacy import apply_filters
 from delta_core.plugin.protocols import RecentCommands, Suggester, Suggestion, SuggestQuery
 from delta_core.records.record import Record
 from delta_core.suggest.engine import combine
+from delta_core.suggest.rank import QUERY_PREVIOUS
 
 MODEL_BUDGET_S = 0.05
 #: How many of the ring's commands a query carries as ``previous``.
-PREVIOUS = 3
+PREVIOUS = QUERY_PREVIOUS
 
 
 def _fault(suggester: Any) -> str | None:

@@ -49,6 +49,10 @@ from delta_core.plugin.protocols import Suggestion, SuggestQuery
 from delta_core.suggest.history import SCAN_LIMIT, HistoryView
 
 RECENT_CANDIDATES = 50
+#: Previous commands a query carries (``SuggestQuery.previous``): the trigram reads the last
+#: two, :func:`session_copies` all of them. The shell, the CLI, the weight fit and ``delta
+#: eval`` all pass this many, so what is measured is what is shown.
+QUERY_PREVIOUS = 5
 SUCCESSOR_LIMIT = 200
 _GLOB = set("*?[]{}$`")
 #: Runs without a single success after which a command is not offered again.

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from delta_core.plugin.protocols import Suggestion, SuggestQuery
 from delta_core.records.record import Record
 from delta_core.suggest.history import MemoryHistory
-from delta_core.suggest.rank import Weights, rank_history
+from delta_core.suggest.rank import QUERY_PREVIOUS, Weights, rank_history
 
 
 def _fill(first: Iterable[str], then: Iterable[str], k: int) -> list[str]:
@@ -125,7 +125,7 @@ class HistoryEngine:
     def rank(self, prefix: str, k: int) -> list[Suggestion]:
         """The best ``k`` with their probabilities (what :func:`~delta_core.suggest.engine.combine`
         mixes with the model's)."""
-        q = SuggestQuery(prefix, self.cwd, tuple(self.previous[-3:]), limit=k)
+        q = SuggestQuery(prefix, self.cwd, tuple(self.previous[-QUERY_PREVIOUS:]), limit=k)
         return rank_history(self.hist, q, self.weights, check_paths=False)
 
     def suggest(self, prefix: str, k: int) -> list[str]:
@@ -137,7 +137,9 @@ class HistoryEngine:
         text: the longest word it may copy from the session (see ``session_copies``)."""
         if not self.weights.copy:
             return 0
-        return max((len(w) for c in self.previous[-3:] for w in c.split()[1:]), default=0)
+        return max(
+            (len(w) for c in self.previous[-QUERY_PREVIOUS:] for w in c.split()[1:]), default=0
+        )
 
     def observe(self, rec: Record) -> None:
         self.previous.append(rec.command)
