@@ -94,6 +94,9 @@ class Weights:
     copy: float = 0.3
     #: share each step back in the session keeps for the words of that command
     copy_decay: float = 0.5
+    #: weight of a copied word taken with the rest of its command (``vim a.py b.py`` ->
+    #: ``git add a.py b.py``) beside the word alone
+    copy_tail: float = 1.0
 
 
 @lru_cache(maxsize=256)
@@ -203,14 +206,15 @@ def history_estimates(
     return pool, out, context
 
 
-def session_copies(query: SuggestQuery, decay: float = 0.5) -> dict[str, float]:
+def session_copies(query: SuggestQuery, decay: float = 0.5, tail: float = 1.0) -> dict[str, float]:
     """What is typed, its last word completed by an argument of the session's last commands.
 
     People name again what they just named: ``vim src/parse.py`` then ``git add src/parse.py``,
     ``mkdir build`` then ``cd build``. Such a command is new to history, so no count knows it;
     the words of ``query.previous`` (arguments only, the newest command first, each
     command's words falling by ``decay``) complete the word being typed, and the command
-    ends there. Only once the command's name is typed (a space in the prefix): before that
+    ends there — or goes on with the rest of that command (weighted ``tail``: ``vim a.py
+    b.py`` then ``git add a.py b.py``). Only once the command's name is typed (a space in the prefix): before that
     nothing says which program the word belongs to. A distribution (sums to 1), or empty.
     """
     prefix = query.prefix
@@ -222,13 +226,16 @@ def session_copies(query: SuggestQuery, decay: float = 0.5) -> dict[str, float]:
     weight = 1.0
     for prev in reversed(query.previous):
         words = prev.split()[1:]
-        for word in words:
+        for i, word in enumerate(words):
             if len(word) <= len(part) or not word.startswith(part) or len(word) < 3:
                 continue
             if word.startswith("-") or _unbalanced(word):
                 continue
             cmd = head + word
             raw[cmd] = raw.get(cmd, 0.0) + weight / len(words)
+            if tail and i + 1 < len(words):  # the word with the rest of its command
+                longer = head + " ".join(words[i:])
+                raw[longer] = raw.get(longer, 0.0) + tail * weight / len(words)
         weight *= decay
     total = sum(raw.values())
     return {c: v / total for c, v in raw.items()} if total else {}
@@ -269,7 +276,9 @@ def history_distribution(
     history's own (:func:`history_counts`) and, with the share ``weights.copy``, the
     session's words completing the typed one (:func:`session_copies`)."""
     probs = history_counts(view, query, weights)
-    copies = session_copies(query, weights.copy_decay) if weights.copy > 0 else {}
+    copies = (
+        session_copies(query, weights.copy_decay, weights.copy_tail) if weights.copy > 0 else {}
+    )
     if not copies:
         return probs
     if not probs:

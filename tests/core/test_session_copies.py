@@ -20,9 +20,14 @@ def test_copies_extend_the_typed_text_and_form_a_distribution(previous, head, ty
     got = session_copies(SuggestQuery(prefix, "", tuple(previous)))
     for cmd in got:
         assert cmd.startswith(prefix) and cmd != prefix
-        word = cmd[prefix.rfind(" ") + 1 :]
-        # the word is an argument of a previous command: not its name, not a flag
-        assert any(word in p.split()[1:] for p in previous)
+        copied = cmd[prefix.rfind(" ") + 1 :]
+        word = copied.split(" ")[0]
+        # the word is an argument of a previous command (not its name, not a flag), alone
+        # or with the rest of that command
+        assert any(
+            word in p.split()[1:] and (copied == word or " ".join(p.split()[1:]).endswith(copied))
+            for p in previous
+        )
         assert not word.startswith("-") and word.count("'") % 2 == 0
     if got:
         assert math.isclose(sum(got.values()), 1.0)

@@ -134,12 +134,10 @@ class HistoryEngine:
     @property
     def reach(self) -> int:
         """Characters a suggestion can add beyond every history command extending the typed
-        text: the longest word it may copy from the session (see ``session_copies``)."""
+        text: the longest run of words it may copy from the session (see ``session_copies``)."""
         if not self.weights.copy:
             return 0
-        return max(
-            (len(w) for c in self.previous[-QUERY_PREVIOUS:] for w in c.split()[1:]), default=0
-        )
+        return max((len(c) for c in self.previous[-QUERY_PREVIOUS:]), default=0)
 
     def observe(self, rec: Record) -> None:
         self.previous.append(rec.command)
