@@ -97,6 +97,25 @@ def test_the_next_command_appears_on_the_empty_prompt(tmp_path: Path) -> None:
     assert sh.delta_lines() == []
 
 
+def test_a_file_named_a_moment_ago_completes_a_command_never_run(tmp_path: Path) -> None:
+    # history only knows ``git add -A``; the file just written was never added: the ghost
+    # text copies it from the session's last commands
+    env = clean_env(tmp_path)
+    with Store(Path(env["DELTA_HOME"])) as store:
+        store.add_many([Record("git add -A", (i + 1) * 60_000_000_000) for i in range(5)])
+    extra = "$XONSH_PROMPT_AUTO_SUGGEST = True\n"
+    rc = write_rc(tmp_path / "rc.xsh", shell_type="prompt_toolkit", extra=extra)
+    sh = Xonsh(rc, env, tmp_path)
+    sh.warm_up(4)
+    sh.child.sendline("cp /dev/null report-2026.txt")
+    sh.child.expect_exact(PROMPT)
+    assert sh.ghost("git add r", "eport-2026.txt", 20)
+    sh.child.send("\x15")  # Ctrl-U clears the line
+    sh.child.sendline("exit")
+    sh.child.expect(pexpect.EOF)
+    assert sh.delta_lines() == []
+
+
 class _RecordingPeer:
     """The server's end of ``delta serve``'s socket, recording every request it receives.
 
