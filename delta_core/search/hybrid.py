@@ -197,9 +197,8 @@ class Searcher:
         q = query.strip()
         if q:
             if semantic and self.embedder is not None and st.vectors is not None:
-                qv = np.asarray(self.embedder.embed([q]))[0]
-                pool = min(len(st.vectors), POOL * 20 if filtered else POOL + int(own.sum()))
-                labels, sims = st.vectors.search(qv, pool)
+                want = POOL * 20 if filtered else POOL + int(own.sum())
+                labels, sims = self._meaning(q, want)
                 keep = sims >= MIN_SIMILARITY
                 labels, sims = labels[keep], sims[keep]
                 ok = allowed[labels]
@@ -238,6 +237,29 @@ class Searcher:
                 )
             )
         return hits
+
+    def _meaning(self, q: str, want: int) -> tuple[np.ndarray, np.ndarray]:
+        """Labels nearest to ``q`` in meaning, best first, and their cosines.
+
+        Full-model vectors are searched with the model's query vector; commands the
+        background pass has not upgraded yet are searched in the static index with a static
+        query vector (:mod:`delta_core.search.static`), and the two lists are merged by
+        cosine. Once every command is upgraded only the first search runs.
+        """
+        st = self.state
+        assert self.embedder is not None and st.vectors is not None
+        labels = np.zeros(0, dtype=np.int64)
+        sims = np.zeros(0, dtype=np.float32)
+        if len(st.vectors):  # nothing upgraded yet: the model need not even load
+            labels, sims = st.vectors.search(np.asarray(self.embedder.embed([q]))[0], want)
+        quick = st.static_embedder
+        if quick is not None and st.static is not None and len(st.static):
+            more, more_sims = st.static.search(quick.embed([q])[0], want)
+            labels = np.concatenate([labels, more])
+            sims = np.concatenate([sims, more_sims])
+            order = np.argsort(-sims, kind="stable")[:want]
+            labels, sims = labels[order], sims[order]
+        return labels, sims
 
     def _containing(self, low: str, allowed: np.ndarray) -> np.ndarray:
         """Labels whose text contains ``low``, shortest first (at most :data:`POOL`)."""
