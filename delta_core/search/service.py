@@ -21,7 +21,11 @@ from delta_core.search.sync import (
 )
 
 HOUR_NS = 3600 * 10**9
-INLINE_UPGRADE = 64  # a catch-up with this few new commands gives them full vectors at once
+# A catch-up with this few new commands gives them full vectors at once: about 2 s at the
+# 270-290 commands/s measured (one thread, load average 3.5), less than a full build took
+# before static vectors (12 s for the 546 of examples/sample_history.jsonl at 46/s); static
+# vectors rank worse, so they are for memories too large to wait for.
+INLINE_UPGRADE = 600
 CHUNK_S = 4.0  # a background upgrade holds the lock about this long between saves
 
 

@@ -1,7 +1,7 @@
 """The progressive search index: searchable by meaning at once, upgraded to the full model later.
 
 Real parts: an LMDB store, the MiniLM ONNX model, usearch. A memory of a few hundred distinct
-commands (more than a catch-up upgrades inline) gets static vectors first; the upgrade then
+commands, taken as a large one (more than a catch-up upgrades inline), gets static vectors first; the upgrade then
 gives every command the full model's vector, survives being killed, and ``forget`` removes a
 command's vector whichever kind it has.
 """
@@ -47,6 +47,14 @@ def fill(ctx: DeltaContext, cmds: list[str]) -> None:
     ]
     recs += [Record("git status", t0 + len(cmds) * 10**9 + i, cwd="/home/ada") for i in range(5)]
     ctx.store.add_many(recs)
+
+
+@pytest.fixture(autouse=True)
+def large(monkeypatch):
+    """Treat these few hundred commands as a large memory (too many to upgrade inline)."""
+    from delta_core.search import service
+
+    monkeypatch.setattr(service, "INLINE_UPGRADE", 50)
 
 
 @pytest.fixture(scope="module")
