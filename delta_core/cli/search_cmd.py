@@ -65,7 +65,13 @@ def search(
             return
         embedder = get_embedder(ctx)
         if not no_sync or rebuild or sync_only:
-            report = _refresh(ctx, embedder, rebuild, wait=not sync_only, quiet=as_json)
+            from delta_core.search.state import search_dir
+
+            # A saved index answers at once while another process holds it (the background
+            # upgrade saves every few seconds); only a first build or a rebuild waits.
+            indexed = (search_dir(ctx.layout.root, embedder.name) / "current").exists()
+            wait = not sync_only and (rebuild or not indexed)
+            report = _refresh(ctx, embedder, rebuild, wait=wait, quiet=as_json)
             if sync_only:
                 if report is not None and report.pending:
                     from delta_core.search.service import upgrade_all
