@@ -32,11 +32,12 @@ from rich.table import Table
 
 from delta_core.memory.store import Store
 from delta_core.plugin.manager import Components, make_plugin_manager
+from delta_core.plugin.protocols import TokenEmbedder
 from delta_core.records.record import Record
 from delta_core.search.hybrid import BASELINE, TUNED, Searcher, Weights
 from delta_core.search.lexical import Bm25
 from delta_core.search.meaning import Purposes
-from delta_core.search.sync import open_state, sync
+from delta_core.search.sync import open_state, sync, upgrade
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -115,10 +116,22 @@ def evaluate(name: str, args, console: Console, embedder) -> None:
                 Record(c, t0 + i * 10**6, cwd="/home/user", exit=0, session=f"s{i}")
                 for i, c in enumerate(dict.fromkeys(cmds))
             )
+            purposes = Purposes(Path(root) / "purposes.json")
             state = open_state(Path(root), cached)
             t = time.perf_counter()
-            sync(store, state, cached, Purposes(Path(root) / "purposes.json"))
+            sync(store, state, cached, purposes)
             index_s = time.perf_counter() - t
+            quick = None
+            if isinstance(embedder, TokenEmbedder):
+                # the index as it is right after an import: static vectors only
+                quick = open_state(Path(root), embedder)
+                t = time.perf_counter()
+                sync(store, quick, embedder, purposes)
+                static_s = time.perf_counter() - t
+                console.print(
+                    f"{name}: static vectors in {static_s:.1f} s "
+                    f"({len(quick.commands) / static_s:,.0f}/s, token table made)"
+                )
         cached.save()
         docs = state.commands
         console.print(
@@ -160,8 +173,17 @@ def evaluate(name: str, args, console: Console, embedder) -> None:
             ranked["BM25 (bm25s)"] = [[docs[j] for j in row] for row in res.tolist()]
         except ImportError:
             pass
-        sem = Searcher(state, cached, Weights(words=0, typed=0, recent=0, often=0, here=0, fails=0))
-        ranked["meaning only"] = run_queries(sem, qs, t0)
+        alone = Weights(words=0, typed=0, recent=0, often=0, here=0, fails=0)
+        ranked["meaning only"] = run_queries(Searcher(state, cached, alone), qs, t0)
+        if quick is not None:
+            ranked["meaning only, static"] = run_queries(Searcher(quick, cached, alone), qs, t0)
+            ranked["delta search, static (before upgrade)"] = run_queries(
+                Searcher(quick, cached, TUNED), qs, t0
+            )
+            upgrade(quick, cached, purposes, len(quick.commands) // 2)  # most used half
+            ranked["delta search, half upgraded"] = run_queries(
+                Searcher(quick, cached, TUNED), qs, t0
+            )
         lat = {}
         for label, w in (("delta search, before", BASELINE), ("delta search, tuned", TUNED)):
             s = Searcher(state, cached, w)

@@ -29,7 +29,14 @@ from typing import Any
 from delta_core.api import hookimpl
 
 MAX_TOKENS = 128  # commands are short; longer ones keep their first 126 word pieces
-BATCH = 64
+# Measured on 600 commands of the public histories with their purposes (16.6 pieces on
+# average), 2-core machine at load average 3.5, 2026-12-02: batch 64 / 2 threads 152-158
+# texts/s, batch 16 / 2 threads 154-157, batch 16 / 1 thread 275-288, batch 8 / 1 thread
+# 284-292; a one-text query p50 4.4-4.9 ms on 1 thread against 9.1-9.7 ms on 2. Two threads
+# fight over the cores with whatever else runs; one thread per session is faster here.
+BATCH = 16
+THREADS = 1
+TABLE_BATCH = 512  # word pieces per run when building the static table
 QUICK_MAX = 2  # texts that an unoptimised session embeds (see MiniLMEmbedder._session_for)
 VOCAB_FILE = Path(__file__).resolve().parent / "data" / "minilm-vocab.txt.gz"
 _SPECIAL = re.compile(r"(\[(?:PAD|UNK|CLS|SEP|MASK)\])")
@@ -75,8 +82,19 @@ def _is_cjk(cp: int) -> bool:
     )
 
 
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ASCII_WORDS = re.compile(r"[a-z0-9]+|[!-/:-@\[-`{-~]")
+
+
 def basic_words(text: str) -> list[str]:
-    """BERT's uncased pre-tokenization: the words and punctuation marks of ``text``."""
+    """BERT's uncased pre-tokenization: the words and punctuation marks of ``text``.
+
+    ASCII text (nearly every command) takes one regular expression: each printable ASCII
+    character is a space, a letter or digit, or punctuation to BERT, and the control
+    characters are dropped; 5x faster than the general path, same output.
+    """
+    if text.isascii():
+        return _ASCII_WORDS.findall(_ASCII_CONTROL.sub("", text).lower())
     chars = []
     for ch in text:
         cp = ord(ch)
@@ -192,7 +210,7 @@ class MiniLMEmbedder:
         if not path.is_file():
             raise ModelMissing(f"the MiniLM model file {path} is missing")
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self._threads or min(4, os.cpu_count() or 1)
+        opts.intra_op_num_threads = self._threads or THREADS
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = (
             ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -232,6 +250,57 @@ class MiniLMEmbedder:
         if self._tok is None:
             self._tok = WordPiece.load()
         return [self._tok.encode(t) for t in texts]
+
+    # --- static token vectors (delta_core.search.static) ------------------------------------
+    @property
+    def token_table_version(self) -> str:
+        """The model file's identity: another model or vocabulary means another table."""
+        try:
+            path = model_file()
+            size = path.stat().st_size if path.is_file() else 0
+        except ModelMissing:
+            size = 0  # the table cannot be made either; embedding says why
+        return f"minilm-tok-v1-{size}-{VOCAB_FILE.stat().st_size}"
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """WordPiece ids of each text, without [CLS]/[SEP] and not cut to MAX_TOKENS."""
+        if self._tok is None:
+            self._tok = WordPiece.load()
+        tok = self._tok
+        return [[i for w in basic_words(t) for i in tok._word(w)] for t in texts]
+
+    @property
+    def vocab_size(self) -> int:
+        if self._tok is None:
+            self._tok = WordPiece.load()
+        return len(self._tok.vocab)
+
+    def token_vectors(self, ids: Sequence[int]) -> Any:
+        """Each word piece run alone through the model (``[CLS] piece [SEP]``): its output.
+
+        The output at the piece's own position: on NL2Bash descriptions (static vectors only,
+        recall@10) it retrieves better than the mean with [CLS]/[SEP] (0.509 against 0.476,
+        both with IDF and Zipf weights) and far better than the piece without them (0.256).
+        The whole vocabulary takes 20-65 s on two cores, so callers ask for the pieces they
+        meet and cache them.
+        """
+        import numpy as np
+
+        session = self.load()._session
+        assert self._tok is not None
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        for s in range(0, len(ids), TABLE_BATCH):
+            part = ids[s : s + TABLE_BATCH]
+            x = np.stack(
+                [np.full(len(part), self._tok.cls), part, np.full(len(part), self._tok.sep)], 1
+            )
+            (hidden,) = session.run(
+                ["last_hidden_state"],
+                {"input_ids": x, "attention_mask": np.ones_like(x), "token_type_ids": x * 0},
+            )
+            out[s : s + len(part)] = hidden[:, 1]
+        return out
 
     def embed(self, texts: Sequence[str]) -> Any:
         """Unit vectors for ``texts``; similar texts are batched together by length."""

@@ -30,6 +30,8 @@ def delta_home(tmp_path, monkeypatch) -> Path:
     for var in list(os.environ):
         if var.startswith("DELTA_") and var != "DELTA_HOME":
             monkeypatch.delenv(var)
+    # no detached search upgrade outliving a test (tests that want one set it back)
+    monkeypatch.setenv("DELTA_SEARCH_BACKGROUND_INTERVAL", "0")
     return root
 
 

@@ -65,16 +65,36 @@ def search(
             return
         embedder = get_embedder(ctx)
         if not no_sync or rebuild or sync_only:
-            report = _refresh(ctx, embedder, rebuild, wait=not sync_only, quiet=as_json)
+            from delta_core.search.state import search_dir
+
+            # A saved index answers at once while another process holds it (the background
+            # upgrade saves every few seconds); only a first build or a rebuild waits.
+            indexed = (search_dir(ctx.layout.root, embedder.name) / "current").exists()
+            wait = not sync_only and (rebuild or not indexed)
+            report = _refresh(ctx, embedder, rebuild, wait=wait, quiet=as_json)
             if sync_only:
+                if report is not None and report.pending:
+                    from delta_core.search.service import upgrade_all
+
+                    report.upgraded += upgrade_all(ctx, embedder)
+                    report.pending = 0
                 if as_json:
                     click.echo(json.dumps(report.__dict__ if report else {"busy": True}))
                 elif report is not None:
                     click.echo(
                         f"search index: +{report.records_added} records, "
-                        f"-{report.records_removed}, {report.embedded} commands embedded"
+                        f"-{report.records_removed}, {report.embedded} commands embedded, "
+                        f"{report.upgraded} upgraded to the full model"
                     )
                 return
+            from delta_core.search.service import upgrade_in_background
+
+            if upgrade_in_background(ctx, report) and not as_json and report is not None:
+                click.echo(
+                    f"{report.pending:,} commands are searchable with quick vectors; the full "
+                    "model upgrades them in the background",
+                    err=True,
+                )
         if interactive:
             from delta_core.search.ui import run_standalone
 
@@ -146,7 +166,7 @@ def _refresh(ctx, embedder, rebuild, *, wait, quiet):
     if quiet or not sys.stderr.isatty():
         return refresh(ctx, embedder, rebuild=rebuild, wait=wait)
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("embedding new commands", total=None)
+        task = progress.add_task("indexing new commands", total=None)
         return refresh(
             ctx,
             embedder,

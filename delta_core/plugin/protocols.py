@@ -276,3 +276,32 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> Any:
         """A float32 array of shape ``(len(texts), dim)``, rows L2-normalised."""
         ...
+
+
+@runtime_checkable
+class TokenEmbedder(Protocol):
+    """An :class:`Embedder` that can also give one vector per token of its vocabulary.
+
+    Optional. With it, ``delta search`` makes a new memory searchable by meaning at once:
+    each command first gets the weighted mean of its tokens' vectors (a static embedding,
+    thousands per second), and the full model replaces those vectors in the background
+    (:mod:`delta_core.search.static`).
+    """
+
+    name: str
+    dim: int
+    #: changes whenever :meth:`token_vectors` would give other vectors (the cache is redone)
+    token_table_version: str
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's token ids, without special tokens (the rows of :meth:`token_vectors`)."""
+        ...
+
+    @property
+    def vocab_size(self) -> int:
+        """How many token ids there are (``token_ids`` gives ids below it)."""
+        ...
+
+    def token_vectors(self, ids: Sequence[int]) -> Any:
+        """A float32 array ``(len(ids), dim)``: each token embedded alone by the model."""
+        ...

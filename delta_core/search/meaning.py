@@ -9,6 +9,7 @@ nothing leaves the machine. Without ``whatis`` the command alone is embedded.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -32,10 +33,12 @@ _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _WHATIS_LINE = re.compile(r"^(\S+) \((\w+)\)\s+- (.*)$")
 
 
-def programs(command: str) -> list[str]:
+@functools.lru_cache(maxsize=1 << 17)
+def programs(command: str) -> tuple[str, ...]:
     """The programs a command line runs, in order (``sudo``/``env`` look through to theirs).
 
     A subcommand is joined to its program (``git-commit``) so its own purpose can be found.
+    Remembered per command (``shlex`` is slow; one build asks for each text up to 3 times).
     """
     found: list[str] = []
     for segment in _SEGMENT.split(command):
@@ -58,7 +61,7 @@ def programs(command: str) -> list[str]:
         if prog in _SUBCOMMANDS and re.match(r"^[a-z][\w-]*$", sub):
             found.append(f"{prog}-{sub}")
         found.append(prog)
-    return list(dict.fromkeys(found))
+    return tuple(dict.fromkeys(found))
 
 
 def whatis(names: Iterable[str], timeout: float = 20.0) -> dict[str, str]:

@@ -1,14 +1,17 @@
 """What `delta search` keeps beside the shards: one vector per distinct command, and records.
 
 Layout under ``<root>/search/<embedder>/``: ``state-<gen>.npz`` (the records' search columns,
-the distinct commands, BM25 postings), ``vectors-<gen>.usearch`` (the vector index) and
+the distinct commands, BM25 postings, the static weights), ``vectors-<gen>.usearch`` (the
+full model's vectors), ``static-<gen>.usearch`` (static vectors of the commands the full model
+has not reached yet, :mod:`delta_core.search.static`; absent once all are upgraded) and
 ``current`` (the generation in force, written last, so a crash mid-save leaves the previous
 generation whole). Everything here is derived from the shards and rebuilt by
 ``delta search --rebuild``; files are 0600 in a 0700 directory.
 
 A vector belongs to a distinct command, not to each record: a history repeats itself (``ls``
 thousands of times), so this embeds each text once. Records point at their command's label;
-a label whose last record is gone loses its vector and its text.
+a label whose last record is gone loses its vector and its text. Each live label has exactly
+one vector: a full one (``upgraded``) or a static one.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,8 +71,13 @@ class SearchState:
     # day -> [device, inode, records] of its shard when last indexed
     days: dict[str, list[int]] = field(default_factory=dict)
     gen: int = 0
-    vectors: VectorIndex | None = None
+    vectors: VectorIndex | None = None  # full-model vectors of the upgraded labels
     bm25: Bm25 | None = None
+    upgraded: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    static: VectorIndex | None = None  # static vectors of the labels not upgraded yet
+    static_weights: np.ndarray | None = None  # per token piece, fitted on static_fit_n texts
+    static_fit_n: int = 0
+    static_embedder: Any = None  # not saved: set by whoever knows the table's root
     _label_of: dict[str, int] | None = None
 
     # --- lookups ------------------------------------------------------------------------
@@ -91,6 +100,10 @@ class SearchState:
     def __len__(self) -> int:
         return len(self.rec_ns)
 
+    def pending(self) -> np.ndarray:
+        """Live labels whose vector is still a static one, the full model's work left."""
+        return np.flatnonzero(self.alive & ~self.upgraded)
+
     # --- persistence --------------------------------------------------------------------
     def save(self, directory: Path) -> None:
         """Write a new generation (arrays, then vectors, then the pointer); drop old ones."""
@@ -106,9 +119,13 @@ class SearchState:
             "sessions": self.sessions,
             "day_names": self.day_names,
             "days": self.days,
+            "static_fit_n": self.static_fit_n,
         }
         arrays = {c: getattr(self, c) for c in _COLS}
         arrays["alive"] = self.alive
+        arrays["upgraded"] = self.upgraded
+        if self.static_weights is not None:
+            arrays["static_weights"] = self.static_weights
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         if self.bm25 is not None:
             arrays.update(self.bm25.arrays())
@@ -117,12 +134,14 @@ class SearchState:
         write_private(directory / f"state-{gen}.npz", buf.getvalue())
         if self.vectors is not None:
             self.vectors.save(directory / f"vectors-{gen}.usearch")
+        if self.static is not None and len(self.static):
+            self.static.save(directory / f"static-{gen}.usearch")
         write_private(directory / "current", str(gen))
         self.gen = gen
         for p in directory.iterdir():
-            if p.name.startswith(("state-", "vectors-")) and not p.name.split("-")[1].startswith(
-                f"{gen}."
-            ):
+            if p.name.startswith(("state-", "vectors-", "static-")) and not p.name.split("-")[
+                1
+            ].startswith(f"{gen}."):
                 with contextlib.suppress(OSError):
                     p.unlink()
 
@@ -137,11 +156,19 @@ class SearchState:
                 for c in _COLS:
                     setattr(st, c, a[c])
                 st.alive = a["alive"]
+                # a state saved before static vectors existed has only full ones
+                st.upgraded = a["upgraded"] if "upgraded" in a else st.alive.copy()
+                if "static_weights" in a:
+                    st.static_weights = a["static_weights"]
                 if "bm25_terms" in a:
                     st.bm25 = Bm25.from_arrays(a)
             st.commands, st.cwds = meta["commands"], meta["cwds"]
             st.hosts, st.sessions = meta["hosts"], meta["sessions"]
             st.day_names, st.days, st.gen = meta["day_names"], meta["days"], gen
+            st.static_fit_n = int(meta.get("static_fit_n", 0))
+            spath = directory / f"static-{gen}.usearch"
+            if spath.exists():
+                st.static = VectorIndex.load(spath, st.dim, view=view)
             vpath = directory / f"vectors-{gen}.usearch"
             st.vectors = (
                 VectorIndex.load(vpath, st.dim, view=view)

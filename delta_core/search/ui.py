@@ -81,10 +81,15 @@ class SearchSession:
 
     def prepare(self) -> None:
         """Catch the index up and load the embedder (run in a thread: may take seconds)."""
-        from delta_core.search.service import SearchError, open_searcher, refresh
+        from delta_core.search.service import (
+            SearchError,
+            open_searcher,
+            refresh,
+            upgrade_in_background,
+        )
 
         try:
-            refresh(self.ctx, self.embedder, wait=False)
+            upgrade_in_background(self.ctx, refresh(self.ctx, self.embedder, wait=False))
             load = getattr(self.embedder, "load", None)
             if load is not None:
                 load()

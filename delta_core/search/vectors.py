@@ -62,14 +62,14 @@ def _usearch() -> Any:
     return Index
 
 
-def _empty_index(dim: int) -> Any:
+def _empty_index(dim: int, expansion_add: int = EXPANSION_ADD) -> Any:
     """A new usearch index with Delta's metric, quantization and graph settings."""
     return _usearch()(
         ndim=dim,
         metric="cos",
         dtype="i8",
         connectivity=CONNECTIVITY,
-        expansion_add=EXPANSION_ADD,
+        expansion_add=expansion_add,
         expansion_search=EXPANSION_SEARCH,
     )
 
@@ -77,10 +77,13 @@ def _empty_index(dim: int) -> Any:
 class VectorIndex:
     """Approximate nearest neighbours by cosine similarity over labelled unit vectors."""
 
-    def __init__(self, dim: int, *, threads: int = 0, _index: Any = None) -> None:
+    def __init__(
+        self, dim: int, *, threads: int = 0, expansion_add: int = EXPANSION_ADD, _index: Any = None
+    ) -> None:
         self.dim = dim
         self.threads = threads
-        self._ix = _index or _empty_index(dim)
+        self.expansion_add = expansion_add
+        self._ix = _index or _empty_index(dim, expansion_add)
 
     def __len__(self) -> int:
         return len(self._ix)
@@ -118,7 +121,7 @@ class VectorIndex:
 
     def compacted(self) -> VectorIndex:
         """A new index holding only the live vectors: removed ones leave memory and file."""
-        fresh = VectorIndex(self.dim, threads=self.threads)
+        fresh = VectorIndex(self.dim, threads=self.threads, expansion_add=self.expansion_add)
         labels = self.labels()
         for s in range(0, len(labels), 65536):
             part = labels[s : s + 65536]

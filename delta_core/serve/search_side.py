@@ -103,9 +103,10 @@ class SearchSide:
         try:
             with self._lock:
                 if msg.get("sync"):
-                    from delta_core.search.service import refresh
+                    from delta_core.search.service import refresh, upgrade_in_background
 
                     report = refresh(self.ctx, self.embedder(), wait=False)
+                    upgrade_in_background(self.ctx, report)
                     searcher = self.searcher(force=bool(report and report.changed))
                 else:
                     searcher = self.searcher()
