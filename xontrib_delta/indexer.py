@@ -8,26 +8,12 @@ makes sure that one shell's catch-up runs at a time, whatever the number of shel
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 
 from delta_core import log
-
-# Run in the child: take the lock or leave at once, then catch up.
-_CHILD = (
-    "import fcntl, os, sys\n"
-    "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)\n"
-    "try:\n"
-    "    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
-    "except OSError:\n"
-    "    sys.exit(0)\n"
-    "from delta_core.cli import main\n"
-    "main(['search', '--sync'])\n"
-)
 
 
 class BackgroundIndexer:
@@ -74,23 +60,11 @@ class BackgroundIndexer:
 
     def start(self) -> subprocess.Popen:
         env = dict(self.get_env())
-        from delta_core.paths import Layout, delta_root, private_dir
+        from delta_core.paths import Layout, delta_root
+        from delta_core.search.background import start
 
-        lock = private_dir(Layout(delta_root(env)).root) / "search.lock"
-        argv = [sys.executable, "-c", _CHILD, str(lock)]
-        nice = shutil.which("nice")
-        if nice:
-            argv = [nice, "-n", "15", *argv]
         env.setdefault("OMP_NUM_THREADS", "1")  # one core for the catch-up, the rest for you
-        self.child = subprocess.Popen(
-            argv,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            close_fds=True,
-        )
+        self.child = start(Layout(delta_root(env)).root, env)
         self.last_start = time.monotonic()
         self.pending = 0
         return self.child

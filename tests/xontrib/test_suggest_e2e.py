@@ -75,18 +75,23 @@ def test_delta_suggest_off_shows_nothing_from_delta(tmp_path: Path, model_root: 
     sh.child.expect(pexpect.EOF)
 
 
-def test_the_next_command_appears_on_the_empty_prompt(tmp_path: Path) -> None:
-    # The prediction is made beside the prompt, which is drawn first: it must still appear,
-    # with no key pressed. History alone predicts it here (what follows ``cd proj``).
-    (tmp_path / "proj").mkdir()
+def _history_shell(tmp_path: Path, commands: list[str]) -> Xonsh:
+    """A prompt_toolkit xonsh whose memory holds ``commands`` (a minute apart), no model."""
     env = clean_env(tmp_path)
-    cycle = ["cd proj", "make build-zeta", "git status", "ls -la"]
     with Store(Path(env["DELTA_HOME"])) as store:
-        store.add_many([Record(cycle[i % 4], (i + 1) * 60_000_000_000) for i in range(40)])
+        store.add_many([Record(c, (i + 1) * 60_000_000_000) for i, c in enumerate(commands)])
     extra = "$XONSH_PROMPT_AUTO_SUGGEST = True\n"
     rc = write_rc(tmp_path / "rc.xsh", shell_type="prompt_toolkit", extra=extra)
     sh = Xonsh(rc, env, tmp_path)
     sh.warm_up(4)
+    return sh
+
+
+def test_the_next_command_appears_on_the_empty_prompt(tmp_path: Path) -> None:
+    # The prediction is made beside the prompt, which is drawn first: it must still appear,
+    # with no key pressed. History alone predicts it here (what follows ``cd proj``).
+    (tmp_path / "proj").mkdir()
+    sh = _history_shell(tmp_path, ["cd proj", "make build-zeta", "git status", "ls -la"] * 10)
     sh.child.sendline("cd proj")
     sh.child.expect_exact(PROMPT)
     sh.child.expect_exact("make build-zeta", timeout=20)
@@ -100,13 +105,7 @@ def test_the_next_command_appears_on_the_empty_prompt(tmp_path: Path) -> None:
 def test_a_file_named_a_moment_ago_completes_a_command_never_run(tmp_path: Path) -> None:
     # history only knows ``git add -A``; the file just written was never added: the ghost
     # text copies it from the session's last commands
-    env = clean_env(tmp_path)
-    with Store(Path(env["DELTA_HOME"])) as store:
-        store.add_many([Record("git add -A", (i + 1) * 60_000_000_000) for i in range(5)])
-    extra = "$XONSH_PROMPT_AUTO_SUGGEST = True\n"
-    rc = write_rc(tmp_path / "rc.xsh", shell_type="prompt_toolkit", extra=extra)
-    sh = Xonsh(rc, env, tmp_path)
-    sh.warm_up(4)
+    sh = _history_shell(tmp_path, ["git add -A"] * 5)
     sh.child.sendline("cp /dev/null report-2026.txt")
     sh.child.expect_exact(PROMPT)
     assert sh.ghost("git add r", "eport-2026.txt", 20)
