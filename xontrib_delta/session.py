@@ -111,10 +111,6 @@ def config_env(env: Any) -> dict[str, str]:
     return out
 
 
-#: What :meth:`ShellRecorder._store_early` returns when a command could not be stored.
-_NOT_STORED = object()
-
-
 class ShellRecorder:
     """Records the commands of one interactive xonsh session."""
 
@@ -143,8 +139,6 @@ class ShellRecorder:
         self.listeners: list[Callable[[Any], None]] = []
         self._lock = threading.Lock()
         self._when_ready: list[Callable[[], Any]] = []
-        #: commands that finished while the start was under way, stored by the start
-        self._early_done: list[tuple[_Early, int | None, float | None]] = []
 
     # --- start-up ---------------------------------------------------------------------
     def start(self, config_env: dict[str, str]) -> None:
@@ -162,7 +156,7 @@ class ShellRecorder:
     def _build_later(self, config_env: dict[str, str]) -> None:
         if self._prompted.wait(FIRST_PROMPT_WAIT_S):
             self._go.wait(START_DELAY_S)
-        if self._closed and not self._early_done:  # left before it was needed: build nothing
+        if self._closed:  # the shell left before it was needed: build nothing
             self._ready.set()
             return
         self._build(config_env)
@@ -192,16 +186,9 @@ class ShellRecorder:
             self._error = f"not recording this session: {exc}"
             rec = None
         with self._lock:
-            # what finished while starting is stored first, by this thread alone (the shell
-            # thread records directly only once ready is set)
-            early, self._early_done = self._early_done, []
-            stored = [self._store_early(rec, *e) for e in early]
-            unused = rec if self._closed else None  # closed while starting: nothing more
+            unused = rec if self._closed else None  # closed while starting: nothing to write
             self._recorder = None if unused else rec
             self._ready.set()
-        for one in stored:
-            if one is not _NOT_STORED:
-                self._notify(one)
         if unused is not None:
             with contextlib.suppress(Exception):
                 unused.close()
@@ -224,22 +211,19 @@ class ShellRecorder:
                 return
         fn()
 
-    def _store_early(
+    def _record_early(
         self, rec: Any, early: _Early, exit_status: int | None, duration: float | None
-    ) -> Any:
-        """Store a command noted while starting, with its own start time; what the recorder
-        stored (None: filtered out), or :data:`_NOT_STORED` when it could not."""
+    ) -> None:
         if rec is None:
-            if self._error is not None:
-                log.problem(self._error)
-            return _NOT_STORED
+            return
         try:
             pending = rec.start(early.command, early.cwd, early.env)
             pending.start_ns = early.start_ns
-            return rec.finish(pending, exit_status, duration)
+            stored = rec.finish(pending, exit_status, duration)
         except Exception as exc:
             log.problem(f"could not record a command: {exc}")
-            return _NOT_STORED
+            return
+        self._notify(stored)
 
     def _notify(self, stored: Any) -> None:
         for listener in list(self.listeners):
@@ -289,7 +273,6 @@ class ShellRecorder:
         try:
             if self._thread is not None and not self._ready.is_set() and not self._closed:
                 # still starting: note it now and let the start record it (no waiting)
-                self._prompted.set()  # a command was typed: a prompt was there
                 self._go.set()
                 self._pending = _Early(
                     cmd.removesuffix("\n"), self._cwd(), time.time_ns(), self.env.snapshot()
@@ -313,16 +296,9 @@ class ShellRecorder:
             if ts and len(ts) == 2 and ts[0] is not None and ts[1] is not None:
                 duration = max(0.0, float(ts[1]) - float(ts[0]))
             if isinstance(pending, _Early):
-                # It ran without waiting, and its prompt does not wait either: the start
-                # stores it as soon as the memory is open (a fraction of a second; a shell
-                # killed before then loses this one command).
-                with self._lock:
-                    if not self._ready.is_set():
-                        self._early_done.append((pending, exit_status, duration))
-                        return
-                stored = self._store_early(self.recorder(), pending, exit_status, duration)
-                if stored is not _NOT_STORED:
-                    self._notify(stored)
+                # It ran without waiting; before the next prompt it is committed, as every
+                # command is, so this waits for whatever of the start is left.
+                self._record_early(self.recorder(), pending, exit_status, duration)
                 return
             rec = self.recorder(0)
             if rec is None:
@@ -347,15 +323,13 @@ class ShellRecorder:
         if self._closed:
             return
         with self._lock:
-            # nothing waits for the start here unless a command that finished while it was
-            # under way is still to be stored: one not begun builds nothing, one under way
-            # closes what it built
+            # every command is written before its prompt, so nothing waits for the start
+            # here: one not begun builds nothing, one under way closes what it built
             self._closed = True
             ready = self._ready.is_set()
-            queued = bool(self._early_done)
         self._go.set()
         self._prompted.set()
-        if self._thread is not None and (ready or queued):
+        if self._thread is not None and ready:
             self._thread.join(timeout)
         rec, self._recorder = self._recorder, None
         if rec is not None:
