@@ -28,6 +28,8 @@ _HEAD = struct.Struct("<BBqhidH")
 _LEN = struct.Struct("<I")
 _CRC = struct.Struct("<I")
 _KEY = struct.Struct(">Q8s")
+#: Bytes in a record key (its start time, then 8 bytes of its id).
+KEY_SIZE = _KEY.size
 
 
 class CodecError(ValueError):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from delta_core.memory.matchable import is_own_command, match_text
+from delta_core.records import codec
 from delta_core.search.lexical import top_k
 from delta_core.search.state import EXIT_UNKNOWN, SearchState
 
@@ -241,7 +242,9 @@ class Searcher:
                 Hit(
                     command=st.commands[label],
                     score=best[label],
-                    key=bytes(st.rec_key[r]),
+                    # numpy's S16 drops trailing zero bytes: a key ending in 0x00 is
+                    # given back one byte short unless it is padded again
+                    key=bytes(st.rec_key[r]).ljust(codec.KEY_SIZE, b"\0"),
                     start_ns=int(st.rec_ns[r]),
                     cwd=st.cwds[int(st.rec_cwd[r])],
                     exit=None if code == EXIT_UNKNOWN else code,

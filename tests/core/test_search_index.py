@@ -223,3 +223,26 @@ def test_typed_matches_are_every_container_shortest_first(store):
     allowed[::2] = False  # a filter: only odd labels may match
     got = s._containing("make", allowed).tolist()
     assert got and all(i % 2 for i in got) and len(got) == 100
+
+
+def test_a_hit_whose_key_ends_in_a_zero_byte_finds_its_record_and_context(store):
+    # numpy's fixed-width bytes drop trailing zeros: one key in 256 ends in 0x00, and its hit
+    # came back one byte short, so `delta search` crashed looking up the commands around it
+    from delta_core.records import codec
+    from delta_core.search.service import find_record, neighbours
+
+    now = time.time_ns()
+    store.add_many(
+        [
+            rec("cd ~/web", now, id="11" * 7 + "01"),
+            rec("docker build -t web:2 .", now + 1, id="22" * 7 + "00"),
+            rec("docker push web:2", now + 2, id="33" * 7 + "02"),
+        ]
+    )
+    _, st = refresh(store)
+    hit = Searcher(st, EMB).search("docker build", limit=1)[0]
+    assert len(hit.key) == codec.KEY_SIZE and hit.key.endswith(b"\0")
+    assert find_record(store, hit.key).command == "docker build -t web:2 ."
+    before, after = neighbours(store, hit)
+    assert [r.command for r in before] == ["cd ~/web"]
+    assert [r.command for r in after] == ["docker push web:2"]
