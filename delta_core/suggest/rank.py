@@ -53,6 +53,10 @@ RECENT_CANDIDATES = 50
 #: two, :func:`session_copies` all of them. The shell, the CLI, the weight fit and ``delta
 #: eval`` all pass this many, so what is measured is what is shown.
 QUERY_PREVIOUS = 5
+#: A previous command longer than this lends no words to :func:`session_copies`: nobody
+#: retypes parts of a pasted blob, and its words and their tails would cost a walk that grows
+#: with the square of its length on every keystroke.
+COPY_CHARS = 1000
 SUCCESSOR_LIMIT = 200
 _GLOB = set("*?[]{}$`")
 #: Runs without a single success after which a command is not offered again.
@@ -212,10 +216,11 @@ def session_copies(query: SuggestQuery, decay: float = 0.5, tail: float = 1.0) -
     People name again what they just named: ``vim src/parse.py`` then ``git add src/parse.py``,
     ``mkdir build`` then ``cd build``. Such a command is new to history, so no count knows it;
     the words of ``query.previous`` (arguments only, the newest command first, each
-    command's words falling by ``decay``) complete the word being typed, and the command
-    ends there — or goes on with the rest of that command (weighted ``tail``: ``vim a.py
-    b.py`` then ``git add a.py b.py``). Only once the command's name is typed (a space in the prefix): before that
-    nothing says which program the word belongs to. A distribution (sums to 1), or empty.
+    command's words falling by ``decay``; none of a command over :data:`COPY_CHARS`)
+    complete the word being typed, and the command ends there — or goes on with the rest of
+    that command (weighted ``tail``: ``vim a.py b.py`` then ``git add a.py b.py``). Only once
+    the command's name is typed (a space in the prefix): before that nothing says which
+    program the word belongs to. A distribution (sums to 1), or empty.
     """
     prefix = query.prefix
     cut = prefix.rfind(" ")
@@ -225,7 +230,7 @@ def session_copies(query: SuggestQuery, decay: float = 0.5, tail: float = 1.0) -
     raw: dict[str, float] = {}
     weight = 1.0
     for prev in reversed(query.previous):
-        words = prev.split()[1:]
+        words = prev.split()[1:] if len(prev) <= COPY_CHARS else []
         for i, word in enumerate(words):
             if len(word) <= len(part) or not word.startswith(part) or len(word) < 3:
                 continue

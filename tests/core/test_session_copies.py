@@ -36,3 +36,13 @@ def test_copies_extend_the_typed_text_and_form_a_distribution(previous, head, ty
 @given(st.lists(commands, max_size=4), st.text(alphabet="abc./-", max_size=6))
 def test_nothing_is_copied_before_the_command_name_is_typed(previous, typed):
     assert session_copies(SuggestQuery(typed.replace(" ", ""), "", tuple(previous))) == {}
+
+
+def test_a_pasted_blob_lends_no_words():
+    # its words and their tails would be walked on every keystroke (quadratic in its length)
+    from delta_core.suggest.rank import COPY_CHARS
+
+    blob = "echo " + " ".join(f"w{i:05d}" for i in range(COPY_CHARS))
+    near = "vim notes.txt"
+    got = session_copies(SuggestQuery("git add ", "", (near, blob)))
+    assert got == {"git add notes.txt": 1.0}

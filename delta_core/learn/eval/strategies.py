@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from delta_core.plugin.protocols import Suggestion, SuggestQuery
 from delta_core.records.record import Record
 from delta_core.suggest.history import MemoryHistory
-from delta_core.suggest.rank import QUERY_PREVIOUS, Weights, rank_history
+from delta_core.suggest.rank import COPY_CHARS, QUERY_PREVIOUS, Weights, rank_history
 
 
 def _fill(first: Iterable[str], then: Iterable[str], k: int) -> list[str]:
@@ -137,7 +137,8 @@ class HistoryEngine:
         text: the longest run of words it may copy from the session (see ``session_copies``)."""
         if not self.weights.copy:
             return 0
-        return max((len(c) for c in self.previous[-QUERY_PREVIOUS:]), default=0)
+        recent = self.previous[-QUERY_PREVIOUS:]
+        return max((len(c) for c in recent if len(c) <= COPY_CHARS), default=0)
 
     def observe(self, rec: Record) -> None:
         self.previous.append(rec.command)
