@@ -32,8 +32,6 @@ from delta_core.suggest.engine import combine
 from delta_core.suggest.rank import QUERY_PREVIOUS
 
 MODEL_BUDGET_S = 0.05
-#: How many of the ring's commands a query carries as ``previous``.
-PREVIOUS = QUERY_PREVIOUS
 
 
 def _fault(suggester: Any) -> str | None:
@@ -96,7 +94,7 @@ class SuggestEngine:
 
     def query(self, prefix: str, cwd: str, limit: int = 1, session: str = "") -> SuggestQuery:
         """The query for what is typed now, with the ring's last commands as context."""
-        return SuggestQuery(prefix, cwd, self.recent.commands(PREVIOUS), session, limit)
+        return SuggestQuery(prefix, cwd, self.recent.commands(QUERY_PREVIOUS), session, limit)
 
     def _run_model(self, query: SuggestQuery) -> Suggestion | None:
         model = self._model
