@@ -24,7 +24,7 @@ replaces them in the background (:func:`delta_core.search.sync.upgrade`).
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from delta_core.log import problem
-from delta_core.paths import FILE_MODE, private_dir
+from delta_core.paths import write_private
 from delta_core.plugin.protocols import TokenEmbedder
 
 MAX_PIECES = 128  # as the full model: a very long command keeps its first pieces
@@ -98,12 +98,10 @@ class TokenTable:
         """Write the rows made so far (atomically, 0600); a failure only costs time later."""
         if self.rows is None or not self.added:
             return
-        private_dir(self.path.parent)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        buf = io.BytesIO()
+        np.save(buf, self.rows)
         try:
-            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as f:
-                np.save(f, self.rows)
-            os.replace(tmp, self.path)
+            write_private(self.path, buf.getvalue())
             self.added = 0
         except OSError as exc:
             problem(f"could not cache the static search table: {exc}")
