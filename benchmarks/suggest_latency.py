@@ -119,6 +119,9 @@ def main() -> None:
         )
         hist = ctx.components.suggesters["history"]
         hist.attach(ctx, RecentCommands())
+        t0 = time.perf_counter()
+        hist.wait_seeded(120)  # the recent habits, read in the background at attach
+        print(f"recent habits read in {time.perf_counter() - t0:.2f} s")
         at = [rng.randrange(len(recs)) for _ in range(args.queries)]
         prefixes = [(recs[i].command[: rng.randrange(0, len(recs[i].command))], i) for i in at]
         lat = []

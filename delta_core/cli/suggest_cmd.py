@@ -17,6 +17,8 @@ from delta_core.cli.common import json_option, load_context
 
 #: Previous commands given to the model as the session context.
 CONTEXT = 32
+#: How long ``delta suggest`` waits for the recent habits to be read from the memory.
+SEED_WAIT_S = 5.0
 
 
 def _model_suggestions(ctx, turns, cwd, prefix, k) -> tuple[list[tuple[str, float]], str, float]:
@@ -100,6 +102,9 @@ def suggest_cmd(
         hist.attach(ctx, ring)
         for r in recent:
             hist.observe(r)
+        wait = getattr(hist, "wait_seeded", None)
+        if wait is not None:
+            wait(SEED_WAIT_S)
         history = list(hist.suggest(query))
     found, via, weight = _model_suggestions(ctx, turns, cwd, prefix, k)
     models = [Suggestion(t, p, "model") for t, p in found]

@@ -551,7 +551,12 @@ class Store(Maintenance):
         return out
 
     def _unreadable(self, day: str, exc: Exception) -> None:
-        """Report a day a reader had to skip (once per process) and remember it."""
+        """Report a day a reader had to skip (once per process) and remember it.
+
+        A read cut short because this store was closed meanwhile (a reader thread outlived
+        its shell) is no damage: nothing is said."""
+        if self._closed:
+            return
         if isinstance(exc, PermissionError | lmdb.ReadonlyError) or "Permission denied" in str(exc):
             why = f"shard {day} cannot be read: permission denied ({self._shard_path(day)})"
         else:

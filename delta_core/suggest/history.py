@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from delta_core.memory.index import CommandStats, Index
 from delta_core.plugin.protocols import RecentCommands
 from delta_core.records.record import Record
+from delta_core.suggest.habits import Habits
 
 #: Distinct commands read from one prefix scan of the index: bounds a keystroke's work.
 SCAN_LIMIT = 600
@@ -59,6 +60,11 @@ class HistoryView(Protocol):
 
     def now_ns(self) -> int: ...
 
+    @property
+    def habits(self) -> Habits | None:
+        """The recent habits (:mod:`delta_core.suggest.habits`), or None while unknown."""
+        ...
+
 
 class MemoryHistory:
     """The whole history in memory; :meth:`add` appends one command (the eval's replay)."""
@@ -74,6 +80,11 @@ class MemoryHistory:
         self._prev: str | None = None
         self._last_ns = 0
         self._feedback: dict[str, list[int]] = {}
+        self._habits = Habits()
+
+    @property
+    def habits(self) -> Habits:
+        return self._habits
 
     def add(self, rec: Record) -> None:
         """Fold one command (in time order) into the history."""
@@ -91,6 +102,7 @@ class MemoryHistory:
         self._seq += 1
         self._order[cmd] = self._seq
         self._last_ns = max(self._last_ns, rec.start_ns)
+        self._habits.add(cmd, rec.session)
 
     def _count(self, context: tuple[str, ...], cmd: str, start_ns: int) -> None:
         seen = self._follows.setdefault(context, {}).setdefault(cmd, [0, 0])
@@ -161,6 +173,15 @@ class IndexHistory:
         self._index = index
         self.ring = ring if ring is not None else RecentCommands()
         self._now = 0
+        self._habits: Habits | None = None  # known once seeded from the store
+
+    @property
+    def habits(self) -> Habits | None:
+        return self._habits
+
+    @habits.setter
+    def habits(self, habits: Habits) -> None:
+        self._habits = habits
 
     @property
     def index(self) -> Index:

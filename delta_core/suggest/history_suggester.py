@@ -7,10 +7,14 @@ The built-in plugin ``suggest_history`` registers it.
 
 from __future__ import annotations
 
+import threading
+import time
+from itertools import islice
 from typing import Any
 
 import lmdb
 
+from delta_core import log
 from delta_core.memory.lmdb_env import read_txn
 from delta_core.plugin.protocols import (
     BaseSuggester,
@@ -20,6 +24,7 @@ from delta_core.plugin.protocols import (
     SuggestQuery,
 )
 from delta_core.records.record import Record
+from delta_core.suggest.habits import SEED_RECORDS, Habits
 from delta_core.suggest.history import IndexHistory
 from delta_core.suggest.rank import rank_history, screen_failing
 
@@ -31,19 +36,61 @@ class HistorySuggester(BaseSuggester):
     def __init__(self) -> None:
         self.view: IndexHistory | None = None
         self.store: Any = None
+        self._seeded = threading.Event()
+        self._seed_until = 0  # records started before this are the seed's
+        self._pending: list[Record] = []  # observed while the seed was being read
+        self._seed_lock = threading.Lock()
 
     def attach(self, ctx: Any, recent: RecentCommands) -> None:
         """Bind to a Delta context's store (done by the engine before the first request).
 
-        Nothing is read now: recency comes from the index's last-use times and from the
-        commands this shell reports, so a damaged shard costs suggestions nothing.
+        Nothing is read on the caller's thread: recency comes from the index's last-use
+        times and from the commands this shell reports. The recent habits
+        (:mod:`delta_core.suggest.habits`) are read from the store's newest records in a
+        background thread; until they are in, ranking goes without them, and a damaged
+        shard costs suggestions nothing but those habits.
         """
         self.store = ctx.store
         self.view = IndexHistory(self.store.index, recent)
+        self._seeded.clear()
+        self._seed_until = time.time_ns()
+        log_file = getattr(getattr(ctx, "layout", None), "log_file", None)
+        threading.Thread(
+            target=self._seed, args=(self.view, log_file), name="delta-habits", daemon=True
+        ).start()
+
+    def _seed(self, view: IndexHistory, log_file: Any) -> None:
+        habits = Habits()
+        try:
+            newest = self.store.iter_records(until_ns=self._seed_until - 1, reverse=True)
+            records = list(islice(newest, SEED_RECORDS))
+            habits.add_all((r.command, r.session) for r in reversed(records))
+        except Exception as exc:  # never the shell's problem: history ranks without habits
+            log.to_log(f"recent habits not read: {log.plain(exc)}", log_file)
+        with self._seed_lock:
+            for rec in self._pending:
+                habits.add(rec.command, rec.session)
+            self._pending.clear()
+            view.habits = habits
+        self._seeded.set()
+
+    def wait_seeded(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the recent habits (a one-shot caller such as
+        ``delta suggest``); whether they are in."""
+        return self._seeded.wait(timeout)
 
     def observe(self, rec: Record) -> None:
-        if self.view is not None:
-            self.view.set_now(rec.start_ns)
+        view = self.view
+        if view is None:
+            return
+        view.set_now(rec.start_ns)
+        if rec.start_ns < self._seed_until:
+            return  # in the store before this shell attached: the seed reads it
+        with self._seed_lock:
+            if view.habits is None:
+                self._pending.append(rec)
+            else:
+                view.habits.add(rec.command, rec.session)
 
     def suggest(self, query: SuggestQuery) -> list[Suggestion]:
         if self.view is None:

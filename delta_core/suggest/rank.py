@@ -101,6 +101,14 @@ class Weights:
     #: weight of a copied word taken with the rest of its command (``vim a.py b.py`` ->
     #: ``git add a.py b.py``) beside the word alone
     copy_tail: float = 1.0
+    #: the share of the recent habits (fading counts, :mod:`delta_core.suggest.habits`)
+    #: against everything above
+    habits: float = 0.7
+
+
+#: Commands the recent habits may add to a keystroke's candidates beyond those the index
+#: scans found (each costs an index read).
+HABITS_JOIN = 16
 
 
 @lru_cache(maxsize=256)
@@ -303,6 +311,7 @@ def history_counts(
 ) -> dict[str, float]:
     """Every history command extending ``query.prefix`` with its probability (sum 1)."""
     pool, parts, (context, lam) = history_estimates(view, query, weights)
+    recent = recent_habits(view, query, pool) if weights.habits else {}
     if not pool:
         return {}
     w = weights
@@ -315,6 +324,10 @@ def history_counts(
     if context:  # the longer context, backing off to the mixture
         for c in probs:
             probs[c] = lam * context.get(c, 0.0) + (1 - lam) * probs[c]
+    if recent:  # what the user has been doing lately outweighs all-time counts
+        mu = w.habits
+        for c in probs:
+            probs[c] = mu * recent.get(c, 0.0) + (1 - mu) * probs[c]
     here = query.cwd
     repo = git_root(here) if here else ""
     for cmd, st in pool.items():
@@ -331,6 +344,27 @@ def history_counts(
             probs[cmd] *= math.exp(boost)
     total = sum(probs.values())
     return {c: p / total for c, p in probs.items()}
+
+
+def recent_habits(
+    view: HistoryView, query: SuggestQuery, pool: dict[str, CommandStats]
+) -> dict[str, float]:
+    """The recent habits' distribution (:mod:`delta_core.suggest.habits`) over the
+    candidates; a command they name that the pool lacks joins it (with its statistics)."""
+    habits = getattr(view, "habits", None)
+    if habits is None:
+        return {}
+    found = habits.distribution(query.previous, query.prefix)
+    joining = [c for c in found if c not in pool]
+    if len(joining) > HABITS_JOIN:  # one index read each: the likeliest only
+        joining = sorted(joining, key=found.__getitem__, reverse=True)[:HABITS_JOIN]
+    for cmd in joining:
+        st = view.stats(cmd)
+        if st is not None:
+            pool[cmd] = st
+    kept = {c: p for c, p in found.items() if c in pool}
+    total = sum(kept.values())
+    return {c: p / total for c, p in kept.items()} if total else {}
 
 
 def similar(a: str, b: str) -> bool:

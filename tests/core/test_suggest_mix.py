@@ -20,7 +20,7 @@ from delta_core.suggest.fit import (
     validated_weight,
 )
 from delta_core.suggest.history import MemoryHistory
-from delta_core.suggest.rank import history_distribution
+from delta_core.suggest.rank import Weights, history_distribution
 from tests.conftest import SHARED_DATA
 
 PURDUE = SHARED_DATA / "purdue_pu_truncated" / "USER1"
@@ -73,8 +73,10 @@ def test_a_pair_of_commands_seen_often_decides_and_one_seen_once_barely_counts()
     once = MemoryHistory()
     for r in _recs(["ls", "make", "./a.out"] + ["vim a.c", "make", "git commit"] * 4):
         once.add(r)
-    # ("ls", "make") was followed once by "./a.out": not enough to beat four "git commit"s
-    probs = history_distribution(once, SuggestQuery("", previous=("ls", "make")))
+    # ("ls", "make") was followed once by "./a.out": in the all-time counts (the recent
+    # habits aside, which trust a fresh pair more) not enough to beat four "git commit"s
+    all_time = Weights(habits=0.0)
+    probs = history_distribution(once, SuggestQuery("", previous=("ls", "make")), all_time)
     assert max(probs, key=probs.get) == "git commit"
 
 
