@@ -168,5 +168,9 @@ def eval_cmd(
     )
     if wins_line(result):
         console.print(wins_line(result))
+    from delta_core.learn.deploy import learned_lines
+
+    for line in learned_lines(result.get("model_examples") or []):
+        console.print("  " + line.replace("\n", "\n  "), markup=False, highlight=False)
     if plot is not None:
         console.print(f"chart written to {plot}")

@@ -339,7 +339,9 @@ def forget(pattern: str, regex: bool, yes: bool) -> None:
         match = lambda c: pattern in c  # noqa: E731
     n = sum(1 for r in store.iter_records() if match(r.command))
     if not n:
-        click.echo("nothing matches")
+        click.echo("nothing in the memory matches")
+        if not regex:  # what was derived before the records went may still hold it
+            _scrub_derived(ctx, {pattern})
         return
     if not yes and not click.confirm(f"Forget {n:,} records matching {pattern!r}?"):
         click.echo("nothing forgotten")

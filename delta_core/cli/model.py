@@ -148,22 +148,28 @@ def status_cmd(as_json: bool) -> None:
         click.echo("no model is served yet; train one with `delta-train`")
     else:
         n = served["trained_on_commands"]
-        click.echo(
-            f"served: {served['version']} ({served['model_size']}, {served['steps']} steps), "
-            f"trained {served['trained']} on {'?' if n is None else n} commands"
-        )
+        click.echo(f"served: {served['version']} ({served['model_size']}, {served['steps']} steps)")
+        click.echo(f"trained {served['trained']} on {'?' if n is None else n} commands")
         w, t = served["model_weight"], served["typed_weight"]
         if w is not None:
             typed = "" if t is None else f", {t:.2f} once something is typed"
             click.echo(f"weight against history: {w:.2f} on the empty prompt{typed}")
         gate = served["gate"]
         if gate:
-            click.echo(f"gate: {gate['reason']} on {gate['commands']} held-back commands")
+            click.echo(f"gate: {gate['reason']}")
+            click.echo(f"  judged on {gate['commands']} held-back commands:")
             for name, m in gate["strategies"].items():
                 click.echo(
                     f"  {name:>15}: top-1 {m['top1']:.1%}, "
                     f"keystroke savings {m['keystroke_savings']:.1%}"
                 )
+            from delta_core.learn.deploy import learned_lines
+
+            learned = learned_lines(gate.get("examples") or [])
+            if learned:
+                click.echo("learned (held-back commands it completed sooner than history):")
+                for line in learned:
+                    click.echo("  " + line.replace("\n", "\n  "))
     loop = st["loop"]
     click.echo(f"learning loop: {'on' if loop['on'] else 'off'}; {loop['why']}")
     if loop.get("result"):

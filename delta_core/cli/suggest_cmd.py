@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from itertools import islice
+from typing import Any
 
 import click
 
@@ -130,6 +131,26 @@ def suggest_cmd(
             click.echo(s.command)
         return
     click.echo(explained(merged, history, models, via))
+    if via != "none":
+        for line in _learned(ctx):
+            click.echo(line)
+
+
+def _learned(ctx: Any) -> list[str]:
+    """What the served model completed sooner than history alone on the commands its gate
+    held back (the lines of ``delta model status``), so the model's part is visible even
+    where history outweighs it at this prompt."""
+    from delta_core.learn.deploy import active_version, learned_lines, verdict
+
+    version = active_version(ctx.layout)
+    judged = verdict(ctx.layout.models / version) if version else None
+    lines = learned_lines((judged or {}).get("examples") or [], limit=1)
+    return (
+        ["the model learned (a command held back from its training):"]
+        + ["  " + x.replace("\n", "\n  ") for x in lines]
+        if lines
+        else []
+    )
 
 
 def explained(merged: list, history: list, models: list, via: str) -> str:

@@ -79,6 +79,9 @@ def record_verdict(
             name: {k: m.get(k) for k in ("top1", "keystroke_savings", "keystroke_savings_words")}
             for name, m in result.get("strategies", {}).items()
         }
+        # what the model completed sooner than history alone (command text from the memory,
+        # in a 0600 file beside the model; `forget` deletes it with the model's other copies)
+        data["examples"] = list(result.get("model_examples", []))
         data["judged_ns"] = time.time_ns()
     write_private(Path(model_dir) / GATE_FILE, json.dumps(data, indent=1) + "\n")
 
@@ -90,6 +93,21 @@ def verdict(model_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def learned_lines(examples: list[dict[str, Any]], limit: int = 3) -> list[str]:
+    """The gate's examples of what a model learned, two lines each (they fit 80 columns where
+    the commands do): what was typed, what the model completed, what history alone suggested
+    there."""
+    lines = []
+    for e in examples[:limit]:
+        try:
+            typed, model, alone = str(e["typed"]), str(e["model"]), e.get("history")
+        except (KeyError, TypeError):
+            continue
+        where = f"`{typed}` -> " if typed else "empty prompt -> "
+        lines.append(f"{where}{model}\n    history alone: {alone or 'nothing'}")
+    return lines
 
 
 def _write_active(layout: Layout, version: str, reason: str, metrics: dict | None) -> None:
@@ -178,13 +196,26 @@ def active_stamp(layout: Layout) -> float:
 
 
 def gate(
-    result: dict[str, Any], candidate: str = "delta", current: str = "current"
+    result: dict[str, Any],
+    candidate: str = "delta",
+    current: str = "current",
+    history_alone: str = "delta_no_model",
 ) -> tuple[bool, str]:
-    """Whether the candidate beats the current model and every baseline on keystroke savings."""
+    """Whether the candidate beats the current model and every baseline on keystroke savings,
+    and does no worse than Delta's history alone (``history_alone``, when the result has it:
+    a model whose weight was fitted to nothing may tie it, one that costs keys may not)."""
     s = result["strategies"]
     mine = s[candidate]["keystroke_savings"]
     for name, m in s.items():
-        if name in (candidate, "delta_history"):
+        if name == candidate:
+            continue
+        if name == history_alone:
+            if m["keystroke_savings"] > mine:
+                return (
+                    False,
+                    f"keystroke savings {mine:.1%} fall below history alone "
+                    f"({m['keystroke_savings']:.1%})",
+                )
             continue
         if m["keystroke_savings"] >= mine:
             return (

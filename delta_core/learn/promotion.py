@@ -60,7 +60,9 @@ def evaluate_candidate(ctx: Any, version: str) -> tuple[bool, str, dict[str, Any
         return False, "no held-back history to evaluate on", {}
     plugins = ctx.components.tokenizers
     kind = loadable_kind(ctx.config["serve.backend"])
-    others = {}
+    # Delta without a model beside it: the gate's floor, and what the examples of what the
+    # model learned are told against
+    others: dict[str, Any] = {"delta_no_model": None}
     current = active_version(ctx.layout)
     if current and current != info.version and (ctx.layout.models / current).is_dir():
         others["current"] = ModelCompleter.from_dir(

@@ -105,6 +105,34 @@ def test_eval_reports_word_savings_counts_and_where_the_model_wins():
     assert wins["commands_by_place"] == {"empty_prompt": 0, "command_name": 0, "arguments": 1}
 
 
+def test_examples_of_what_the_model_learned_put_never_run_commands_first():
+    from delta_core.learn.eval.protocol import DeltaStrategy, Learned, StrategyResult
+
+    hist = MemoryHistory()
+    for r in _recs(["git commit -m fix", "ls"]):
+        hist.add(r)
+    plain = DeltaStrategy(hist, None, "delta_no_model")
+    learned = Learned(["git commit -m fix", "ls"])
+    model = StrategyResult()
+    # "ls" again: the model's engine took it on the empty prompt, history one key later
+    model.per_command.append((1, 0))
+    plain.result.per_command.append((2, 1))
+    learned.offer("ls", model, plain)
+    # a commit message never typed: the model completed it after "git commit -m w", history
+    # (which only knows "... fix") had to be typed to the end
+    model.per_command.append((16, 15))
+    plain.result.per_command.append((17, None))
+    learned.offer("git commit -m wip", model, plain)
+    # one the model did worse on is no example
+    model.per_command.append((9, None))
+    plain.result.per_command.append((3, 2))
+    learned.offer("git log", model, plain)
+    assert learned.best() == [
+        {"typed": "git commit -m w", "model": "git commit -m wip", "history": None},
+        {"typed": "", "model": "ls", "history": "ls"},
+    ]
+
+
 def test_delta_eval_with_a_model_tells_what_the_model_adds(tmp_path, delta_home):
     from tests.core.serve_helpers import promoted_model
 
@@ -125,3 +153,5 @@ def test_delta_eval_with_a_model_tells_what_the_model_adds(tmp_path, delta_home)
     text = CliRunner().invoke(build_cli(), args)
     assert text.exit_code == 0 and "fitted weight against history" in text.output
     assert "in the arguments" in text.output  # where the model won
+    for e in res["model_examples"]:  # and examples of it, as `delta model status` shows them
+        assert e["model"].startswith(e["typed"]) and e["model"] in text.output

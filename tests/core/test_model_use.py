@@ -83,3 +83,36 @@ def test_use_none_and_rollback_from_every_state(tmp_path, delta_home):
     assert active_version(layout) == b
     assert _delta("model", "rollback").exit_code == 0
     assert active_version(layout) is None  # before b came `use none`
+
+
+def test_model_status_shows_what_the_served_model_learned_and_forget_removes_it(
+    tmp_path, delta_home
+):
+    layout = Layout(delta_home)
+    info = register_model(layout, _run_dir(tmp_path / "r"), trainer="local", now=NOW)
+    result = {
+        "commands": 40,
+        "strategies": {"delta": {"top1": 0.2, "keystroke_savings": 0.5}},
+        "model_examples": [
+            {"typed": "git switch -c typing/ac", "model": "git switch -c typing/accounts",
+             "history": None},
+            {"typed": "cd ", "model": "cd ~/src/site", "history": "cd ~/src/ledger"},
+        ],
+    }  # fmt: skip
+    record_verdict(info.path, True, "keystroke savings 50.0% beat every baseline", result)
+    assert _delta("model", "promote", info.version).exit_code == 0
+    shown = _delta("model", "status")
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    at = lines.index("learned (held-back commands it completed sooner than history):")
+    assert lines[at + 1 : at + 5] == [
+        "  `git switch -c typing/ac` -> git switch -c typing/accounts",
+        "      history alone: nothing",
+        "  `cd ` -> cd ~/src/site",
+        "      history alone: cd ~/src/ledger",
+    ]
+    assert all(len(line) <= 80 for line in lines)
+    # the examples are text from the memory: forgetting it removes them with the model's copies
+    forgot = _delta("memory", "forget", "typing/accounts", "--yes")
+    assert forgot.exit_code == 0, forgot.output
+    assert "typing/accounts" not in _delta("model", "status").output

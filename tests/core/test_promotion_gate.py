@@ -35,7 +35,8 @@ def test_the_gate_evaluates_the_int8_model_that_is_served(two_models, delta_home
             (get_model(ctx.layout, version).path / ONNX_INT8_FILE).unlink()
         ok, reason, result = evaluate_candidate(ctx, older)
         assert result["backend"] == "onnx-int8" and reason.endswith("(onnx-int8)")
-        assert {"delta", "current"} <= set(result["strategies"])  # candidate and served one
+        # candidate, served one, and Delta without a model (the floor)
+        assert {"delta", "current", "delta_no_model"} <= set(result["strategies"])
         for version in (older, newer):  # both judged on their int8 exports
             assert (get_model(ctx.layout, version).path / ONNX_INT8_FILE).is_file()
         line = after_training(ctx, get_model(ctx.layout, older))
@@ -54,3 +55,19 @@ def test_the_gate_follows_the_configured_backend(two_models, monkeypatch):
         assert result["backend"] == "onnx" and reason.endswith("(onnx)")
     finally:
         ctx.close()
+
+
+def _judged(**ks: float) -> dict:
+    return {"strategies": {name: {"keystroke_savings": v} for name, v in ks.items()}}
+
+
+def test_a_model_that_costs_keys_against_history_alone_is_not_served():
+    from delta_core.learn.deploy import gate
+
+    ok, reason = gate(_judged(delta=0.40, recent=0.30, bigram=0.35, delta_no_model=0.41))
+    assert not ok and "below history alone (41.0%)" in reason
+    # a weight fitted to nothing ties history alone: served (it beats every baseline)
+    ok, reason = gate(_judged(delta=0.41, recent=0.30, bigram=0.35, delta_no_model=0.41))
+    assert ok, reason
+    ok, reason = gate(_judged(delta=0.34, bigram=0.35, delta_no_model=0.30))
+    assert not ok and "do not beat bigram" in reason

@@ -243,6 +243,14 @@ def test_the_readme_main_job_runs_from_the_installed_wheel(built, venv, tmp_path
     # the job ends by saying who made the suggestion and what the model alone would say
     assert "(history)" in run.stdout or "(the model)" in run.stdout, run.stdout
     assert "the model" in run.stdout and "no model is served" not in run.stdout, run.stdout
+    # ... and by a completion the model made on a command held back from its training,
+    # where history alone had nothing or something else
+    learned = run.stdout.split("the model learned (a command held back from its training):")
+    assert len(learned) == 2, run.stdout
+    typed, alone = learned[1].strip().splitlines()[:2]
+    shown, completed = typed.split(" -> ", 1)
+    assert shown == "empty prompt" or completed.startswith(shown.strip("`"))
+    assert alone.strip() != f"history alone: {completed}", run.stdout
     models = json.loads(delta(["delta", "model", "list", "--json"]).stdout)
     assert models, "the README's training registered no model"
     assert delta(["delta", "suggest", "git "]).stdout.strip()

@@ -18,7 +18,8 @@ The protocol, so that figures compare across tools:
 - **where the model wins** (``model_wins``, when a model-less Delta engine runs beside a
   model): the commands the model entered in fewer keys than history alone, by where the
   accepted suggestion was taken: on the empty prompt (the next command), while the command
-  name was typed, or in its arguments.
+  name was typed, or in its arguments; and a few of them as examples (``model_examples``:
+  what was typed, the model's completion, what history alone suggested there).
 - **latency** p50/p95 over every suggestion request (the empty prompt and each keystroke).
 - **perplexity** of the model on the test commands (their tokens and the end of command).
 
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,6 +248,38 @@ def model_wins(
     }
 
 
+class Learned:
+    """The test commands the model entered in fewer keys than history alone, as examples a
+    user can check: what was typed, the model's completion (the command), and what history
+    alone suggested at that point. Kept first: commands never run before (no history could
+    have given them), then completions in the arguments, then those that saved most keys."""
+
+    KEEP = 5
+
+    def __init__(self, seen: Iterable[str] = ()) -> None:
+        self.found: list[tuple[bool, int, int, dict[str, Any]]] = []
+        self.seen = set(seen)
+
+    def offer(self, command: str, with_model: StrategyResult, plain: DeltaStrategy) -> None:
+        """Look at the command just replayed (both results hold it last), before it is
+        observed: ``plain`` is still in the state it suggested from."""
+        (k1, at), (k0, _) = with_model.per_command[-1], plain.result.per_command[-1]
+        new = command not in self.seen
+        self.seen.add(command)
+        if at is None or k1 >= k0:
+            return
+        typed = command[:at]
+        alone = plain.suggest(typed, 1)
+        place = 0 if at == 0 else 1 if at <= len(command.split(" ", 1)[0]) else 2
+        example = {"typed": typed, "model": command, "history": alone[0] if alone else None}
+        self.found.append((new, place, k0 - k1, example))
+        self.found.sort(key=lambda f: (not f[0], -f[1], -f[2]))
+        del self.found[self.KEEP :]
+
+    def best(self) -> list[dict[str, Any]]:
+        return [e for *_, e in self.found]
+
+
 def evaluate(
     train: Sequence[Record],
     test: Sequence[Record],
@@ -276,6 +309,8 @@ def evaluate(
                 s.history.observe(rec)
             else:
                 s.observe(rec)
+    plain = next((e for e in engines if e.completer is None), None)
+    learned = Learned(r.command for r in train)
     for i, rec in enumerate(test):
         cmd = rec.command
         for s in strategies:
@@ -296,6 +331,8 @@ def evaluate(
                 1 if at == 0 else keys_with_words(cmd, s.suggest, r.latencies, hist, reach)
             )
             r.chars += len(cmd)
+        if plain is not None and completer is not None:
+            learned.offer(cmd, engines[0].result, plain)
         for s in strategies:
             s.observe(rec)
         hist.add(rec)
@@ -306,9 +343,9 @@ def evaluate(
         "commands": n,
         "strategies": {name: r.summary(n) for name, r in results.items()},
     }
-    plain = next((e for e in engines if e.completer is None), None)
     if completer is not None and plain is not None:
         out["model_wins"] = model_wins(engines[0].result, plain.result, [r.command for r in test])
+        out["model_examples"] = learned.best()
     if completer is not None:
         out["model_weight"] = round(getattr(completer, "model_weight", MODEL_WEIGHT), 4)
         out["typed_weight"] = round(getattr(completer, "typed_weight", out["model_weight"]), 4)
