@@ -81,7 +81,7 @@ from delta_core.plugin.protocols import (
     Verdict,
 )
 from delta_core.records.record import Record
-from delta_core.search.lexical import stemmed_words
+from delta_core.search.words import stemmed_words
 from delta_core.session.model_suggester import ModelSuggester
 from delta_core.suggest.history_suggester import HistorySuggester
 from delta_core.tokenizer.pretokenizer import ATOMIC_UNITS, sorted_counts, unit_counts
