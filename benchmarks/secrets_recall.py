@@ -266,6 +266,16 @@ def scanner_at(ref: str):
     pkg.__path__ = []  # a namespace of our own
     sys.modules[pkg.__name__] = pkg
     tmp = Path(tempfile.mkdtemp(prefix="delta-secrets-ref-"))
+    # secret_rules reads gitleaks' stop words from the data file beside it: that file at ref.
+    (tmp / "data").mkdir()
+    (tmp / "data" / "gitleaks_rules.json").write_text(
+        subprocess.run(
+            ["git", "-C", str(repo), "show", f"{ref}:plugins/data/gitleaks_rules.json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     for name in ("secret_rules", "secrets"):
         src = subprocess.run(
             ["git", "-C", str(repo), "show", f"{ref}:plugins/{name}.py"],

@@ -20,12 +20,15 @@ What is here:
 - for embedders: :func:`stemmed_words`;
 - the built-in suggesters, :class:`HistorySuggester` and :class:`ModelSuggester`.
 
-This module imports the rooms it re-exports and nothing imports it but plugins.
+This module imports the rooms it re-exports (the training launcher and the pre-tokenizer's
+counts on first use, see ``_LAZY``) and nothing imports it but plugins.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from delta_core.config import Config, ConfigError
 from delta_core.imports.text_input import (
@@ -49,13 +52,6 @@ from delta_core.imports.text_input import (
     unique_paths,
     xdg_data_home,
     xonsh_data_dir,
-)
-from delta_core.learn.train.launch import (
-    cpu_env,
-    cuda_device_count,
-    single_command,
-    torchrun_command,
-    train_argv,
 )
 from delta_core.memory.jsonl import read_jsonl_file
 from delta_core.paths import private_dir, write_private
@@ -81,11 +77,44 @@ from delta_core.plugin.protocols import (
     Verdict,
 )
 from delta_core.records.record import Record
-from delta_core.search.lexical import stemmed_words
+from delta_core.search.words import stemmed_words
 from delta_core.session.model_suggester import ModelSuggester
 from delta_core.suggest.history_suggester import HistorySuggester
-from delta_core.tokenizer.pretokenizer import ATOMIC_UNITS, sorted_counts, unit_counts
-from delta_core.tokenizer.shell import ShellTokenizer
+
+if TYPE_CHECKING:
+    from delta_core.learn.train.launch import (
+        cpu_env,
+        cuda_device_count,
+        single_command,
+        torchrun_command,
+        train_argv,
+    )
+    from delta_core.tokenizer.pretokenizer import ATOMIC_UNITS, sorted_counts, unit_counts
+    from delta_core.tokenizer.shell import ShellTokenizer
+
+# Imported on first use: every plugin imports this module when the shell's recorder starts,
+# and only training (a model or a tokenizer) or loading a tokenizer needs these.
+_LAZY = {
+    "cpu_env": "delta_core.learn.train.launch",
+    "cuda_device_count": "delta_core.learn.train.launch",
+    "single_command": "delta_core.learn.train.launch",
+    "torchrun_command": "delta_core.learn.train.launch",
+    "train_argv": "delta_core.learn.train.launch",
+    "ATOMIC_UNITS": "delta_core.tokenizer.pretokenizer",
+    "sorted_counts": "delta_core.tokenizer.pretokenizer",
+    "unit_counts": "delta_core.tokenizer.pretokenizer",
+    "ShellTokenizer": "delta_core.tokenizer.shell",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 #: The folder of the installed ``delta_core`` package (its source checkout is its parent).
 PACKAGE_DIR = Path(__file__).resolve().parent

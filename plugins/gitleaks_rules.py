@@ -49,19 +49,36 @@ def secret_span(m: re.Match[str], group: int) -> tuple[int, int]:
 
 
 class _Allowlist:
-    """One compiled allowlist: regexes on a target and stop words contained in the secret."""
+    """One allowlist: regexes on a target and stop words contained in the secret.
 
-    __slots__ = ("all", "regexes", "stopwords", "target")
+    Its regexes are compiled the first time a finding is judged by it, not at load.
+    """
+
+    __slots__ = ("_compiled", "_sources", "all", "stopwords", "target")
 
     def __init__(self, raw: dict) -> None:
         self.target = raw["target"]
         self.all = raw["condition"] == "AND"
-        self.regexes = tuple(re.compile(r, re.ASCII) for r in raw["regexes"])
+        self._sources: tuple[str, ...] = tuple(raw["regexes"])
+        self._compiled: tuple[re.Pattern[str], ...] | None = None
         self.stopwords = tuple(raw["stopwords"])
+
+    @property
+    def regexes(self) -> tuple[re.Pattern[str], ...]:
+        """The compiled regexes (compiled on first use)."""
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = tuple(re.compile(r, re.ASCII) for r in self._sources)
+        return compiled
+
+    @property
+    def compiled(self) -> bool:
+        """Whether :attr:`regexes` has been compiled yet."""
+        return self._compiled is not None or not self._sources
 
     def allows(self, secret: str, match: str, line: str) -> bool:
         checks = []
-        if self.regexes:
+        if self._sources:
             text = match if self.target == "match" else line if self.target == "line" else secret
             checks.append(any(r.search(text) for r in self.regexes))
         if self.stopwords:
@@ -98,11 +115,12 @@ def load(path: Path = DATA_FILE) -> tuple[Rule, ...]:
         Rule(
             name=raw["id"],
             description=raw["description"],
-            pattern=re.compile(raw["regex"], re.ASCII),
+            regex=raw["regex"],
             keywords=tuple(raw["keywords"]),
             accept=_acceptor(raw, global_allow),
             source=SOURCE,
             secret_group=raw["secret_group"],
+            flags=re.ASCII,
         )
         for raw in raws
     )

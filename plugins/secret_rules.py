@@ -24,7 +24,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote as url_unquote
 
@@ -87,11 +87,17 @@ def is_placeholder(text: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One kind of secret: its name (shown as ``<redacted:NAME>``), pattern and gate."""
+    """One kind of secret: its name (shown as ``<redacted:NAME>``), pattern and gate.
+
+    The regex is kept as its source (``regex``, ``flags``) and compiled the first time
+    :attr:`pattern` is read: the keyword gate tries a rule only when one of its keywords
+    occurs, so most rules are never compiled in a session, and loading the table (at the
+    shell's start) compiles none.
+    """
 
     name: str
     description: str
-    pattern: re.Pattern[str]
+    regex: str
     keywords: tuple[str, ...]
     # Extra judgement on a match (name of the variable, kind of value); None accepts all.
     accept: Callable[[re.Match[str]], bool] | None = None
@@ -102,6 +108,23 @@ class Rule:
     # gitleaks' secretGroup (0: the first non-empty group); None: the group ``value`` or the
     # whole match, as built-in rules have it.
     secret_group: int | None = None
+    # The flags ``regex`` is compiled with (``re.ASCII`` for gitleaks' rules).
+    flags: int = 0
+    _compiled: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """The compiled regex, compiled on first use (two threads at once compile it twice)."""
+        compiled = self._compiled
+        if compiled is None:
+            compiled = re.compile(self.regex, self.flags)
+            object.__setattr__(self, "_compiled", compiled)  # a cache: the rule stays frozen
+        return compiled
+
+    @property
+    def compiled(self) -> bool:
+        """Whether :attr:`pattern` has been compiled yet."""
+        return self._compiled is not None
 
 
 def _value_ok(m: re.Match[str]) -> bool:
@@ -343,7 +366,7 @@ def _r(
     flags: int = 0,
     requires: tuple[str, ...] = (),
 ) -> Rule:
-    return Rule(name, description, re.compile(pattern, flags), keywords, accept, requires)
+    return Rule(name, description, pattern, keywords, accept, requires, flags=flags)
 
 
 _USER_OPTIONS = ("-u", "--user", "-a", "--auth", "--proxy-user", "--http-user")

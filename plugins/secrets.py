@@ -62,8 +62,11 @@ class _KeywordGate:
             for kw in rule.keywords:
                 by_kw.setdefault(kw, set()).add(i)
         words = sorted(w for w in by_kw if w)
+        # A keyword's prefixes that are keywords too, looked up one length at a time (not by
+        # testing every other keyword: that is quadratic in the ~750 keywords).
         self.unlocks: dict[str, frozenset[int]] = {
-            w: frozenset().union(*(by_kw[p] for p in words if w.startswith(p))) for w in words
+            w: frozenset().union(*(by_kw[w[:n]] for n in range(1, len(w) + 1) if w[:n] in by_kw))
+            for w in words
         }
         if "" in by_kw:
             self.always |= by_kw[""]

@@ -13,7 +13,8 @@ Training is deterministic: units are fed in a fixed order (count, then text), no
 sampled or shuffled, one thread runs, and BPE breaks ties between merges by their text. The same history gives the same
 ``spm.model`` bytes, hence the same ids.
 
-``sentencepiece`` is imported only inside :meth:`train` and :meth:`load`.
+``sentencepiece`` is imported only inside :meth:`train` and :meth:`load`, and so are the
+pre-tokenizer's counts and :class:`ShellTokenizer` (the shell's start imports every plugin).
 """
 
 from __future__ import annotations
@@ -22,17 +23,12 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from delta_core.api import (
-    ATOMIC_UNITS,
-    ShellTokenizer,
-    hookimpl,
-    private_dir,
-    sorted_counts,
-    unit_counts,
-    write_private,
-)
+from delta_core.api import hookimpl, private_dir, write_private
+
+if TYPE_CHECKING:
+    from delta_core.api import ShellTokenizer
 
 MODEL_FILE = "spm.model"
 SPACE_MARK = "\u2581"
@@ -134,6 +130,8 @@ class SentencePieceTokenizer:
         """
         import sentencepiece as spm
 
+        from delta_core.api import ATOMIC_UNITS, sorted_counts, unit_counts
+
         counts = unit_counts(texts)
         if not counts:
             raise ValueError("nothing to train a tokenizer on: the history is empty")
@@ -165,6 +163,8 @@ class SentencePieceTokenizer:
     def load(self, directory: Path) -> ShellTokenizer:
         """The tokenizer in ``directory`` (its ``spm.model``), ready to encode and decode."""
         import sentencepiece as spm
+
+        from delta_core.api import ShellTokenizer
 
         path = Path(directory) / MODEL_FILE
         try:

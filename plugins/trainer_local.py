@@ -15,15 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from delta_core.api import (
-    TrainJob,
-    cpu_env,
-    cuda_device_count,
-    hookimpl,
-    single_command,
-    torchrun_command,
-    train_argv,
-)
+from delta_core.api import TrainJob, hookimpl
 
 
 class LocalTrainingError(RuntimeError):
@@ -47,6 +39,16 @@ class LocalTrainer:
 
     def command(self, job: TrainJob) -> tuple[list[str], dict[str, str]]:
         """The command line and environment that run ``job``."""
+        # here, not at the top: the shell's start imports every plugin, and only training
+        # needs the launcher
+        from delta_core.api import (
+            cpu_env,
+            cuda_device_count,
+            single_command,
+            torchrun_command,
+            train_argv,
+        )
+
         argv = train_argv(job)
         device = str(job.options.get("device", "auto"))
         gpus = 0 if device == "cpu" else cuda_device_count()

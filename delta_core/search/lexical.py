@@ -7,31 +7,12 @@ the index can be saved with the rest of the search state.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 
-_WORD = re.compile(r"[a-z0-9]+")
-_SUFFIXES = ("ing", "ed", "es", "s", "e")
-
-
-def words(text: str) -> list[str]:
-    """Lower-case alphanumeric runs: ``tar -xzf a.tgz`` -> ``tar xzf a tgz``."""
-    return _WORD.findall(text.lower())
-
-
-def stem(word: str) -> str:
-    """A light English stemmer (archiving, archives, archive -> archiv); short words stay."""
-    for suf in _SUFFIXES:
-        if len(word) > len(suf) + 3 and word.endswith(suf):
-            return word[: -len(suf)]
-    return word
-
-
-def stemmed_words(text: str) -> list[str]:
-    return [stem(w) for w in words(text)]
+from delta_core.search.words import stemmed_words, words
 
 
 class Bm25:

@@ -138,3 +138,22 @@ def test_each_manager_is_independent():
     b = make_plugin_manager({}, load_entry_points=False)
     assert "weather" in Components.from_manager(a).collectors
     assert "weather" not in Components.from_manager(b).collectors
+
+
+def test_every_name_of_the_public_api_resolves_even_those_imported_on_first_use():
+    # A few names are imported on first use (the shell's start imports every plugin, hence
+    # this module, and only training needs them): each must still be there, and be the
+    # engine's own object.
+    import pytest
+
+    from delta_core import api
+    from delta_core.learn.train import launch
+    from delta_core.tokenizer import pretokenizer, shell
+
+    for name in api.__all__:
+        assert getattr(api, name) is not None, name
+    assert api.train_argv is launch.train_argv
+    assert api.unit_counts is pretokenizer.unit_counts
+    assert api.ShellTokenizer is shell.ShellTokenizer
+    with pytest.raises(AttributeError):
+        _ = api.no_such_name

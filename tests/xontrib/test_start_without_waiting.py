@@ -73,3 +73,46 @@ def test_what_needs_the_memory_starts_when_it_opens_not_on_a_later_prompt(record
     assert called == [True]
     recorder.when_ready(lambda: called.append("at once"))
     assert called == [True, "at once"]
+
+
+_BUILD_IN_A_FRESH_PROCESS = """
+import json, sys
+from xontrib_delta.session import ShellRecorder
+env = {"DELTA_HOME": sys.argv[1], "HOME": sys.argv[2], "PWD": sys.argv[2]}
+rec = ShellRecorder(env, get_cwd=lambda: sys.argv[2])
+rec.start_later({"DELTA_HOME": sys.argv[1], "HOME": sys.argv[2]})
+built = rec.recorder() is not None  # builds here, as the background start does
+from delta_plugins.secrets import RULES
+print(json.dumps({
+    "built": built,
+    "modules": sorted(m.split(".")[0] for m in sys.modules),
+    "compiled": [r.name for r in RULES if r.compiled],
+}))
+rec.close()
+"""
+
+
+def test_the_recorders_start_imports_nothing_heavy_and_compiles_no_secret_rule(
+    delta_home, tmp_path
+):
+    # What the first command waits for (issue 15): the recorder's build imports neither numpy
+    # nor the CLI's or the model's libraries, and compiles none of the secret rules' regexes
+    # (each is compiled when a command first has one of its keywords).
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _BUILD_IN_A_FRESH_PROCESS, str(delta_home), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DELTA_HOME": str(delta_home)},
+        timeout=120,
+    )
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["built"], out.stderr
+    heavy = {"numpy", "torch", "sentencepiece", "onnxruntime", "rich", "click", "usearch"}
+    assert heavy.isdisjoint(got["modules"]), heavy & set(got["modules"])
+    assert got["compiled"] == []
