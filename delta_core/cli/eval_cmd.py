@@ -122,6 +122,7 @@ def eval_cmd(
     import torch
 
     from delta_core.cli.render import console, err_console, progress
+    from delta_core.learn.deploy import NO_MODEL, learned_lines
     from delta_core.learn.eval.protocol import evaluate
     from delta_core.learn.eval.report import plot as draw
     from delta_core.learn.eval.report import ratios, render_table, wins_line
@@ -151,7 +152,7 @@ def eval_cmd(
             )
         with progress("replaying the test history", len(test)) as advance:
             # Delta without its model runs beside: what the model adds, and where
-            others = {"delta_no_model": None} if completer is not None else None
+            others = {NO_MODEL: None} if completer is not None else None
             result = evaluate(train, test, completer, others=others, progress=lambda i: advance(1))
     if plot is not None:
         draw(result, plot)
@@ -168,9 +169,7 @@ def eval_cmd(
     )
     if wins_line(result):
         console.print(wins_line(result))
-    from delta_core.learn.deploy import learned_lines
-
     for line in learned_lines(result.get("model_examples") or []):
-        console.print("  " + line.replace("\n", "\n  "), markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False)
     if plot is not None:
         console.print(f"chart written to {plot}")

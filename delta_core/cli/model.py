@@ -169,7 +169,7 @@ def status_cmd(as_json: bool) -> None:
             if learned:
                 click.echo("learned (held-back commands it completed sooner than history):")
                 for line in learned:
-                    click.echo("  " + line.replace("\n", "\n  "))
+                    click.echo(line)
     loop = st["loop"]
     click.echo(f"learning loop: {'on' if loop['on'] else 'off'}; {loop['why']}")
     if loop.get("result"):

@@ -145,12 +145,7 @@ def _learned(ctx: Any) -> list[str]:
     version = active_version(ctx.layout)
     judged = verdict(ctx.layout.models / version) if version else None
     lines = learned_lines((judged or {}).get("examples") or [], limit=1)
-    return (
-        ["the model learned (a command held back from its training):"]
-        + ["  " + x.replace("\n", "\n  ") for x in lines]
-        if lines
-        else []
-    )
+    return ["the model learned (a command held back from its training):", *lines] if lines else []
 
 
 def explained(merged: list, history: list, models: list, via: str) -> str:

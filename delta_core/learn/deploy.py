@@ -95,10 +95,10 @@ def verdict(model_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def learned_lines(examples: list[dict[str, Any]], limit: int = 3) -> list[str]:
+def learned_lines(examples: list[dict[str, Any]], limit: int = 3, indent: str = "  ") -> list[str]:
     """The gate's examples of what a model learned, two lines each (they fit 80 columns where
-    the commands do): what was typed, what the model completed, what history alone suggested
-    there."""
+    the commands do): what was typed and what the model completed, then what history alone
+    suggested there; every line starts with ``indent``."""
     lines = []
     for e in examples[:limit]:
         try:
@@ -106,7 +106,8 @@ def learned_lines(examples: list[dict[str, Any]], limit: int = 3) -> list[str]:
         except (KeyError, TypeError):
             continue
         where = f"`{typed}` -> " if typed else "empty prompt -> "
-        lines.append(f"{where}{model}\n    history alone: {alone or 'nothing'}")
+        lines.append(f"{indent}{where}{model}")
+        lines.append(f"{indent}    history alone: {alone or 'nothing'}")
     return lines
 
 
@@ -195,11 +196,15 @@ def active_stamp(layout: Layout) -> float:
         return 0.0
 
 
+#: The name under which an eval result holds Delta without a model (the gate's floor).
+NO_MODEL = "delta_no_model"
+
+
 def gate(
     result: dict[str, Any],
     candidate: str = "delta",
     current: str = "current",
-    history_alone: str = "delta_no_model",
+    history_alone: str = NO_MODEL,
 ) -> tuple[bool, str]:
     """Whether the candidate beats the current model and every baseline on keystroke savings,
     and does no worse than Delta's history alone (``history_alone``, when the result has it:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from delta_core.learn.deploy import active_version, gate, promote, record_verdict
+from delta_core.learn.deploy import NO_MODEL, active_version, gate, promote, record_verdict
 from delta_core.learn.registry import ModelInfo, get_model
 
 #: Held-back commands replayed at most (the first after the split): each costs a model call per
@@ -62,7 +62,7 @@ def evaluate_candidate(ctx: Any, version: str) -> tuple[bool, str, dict[str, Any
     kind = loadable_kind(ctx.config["serve.backend"])
     # Delta without a model beside it: the gate's floor, and what the examples of what the
     # model learned are told against
-    others: dict[str, Any] = {"delta_no_model": None}
+    others: dict[str, Any] = {NO_MODEL: None}
     current = active_version(ctx.layout)
     if current and current != info.version and (ctx.layout.models / current).is_dir():
         others["current"] = ModelCompleter.from_dir(

@@ -221,20 +221,31 @@ def keys_with_words(
     return keys
 
 
+#: Where a suggestion was accepted, from the least typed to the most.
+PLACES = ("empty_prompt", "command_name", "arguments")
+
+
+def accept_place(command: str, at: int) -> str:
+    """Where ``command`` was accepted after ``at`` typed characters: on the empty prompt,
+    while its name was typed, or in its arguments (one of :data:`PLACES`)."""
+    if at == 0:
+        return "empty_prompt"
+    return "command_name" if at <= len(command.split(" ", 1)[0]) else "arguments"
+
+
 def model_wins(
     with_model: StrategyResult, without: StrategyResult, commands: Sequence[str]
 ) -> dict[str, Any]:
     """Where the model saved keys over history alone: commands, keys, and where accepted."""
-    where = {"empty_prompt": 0, "command_name": 0, "arguments": 0}
-    saved = {"empty_prompt": 0, "command_name": 0, "arguments": 0}
+    where = dict.fromkeys(PLACES, 0)
+    saved = dict.fromkeys(PLACES, 0)
     better = worse = 0
     for cmd, (k1, at), (k0, _) in zip(
         commands, with_model.per_command, without.per_command, strict=True
     ):
         if k1 < k0 and at is not None:
             better += 1
-            name = len(cmd.split(" ", 1)[0])
-            part = "empty_prompt" if at == 0 else "command_name" if at <= name else "arguments"
+            part = accept_place(cmd, at)
             where[part] += 1
             saved[part] += k0 - k1
         elif k1 > k0:
@@ -270,7 +281,7 @@ class Learned:
             return
         typed = command[:at]
         alone = plain.suggest(typed, 1)
-        place = 0 if at == 0 else 1 if at <= len(command.split(" ", 1)[0]) else 2
+        place = PLACES.index(accept_place(command, at))
         example = {"typed": typed, "model": command, "history": alone[0] if alone else None}
         self.found.append((new, place, k0 - k1, example))
         self.found.sort(key=lambda f: (not f[0], -f[1], -f[2]))
