@@ -93,19 +93,29 @@ def make_private(path: Path) -> None:
 
 
 def write_private(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` atomically with mode 0600 (temp file + rename)."""
+    """Write ``data`` to ``path`` atomically with mode 0600 (temp file + rename).
+
+    A folder removed between its creation and the write (``rm -rf`` of the Delta folder
+    while a shell runs) is made again once: the write lands rather than failing on a race.
+    """
     path = Path(path)
-    private_dir(path.parent)
+    raw = data.encode() if isinstance(data, str) else data
     # per process and thread: two threads writing one file must not share (and lose) a temp
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    raw = data.encode() if isinstance(data, str) else data
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        os.write(fd, raw)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    for attempt in (1, 2):
+        private_dir(path.parent)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            try:
+                os.write(fd, raw)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            return
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
 
 
 # Entries of the Delta folder Delta opens by name: none may be a symbolic link (a link

@@ -167,3 +167,26 @@ def test_a_store_writes_into_a_root_made_again_however_often(tmp_path: Path) -> 
             f"after removal {i}"
         ]
     store.close()
+
+
+def test_a_private_write_survives_its_folder_removed_midway(tmp_path: Path, monkeypatch) -> None:
+    """The race behind a shell's ``rm -rf $DELTA_HOME``: the folder goes between its creation
+    and the write. The race cannot be timed for real, so the first open removes the folder
+    (a fake, said here); the write must still land, 0600, in a folder made again."""
+    from delta_core import paths
+
+    target = tmp_path / "delta" / "run" / "last-suggestion-1"
+    real_open = os.open
+    removed = []
+
+    def open_after_removal(path, *args, **kwargs):
+        if not removed:
+            removed.append(path)
+            shutil.rmtree(tmp_path / "delta")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(paths.os, "open", open_after_removal)
+    paths.write_private(target, "git push")
+    assert removed and target.read_text() == "git push"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert (target.parent.stat().st_mode & 0o777) == 0o700
