@@ -3,10 +3,11 @@ typed the moment the first prompt shows, and ``exit`` typed right after, each ag
 xonsh without Delta, alternating in the same run so that machine load hits both.
 
 * exit at once: ``exit`` typed on the first prompt, Enter to the end of the process;
-* first command: from Enter on the first prompt to the next prompt (``true``; every command
-  is committed before its prompt, so this one still waits for what is left of the start);
+* first command: from Enter on the first prompt to the next prompt (``true``; the start,
+  still under way, stores it after its prompt is back);
 * a first command that runs 0.3 s (``sleep 0.3``): the start is done while it runs;
-* exit after it: ``exit`` typed on the prompt after that command.
+* exit after it: ``exit`` typed the moment the prompt after ``true`` shows (faster than a
+  person types it): the exit waits for the start to store ``true``, which is not lost.
 
 Both used to wait for the store's set-up (issue 15); nothing should wait for it now.
 Run: ``python benchmarks/xonsh_exit.py [--shells 10]``.

@@ -2,13 +2,15 @@
 
 Start-up cost is kept off the shell's start: this module imports only the standard library and
 :mod:`delta_core.log`. The recorder (config, plugins, LMDB) is built by a background thread
-started at load, which normally finishes while the user reads the first prompt. A command
-does not wait for it to start: one typed before it is done is noted (text, cwd, start time, a
-copy of the set variables for the collectors) and runs at once; like every command it is
-committed before the next prompt, so that prompt waits for whatever of the start is left. An
-exit never waits for it: a start not begun builds nothing. Nothing here raises into the
-shell: every failure becomes one line (``delta: …``, printed once per distinct message) and
-the command still runs.
+started at load, which normally finishes while the user reads the first prompt. Nothing in
+the shell waits for it: a command typed before it is done is noted (text, cwd, start time,
+exit status, duration, a copy of the set variables for the collectors), runs at once, and its
+next prompt draws at once; the start stores the noted commands, in order, before it lets any
+later command be recorded directly. Every other command is committed before its next
+prompt. An exit waits only for a start that still holds noted commands (they are not lost);
+a start not begun and holding none builds nothing. Nothing here raises into the shell: every
+failure becomes one line (``delta: …``, printed once per distinct message) and the command
+still runs.
 """
 
 from __future__ import annotations
@@ -133,6 +135,8 @@ class ShellRecorder:
         self._thread: threading.Thread | None = None
         self._config_env: dict[str, str] | None = None
         self._closed = False
+        # commands finished before the start was done, stored by the start (under _lock)
+        self._early: list[tuple[_Early, int | None, float | None]] = []
         #: Called after each finished command with the record stored (None: nothing stored).
         #: The one path of a shell event: suggestions, the model's context and the search
         #: indexer all learn of a command from here, as stored, never from the raw text.
@@ -156,7 +160,9 @@ class ShellRecorder:
     def _build_later(self, config_env: dict[str, str]) -> None:
         if self._prompted.wait(FIRST_PROMPT_WAIT_S):
             self._go.wait(START_DELAY_S)
-        if self._closed:  # the shell left before it was needed: build nothing
+        with self._lock:
+            nothing_to_do = self._closed and not self._early
+        if nothing_to_do:  # the shell left before it was needed: build nothing
             self._ready.set()
             return
         self._build(config_env)
@@ -186,7 +192,13 @@ class ShellRecorder:
             self._error = f"not recording this session: {exc}"
             rec = None
         with self._lock:
-            unused = rec if self._closed else None  # closed while starting: nothing to write
+            # the commands that ran meanwhile, stored before any later one (which waits here)
+            early, self._early = self._early, []
+            if early and rec is None and self._error is not None:
+                log.problem(self._error)
+            for noted in early:
+                self._record_early(rec, *noted)
+            unused = rec if self._closed else None  # closed while starting: nothing more
             self._recorder = None if unused else rec
             self._ready.set()
         if unused is not None:
@@ -255,7 +267,10 @@ class ShellRecorder:
         The ``delta`` alias runs the command line in this process on the same open store;
         ``forget`` and ``prune`` swap LMDB files, which must not race the fsync thread.
         """
-        rec = self._recorder if self._ready.is_set() and not self._closed else None
+        rec = None
+        if not self._closed and (self._ready.is_set() or self._early):
+            # a start still storing earlier commands is waited for: `delta` sees them
+            rec = self.recorder()
         if rec is None:
             yield None
             return
@@ -296,8 +311,13 @@ class ShellRecorder:
             if ts and len(ts) == 2 and ts[0] is not None and ts[1] is not None:
                 duration = max(0.0, float(ts[1]) - float(ts[0]))
             if isinstance(pending, _Early):
-                # It ran without waiting; before the next prompt it is committed, as every
-                # command is, so this waits for whatever of the start is left.
+                with self._lock:
+                    if not self._ready.is_set():
+                        # still starting: the start stores it; the next prompt draws now
+                        self._early.append((pending, exit_status, duration))
+                        self._prompted.set()
+                        self._go.set()
+                        return
                 self._record_early(self.recorder(), pending, exit_status, duration)
                 return
             rec = self.recorder(0)
@@ -323,13 +343,14 @@ class ShellRecorder:
         if self._closed:
             return
         with self._lock:
-            # every command is written before its prompt, so nothing waits for the start
-            # here: one not begun builds nothing, one under way closes what it built
+            # only commands noted while starting are waited for (the start stores them):
+            # a start not begun and holding none builds nothing, one under way closes
+            # what it built
             self._closed = True
-            ready = self._ready.is_set()
+            wait = self._ready.is_set() or bool(self._early)
         self._go.set()
         self._prompted.set()
-        if self._thread is not None and ready:
+        if self._thread is not None and wait:
             self._thread.join(timeout)
         rec, self._recorder = self._recorder, None
         if rec is not None:

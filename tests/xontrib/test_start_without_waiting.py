@@ -1,6 +1,7 @@
 """The shell does not wait for the recorder's background start (issue 15): an exit before it
-is needed builds nothing, and a command typed while it is starting runs at once and is
-committed, with its own start time, before the next prompt (as every command is)."""
+is needed builds nothing, and a command typed while it is starting runs at once, its next
+prompt draws at once, and the start stores it with its own start time before any later
+command; an exit right after it waits for that, so nothing is lost."""
 
 from __future__ import annotations
 
@@ -39,7 +40,10 @@ def test_a_command_run_while_starting_is_not_held_up_and_is_committed(recorder, 
     recorder.on_precommand("make test\n")
     after = time.time_ns()
     assert not recorder._ready.is_set()  # the command started without waiting for the start
-    recorder.on_postcommand(rtn=2, ts=[10.0, 12.5])  # before its prompt: committed
+    recorder.on_postcommand(rtn=2, ts=[10.0, 12.5])
+    # nor did its next prompt: the start was not begun (the fixture holds it) when it returned
+    assert recorder._early and not (delta_home / "memory").exists()
+    assert recorder._ready.wait(60)  # the start, told a command is waiting, stores it
     with Store(delta_home) as store:
         (got,) = store.iter_records()
     assert (got.command, got.exit, got.duration) == ("make test", 2, 2.5)
@@ -52,6 +56,24 @@ def test_a_command_run_while_starting_is_not_held_up_and_is_committed(recorder, 
     with Store(delta_home) as store:
         got = sorted(store.iter_records(), key=lambda r: r.start_ns)
     assert [r.command for r in got] == ["make test", "ls"]
+
+
+def test_an_exit_right_after_a_command_run_while_starting_keeps_it(recorder, delta_home):
+    recorder.on_precommand("git push\n")
+    recorder.on_postcommand(rtn=0, ts=[1.0, 2.0])
+    recorder.on_precommand("exit\n")
+    recorder.close()  # before the start stored it: the exit waits for that
+    assert not recorder._thread.is_alive()
+    with Store(delta_home) as store:
+        assert [r.command for r in store.iter_records()] == ["git push"]
+
+
+def test_delta_run_while_starting_sees_the_commands_before_it(recorder, delta_home):
+    recorder.on_precommand("make build\n")
+    recorder.on_postcommand(rtn=0, ts=[1.0, 2.0])
+    with recorder.using_memory() as ctx:  # what `delta memory …` typed next runs in
+        assert ctx is not None
+        assert [r.command for r in ctx.store.iter_records()] == ["make build"]
 
 
 def test_exit_typed_while_starting_builds_nothing(recorder, delta_home):

@@ -125,6 +125,14 @@ class Xonsh:
         self.child.expect_exact("warm-up-done\r\n")
         time.sleep(settle_s)
 
+    def until_stored(self, home: Path, timeout: float = 30) -> None:
+        """Wait until the memory under ``home`` holds a day: commands typed while Delta was
+        still starting are stored by the start, a moment after their prompt came back."""
+        deadline = time.monotonic() + timeout
+        while not any((Path(home) / "memory" / "shards").glob("*/data.mdb")):
+            assert time.monotonic() < deadline, "nothing was stored"
+            time.sleep(0.05)
+
     def ghost(self, typed: str, rest: str, timeout: float, pause: float = 0.5) -> bool:
         """Type ``typed`` key by key (pausing, as a person does) and wait for ``rest`` drawn
         after the cursor: the ghost text. False when it did not come within ``timeout``."""
