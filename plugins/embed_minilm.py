@@ -10,9 +10,11 @@ compressed (``data/minilm-vocab.txt.gz``, 107 KB) because the ONNX file does not
 
 The tokenizer follows BERT's uncased basic tokenizer (drop control characters, space out CJK
 characters, lower-case, strip accents, split on whitespace and punctuation), then greedy
-longest-match WordPiece with ``##`` continuations; a test checks it against the ``tokenizers``
-package's output on real commands. Texts are sorted by length and padded per batch, so short
-commands are cheap. onnxruntime is imported on first use, never at plugin registration.
+longest-match WordPiece with ``##`` continuations; tests check it against the ``tokenizers``
+package's output on real commands and on every code point whose class matters (that package's
+Unicode tables are older than Python's: see ``_REF_UNASSIGNED``). Texts are sorted by length
+and padded per batch, so short commands are cheap. onnxruntime is imported on first use, never
+at plugin registration.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import os
 import re
 import threading
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -62,21 +65,78 @@ def model_file() -> Path:
 
 
 # --- tokenizer ----------------------------------------------------------------------------
+# The reference (the ``tokenizers`` package, Rust) takes its character classes from the
+# ``unicode_categories`` crate, whose tables are Unicode 8.0; Python's ``unicodedata`` is 14.0
+# on 3.11 (15.0 on 3.12, 15.1 on 3.13). A code point assigned since 8.0 is unassigned (Cn) to
+# the reference, which therefore neither drops it as a format character, strips it as an accent
+# nor splits it off as punctuation: it stays in its word, which becomes [UNK]. These ranges
+# hold every code point that some Python from 3.11 to 3.13 calls Cf, Mn or P* and the reference
+# treats as an ordinary character (565 code points: 396 Cf/Mn and 104 P* on 3.11, 65 more that
+# are new in 15.0). Found by encoding "a<c>b" and "<c>" for every code point 0-10FFFF with both
+# tokenizers (and, for 15.0/15.1, taking the Cf/Mn/P* code points that 3.13's tables have and
+# 3.11's do not); tests/plugins/test_minilm_wordpiece.py checks each of them, and every code
+# point Python calls C*, Z*, Mn or P*, against the reference.
+_REF_UNASSIGNED = """
+061D 07FD 0890-0891 0898-089F 08CA-08E2 09FD-09FE 0A76 0AFA-0AFF 0B55 0C04 0C3C 0C77 0C84 0D00
+0D3B-0D3C 0D81 0EBA 0ECE 180F 1885-1886 1ABF-1ACE 1B7D-1B7E 1DF6-1DFB 2E43-2E4F 2E52-2E5D A82C
+A8C5 A8FF A9BD 10D24-10D27 10EAB-10EAD 10EFD-10EFF 10F46-10F50 10F55-10F59 10F82-10F89 11070
+11073-11074 110C2 110CD 111CF 1123E 11241 1133B 11438-1143F 11442-11444 11446 1144B-1144F
+1145A-1145B 1145D-1145E 11660-1166C 116B9 1182F-11837 11839-1183B 1193B-1193C 1193E 11943-11946
+119D4-119D7 119DA-119DB 119E0 119E2 11A01-11A0A 11A33-11A38 11A3B-11A47 11A51-11A56 11A59-11A5B
+11A8A-11A96 11A98-11A9C 11A9E-11AA2 11B00-11B09 11C30-11C36 11C38-11C3D 11C3F 11C41-11C45
+11C70-11C71 11C92-11CA7 11CAA-11CB0 11CB2-11CB3 11CB5-11CB6 11D31-11D36 11D3A 11D3C-11D3D
+11D3F-11D45 11D47 11D90-11D91 11D95 11D97 11EF3-11EF4 11EF7-11EF8 11F00-11F01 11F36-11F3A 11F40
+11F42-11F4F 11FFF 12FF1-12FF2 13430-13440 13447-13455 16E97-16E9A 16F4F 16FE2 16FE4 1CF00-1CF2D
+1CF30-1CF46 1E000-1E006 1E008-1E018 1E01B-1E021 1E023-1E024 1E026-1E02A 1E08F 1E130-1E136 1E2AE
+1E2EC-1E2EF 1E4EC-1E4EF 1E944-1E94A 1E95E-1E95F
+"""
+# Three older code points whose category changed after 8.0: the reference still strips U+1734
+# HANUNOO SIGN PAMUDPOD (Mn then, Mc now) and splits at U+166D CANADIAN SYLLABICS CHI SIGN (Po
+# then, So now) and U+111C9 SHARADA SANDHI MARK (Po then, Mn now).
+_REF_MOVED = {"\u1734": "Mn", "\u166d": "Po", "\U000111c9": "Po"}
+# the categories BERT's rules act on; only these can be wrong about an unassigned code point
+_REF_RULED = {"Cc", "Cf", "Co", "Cs", "Mn", "Zs", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps"}
+
+
+def _ranges(table: str) -> tuple[list[int], list[int]]:
+    starts, ends = [], []
+    for item in table.split():
+        first, _, last = item.partition("-")
+        starts.append(int(first, 16))
+        ends.append(int(last or first, 16))
+    return starts, ends
+
+
+_UNASSIGNED_START, _UNASSIGNED_END = _ranges(_REF_UNASSIGNED)
+
+
+def _category(ch: str) -> str:
+    """The general category the reference's Unicode 8.0 tables give ``ch``, for BERT's rules."""
+    cat = unicodedata.category(ch)
+    if cat in _REF_RULED:
+        cp = ord(ch)
+        i = bisect_right(_UNASSIGNED_START, cp) - 1
+        if i >= 0 and cp <= _UNASSIGNED_END[i]:
+            return "Cn"
+    return _REF_MOVED.get(ch, cat)
+
+
 def _is_punct(ch: str) -> bool:
     cp = ord(ch)
     if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
         return True
-    return unicodedata.category(ch).startswith("P")
+    return cp > 127 and _category(ch)[0] == "P"
 
 
 def _is_cjk(cp: int) -> bool:
+    # the reference's ranges, 2B920 included: it starts Extension E there, not at 2B820
     return (
         0x4E00 <= cp <= 0x9FFF
         or 0x3400 <= cp <= 0x4DBF
         or 0x20000 <= cp <= 0x2A6DF
         or 0x2A700 <= cp <= 0x2B73F
         or 0x2B740 <= cp <= 0x2B81F
-        or 0x2B820 <= cp <= 0x2CEAF
+        or 0x2B920 <= cp <= 0x2CEAF
         or 0xF900 <= cp <= 0xFAFF
         or 0x2F800 <= cp <= 0x2FA1F
     )
@@ -91,27 +151,28 @@ def basic_words(text: str) -> list[str]:
 
     ASCII text (nearly every command) takes one regular expression: each printable ASCII
     character is a space, a letter or digit, or punctuation to BERT, and the control
-    characters are dropped; 5x faster than the general path, same output.
+    characters are dropped; 5x faster than the general path, same output. Other text goes
+    by the reference's character classes (:func:`_category`), and a capital sigma lower-cases
+    to σ wherever it stands, as the reference has it (``str.lower`` makes a final one ς).
     """
     if text.isascii():
         return _ASCII_WORDS.findall(_ASCII_CONTROL.sub("", text).lower())
     chars = []
     for ch in text:
         cp = ord(ch)
-        if ch in " \t\n\r" or unicodedata.category(ch) == "Zs":
+        cat = _category(ch)
+        if ch in " \t\n\r" or cat == "Zs":
             chars.append(" ")
-        elif cp == 0 or cp == 0xFFFD or unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs"):
+        elif cp == 0 or cp == 0xFFFD or cat in ("Cc", "Cf", "Co", "Cs"):
             continue
         elif _is_cjk(cp):
             chars.append(f" {ch} ")
         else:
             chars.append(ch)
     out: list[str] = []
-    for word in "".join(chars).lower().split():
+    for word in "".join(chars).replace("Σ", "σ").lower().split():
         if not word.isascii():
-            word = "".join(
-                c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn"
-            )
+            word = "".join(c for c in unicodedata.normalize("NFD", word) if _category(c) != "Mn")
         start = 0
         for i, ch in enumerate(word):
             if _is_punct(ch):
