@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from hashlib import blake2b
 from pathlib import Path
 
+from delta_core.memory.encoded_batch import encode_batch
 from delta_core.memory.privacy import apply_filters
 from delta_core.memory.store import AddResult, Store
 from delta_core.plugin.protocols import Importer, ImportProblem, PrivacyFilter, Verdict
@@ -23,6 +24,7 @@ from delta_core.records.record import Record, local_utc_offset_minutes
 
 BATCH = 20_000
 VERDICT_MEMO = 200_000
+FOLD_EVERY = 100_000  # records folded into the index at once, at most
 
 
 @dataclass
@@ -162,9 +164,14 @@ def import_records(
     t0 = time.perf_counter()
     with paused_gc():
         for records, origins in prepare_batches(items, list(filters), summary, source=source):
-            summary.add(store.add_many(records, origins))
+            summary.add(store.add_encoded(encode_batch(records, origins), fold=False))
+            # Fold the index in big steps, as the parallel import does: each distinct
+            # command and pair is merged once per fold, not once per batch.
+            if store.unfolded() >= FOLD_EVERY:
+                store.fold_pending()
             if progress is not None:
                 progress(len(records))
+        store.fold_pending()  # with the collector still paused
     store.sync()
     summary.seconds = time.perf_counter() - t0
     return summary
