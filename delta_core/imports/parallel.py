@@ -24,7 +24,13 @@ from typing import BinaryIO
 
 from delta_core import log
 from delta_core.context import DeltaContext
-from delta_core.imports.pipeline import FOLD_EVERY, ImportSummary, import_records, paused_gc
+from delta_core.imports.pipeline import (
+    FoldPlan,
+    ImportSummary,
+    import_records,
+    paused_gc,
+    store_batch,
+)
 from delta_core.imports.worker import FRAME
 
 MB = 1024 * 1024
@@ -184,6 +190,7 @@ def _store_frames(proc, job, ctx, summary, progress, path) -> bool | None:
     pickle.dump([f.name for f in ctx.filters], proc.stdin)
     proc.stdin.close()
     store = ctx.store
+    plan = FoldPlan()
     for message in _frames(proc.stdout):
         kind = message[0]
         if kind in ("batch", "done"):
@@ -191,10 +198,7 @@ def _store_frames(proc, job, ctx, summary, progress, path) -> bool | None:
             summary.problems.extend(problems)
         if kind == "batch":
             _, encoded, stored, _, _ = message
-            summary.add(store.add_encoded(encoded, fold=False))
-            # Fold the index in big steps: each distinct command is merged once per fold.
-            if store.unfolded() >= FOLD_EVERY:
-                store.fold_pending()
+            summary.add(store_batch(store, encoded, plan))
             if progress is not None:
                 progress(stored)
         elif kind == "done":
