@@ -71,9 +71,10 @@ class _KeywordGate:
         }
         if "" in by_kw:
             self.always |= by_kw[""]
-        self.pattern = re.compile(_trie_pattern(words)) if words else None
+        trie = _trie_pattern(words)
+        self.pattern = re.compile(trie) if words else None
         # the keyword at each position where one starts (the pattern never matches empty)
-        self._findall = re.compile(f"(?=({self.pattern.pattern}))").findall if words else None
+        self._findall = re.compile(f"(?=({trie}))").findall if words else None
 
     def wanted(self, lowered: str) -> set[int]:
         found = set(self.always)
