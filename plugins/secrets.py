@@ -50,9 +50,10 @@ class _KeywordGate:
     """Finds, in one pass over the lowered text, the rules whose keywords occur in it.
 
     One regex over every keyword (a trie of them, so at a position it matches the longest
-    keyword that starts there); each find restarts the search one character after its start,
-    so overlapping keywords are all seen, and a keyword unlocks its own rules and those of
-    every keyword that is a prefix of it. Rules without keywords always run.
+    keyword that starts there) inside a lookahead, so ``findall`` tries it at every position
+    and overlapping keywords are all seen, in one call that loops in C; a keyword unlocks its
+    own rules and those of every keyword that is a prefix of it. Rules without keywords
+    always run.
     """
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
@@ -70,20 +71,17 @@ class _KeywordGate:
         }
         if "" in by_kw:
             self.always |= by_kw[""]
-        self.pattern = re.compile(_trie_pattern(words)) if words else None
+        trie = _trie_pattern(words)
+        self.pattern = re.compile(trie) if words else None
+        # the keyword at each position where one starts (the pattern never matches empty)
+        self._findall = re.compile(f"(?=({trie}))").findall if words else None
 
     def wanted(self, lowered: str) -> set[int]:
         found = set(self.always)
-        pattern = self.pattern
-        if pattern is not None:
+        if self._findall is not None:
             unlocks = self.unlocks
-            # search() skips ahead with the regex engine's own scan for a first character;
-            # each find restarts one character later, so overlapping keywords are all seen.
-            search = pattern.search
-            m = search(lowered)
-            while m is not None:
-                found |= unlocks[m.group()]
-                m = search(lowered, m.start() + 1)
+            for word in set(self._findall(lowered)):
+                found |= unlocks[word]
         return found
 
 

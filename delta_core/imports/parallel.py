@@ -24,14 +24,19 @@ from typing import BinaryIO
 
 from delta_core import log
 from delta_core.context import DeltaContext
-from delta_core.imports.pipeline import ImportSummary, import_records, paused_gc
+from delta_core.imports.pipeline import (
+    FoldPlan,
+    ImportSummary,
+    import_records,
+    paused_gc,
+    store_batch,
+)
 from delta_core.imports.worker import FRAME
 
 MB = 1024 * 1024
 PARALLEL_MIN_BYTES = 4 * MB
 PARALLEL_BATCH = 20_000  # records per frame: small, so both processes start and end together
 READ_AHEAD = 8  # frames: the worker can run 160k records ahead of the store
-FOLD_EVERY = 100_000  # records folded into the index at once, at most
 
 
 class ImportFailed(RuntimeError):
@@ -137,7 +142,6 @@ def _import_in_two_processes(
         "root": str(ctx.layout.root),
         "env": ctx.env,
         "importer": importer_name,
-        "filters": [f.name for f in ctx.filters],
         "path": str(path),
         "source": source,
         "batch": PARALLEL_BATCH,
@@ -156,7 +160,7 @@ def _import_in_two_processes(
         )
         try:
             with paused_gc():
-                finished = _store_frames(proc, job, store, summary, progress, path)
+                finished = _store_frames(proc, job, ctx, summary, progress, path)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -173,11 +177,20 @@ def _import_in_two_processes(
     return summary
 
 
-def _store_frames(proc, job, store, summary, progress, path) -> bool | None:
-    """Feed the worker its job and store what it sends: True once it is done."""
+def _store_frames(proc, job, ctx, summary, progress, path) -> bool | None:
+    """Feed the worker its job and store what it sends: True once it is done.
+
+    The job goes first and the names of the filters in use after it: the worker builds its
+    plugins while this process builds its own to name them (both take a few tenths of a
+    second, the rule set's regexes mostly).
+    """
     assert proc.stdin is not None and proc.stdout is not None
     pickle.dump(job, proc.stdin)
+    proc.stdin.flush()
+    pickle.dump([f.name for f in ctx.filters], proc.stdin)
     proc.stdin.close()
+    store = ctx.store
+    plan = FoldPlan()
     for message in _frames(proc.stdout):
         kind = message[0]
         if kind in ("batch", "done"):
@@ -185,10 +198,7 @@ def _store_frames(proc, job, store, summary, progress, path) -> bool | None:
             summary.problems.extend(problems)
         if kind == "batch":
             _, encoded, stored, _, _ = message
-            summary.add(store.add_encoded(encoded, fold=False))
-            # Fold the index in big steps: each distinct command is merged once per fold.
-            if store.unfolded() >= FOLD_EVERY:
-                store.fold_pending()
+            summary.add(store_batch(store, encoded, plan))
             if progress is not None:
                 progress(stored)
         elif kind == "done":

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from hashlib import blake2b
 from pathlib import Path
 
+from delta_core.memory.encoded_batch import EncodedBatch, encode_batch
 from delta_core.memory.privacy import apply_filters
 from delta_core.memory.store import AddResult, Store
 from delta_core.plugin.protocols import Importer, ImportProblem, PrivacyFilter, Verdict
@@ -23,6 +24,7 @@ from delta_core.records.record import Record, local_utc_offset_minutes
 
 BATCH = 20_000
 VERDICT_MEMO = 200_000
+FOLD_EVERY = 100_000  # records folded into the index at once, at most
 
 
 @dataclass
@@ -149,6 +151,66 @@ def prepare_batches(
         yield records, (origins if timeless else None)
 
 
+class FoldPlan:
+    """Which batches stored with ``fold=False`` may go into the index in one fold.
+
+    Folding several batches at once merges each distinct command and pair once, not once
+    per batch; the index it builds is the one folding each batch in turn builds as long as
+    every stream (session) of a batch runs after what the pending batches hold of it. A
+    record older than its session's newest adds no pair when it comes in a later fold, and
+    its pairs when it comes in the same fold (see :mod:`delta_core.memory.index`), so a
+    batch that steps back in time is folded on its own, as before.
+    """
+
+    def __init__(self) -> None:
+        self._newest: dict[str, tuple[int, int, str]] = {}  # stream -> newest pending order
+
+    def joins(self, batch: EncodedBatch) -> bool:
+        """Whether ``batch`` may be folded with the pending batches; it is pending after."""
+        spans: dict[str, tuple[tuple[int, int, str], tuple[int, int, str]]] = {}
+        for day_batch in batch.values():
+            cols = day_batch.cols
+            orders = list(zip(cols.days, cols.starts, cols.ids, strict=True))
+            streams = cols.streams
+            if not streams:
+                continue
+            if streams.count(streams[0]) == len(streams):
+                by_stream = {streams[0]: orders}
+            else:
+                by_stream = {}
+                for sid, order in zip(streams, orders, strict=True):
+                    by_stream.setdefault(sid, []).append(order)
+            for sid, rows in by_stream.items():
+                low, high = min(rows), max(rows)
+                if sid in spans:
+                    low, high = min(low, spans[sid][0]), max(high, spans[sid][1])
+                spans[sid] = (low, high)
+        newest = self._newest
+        joins = all(low > newest[sid] for sid, (low, _) in spans.items() if sid in newest)
+        if not joins:
+            newest.clear()
+        for sid, (_, high) in spans.items():
+            if sid not in newest or high > newest[sid]:
+                newest[sid] = high
+        return joins
+
+    def folded(self) -> None:
+        """Nothing is pending any more."""
+        self._newest.clear()
+
+
+def store_batch(store: Store, batch: EncodedBatch, plan: FoldPlan) -> AddResult:
+    """Store an import's batch, folding the index in big steps (every :data:`FOLD_EVERY`
+    records, at most) where that builds the index folding each batch would."""
+    if not plan.joins(batch):
+        store.fold_pending()
+    stored = store.add_encoded(batch, fold=False)
+    if store.unfolded() >= FOLD_EVERY:
+        store.fold_pending()
+        plan.folded()
+    return stored
+
+
 def import_records(
     store: Store,
     items: Iterable[Record | ImportProblem],
@@ -161,10 +223,13 @@ def import_records(
     summary = ImportSummary()
     t0 = time.perf_counter()
     with paused_gc():
-        for records, origins in prepare_batches(items, list(filters), summary, source=source):
-            summary.add(store.add_many(records, origins))
+        batches = prepare_batches(items, list(filters), summary, source=source, batch=BATCH)
+        plan = FoldPlan()
+        for records, origins in batches:
+            summary.add(store_batch(store, encode_batch(records, origins), plan))
             if progress is not None:
                 progress(len(records))
+        store.fold_pending()  # with the collector still paused
     store.sync()
     summary.seconds = time.perf_counter() - t0
     return summary

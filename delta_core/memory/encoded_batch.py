@@ -56,19 +56,27 @@ def encode_batch(
         key, value = codec.encode_with_key(rec)
         found = [origins[0]] if origins else None
         return {rec.day_number: DayBatch([key], [value], Columns.of_one(rec), found)}
-    groups: dict[int, tuple[list[bytes], list[bytes], list[Record], list[bytes | None]]] = {}
-    for i, rec in enumerate(records):
-        key, value = codec.encode_with_key(rec)
-        day = rec.day_number
-        group = groups.get(day)
-        if group is None:
-            group = groups[day] = ([], [], [], [])
-        group[0].append(key)
-        group[1].append(value)
-        group[2].append(rec)
-        if origins:
-            group[3].append(origins[i])
+    keys, values = codec.encode_many(records)
+    days = [(r.start_ns // 1_000_000_000 + r.utc_offset * 60) // 86400 for r in records]
+    if not days:
+        return {}
+    first = days[0]
+    if days.count(first) == len(days):  # all of one day: no grouping
+        found = list(origins) if origins else None
+        return {first: DayBatch(keys, values, Columns.from_records(records, days), found)}
+    rows: dict[int, list[int]] = {}
+    for i, day in enumerate(days):
+        got = rows.get(day)
+        if got is None:
+            rows[day] = [i]
+        else:
+            got.append(i)
     return {
-        day: DayBatch(keys, values, Columns.from_records(recs), found if origins else None)
-        for day, (keys, values, recs, found) in groups.items()
+        day: DayBatch(
+            [keys[i] for i in r],
+            [values[i] for i in r],
+            Columns.from_records([records[i] for i in r], [day] * len(r)),
+            None if not origins else [origins[i] for i in r],
+        )
+        for day, r in rows.items()
     }

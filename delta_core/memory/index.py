@@ -43,7 +43,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import compress, islice
-from operator import le
+from operator import itemgetter, le
 
 import lmdb
 
@@ -214,10 +214,15 @@ def _tail_bytes(order: tuple[int, int, str], newest: bytes, before: bytes) -> by
     return _TAIL.pack(day, ns, bytes.fromhex(rid or "00" * 8), len(newest)) + newest + before
 
 
+_first = itemgetter(0)
+
+
 def put_all(txn: lmdb.Transaction, db, writes: list[tuple[bytes, bytes]]) -> None:
     """Write many pairs in one call (a loop in C), a few one by one (no cursor to set up)."""
     if len(writes) > 8:
-        txn.cursor(db=db).putmulti(writes)
+        # In key order: each write lands next to the last one in the B-tree (a fold's keys
+        # are scattered). The sort is stable, so of two writes to one key the last still wins.
+        txn.cursor(db=db).putmulti(sorted(writes, key=_first))
     else:
         for key, value in writes:
             txn.put(key, value, True, True, False, db)  # positional: see _follow

@@ -63,6 +63,18 @@ def record_problem(rec: Record, *, texts: bool = True) -> str | None:
     why = command_size_problem(rec.command)
     if why or not texts:
         return why
+    # One test for all six fields (an import checks millions): their concatenation encodes
+    # exactly when each of them does, and is ASCII exactly when each of them is.
+    try:
+        joined = "".join((rec.command, rec.cwd, rec.session, rec.host, rec.user, rec.shell))
+    except TypeError:  # not text at all: the checks below say which field
+        joined = None
+    if (
+        joined is not None
+        and not rec.extra
+        and (joined.isascii() or text_problem("", joined) is None)
+    ):
+        return None
     for name in ("command", "cwd", "session", "host", "user", "shell"):
         why = text_problem(name, getattr(rec, name))
         if why:

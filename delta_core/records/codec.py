@@ -17,8 +17,10 @@ cursor walk is a walk in time and the same record always lands on the same key.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import zlib
+from collections.abc import Sequence
 
 from delta_core.records.identity import _ENC, _ERR, _digest
 from delta_core.records.record import Record
@@ -111,6 +113,68 @@ def encode_with_key(rec: Record) -> tuple[bytes, bytes]:
         rec.id = digest.hex()
     start = rec.start_ns
     return _KEY.pack(start if start > 0 else 0, digest), value
+
+
+_HEAD_SIX = struct.Struct(_HEAD.format + "6I")  # the head, then six lengths: no extras
+
+
+def encode_many(records: Sequence[Record]) -> tuple[list[bytes], list[bytes]]:
+    """The keys and values of records, giving each its identity: :func:`encode_with_key`
+    for a batch, with the common record (no extras, no id yet) encoded inline.
+
+    An import encodes millions of records and the calls and look-ups of the one-record path
+    are half the cost of each; the bytes are the same.
+    """
+    keys: list[bytes] = []
+    values: list[bytes] = []
+    pack, key_pack, crc32, blake2b = _HEAD_SIX.pack, _KEY.pack, zlib.crc32, hashlib.blake2b
+    crc_pack, join, sep, enc, err = _CRC.pack, b"".join, b"\x00".join, _ENC, _ERR
+    for rec in records:
+        if rec.extra or rec.id:
+            key, value = encode_with_key(rec)
+        else:
+            command = rec.command.encode(enc, err)
+            cwd = rec.cwd.encode(enc, err)
+            session = rec.session.encode(enc, err)
+            host = rec.host.encode(enc, err)
+            user = rec.user.encode(enc, err)
+            shell = rec.shell.encode(enc, err)
+            exit_, duration, start = rec.exit, rec.duration, rec.start_ns
+            body = join(
+                (
+                    pack(
+                        SCHEMA_VERSION,
+                        (exit_ is not None) | ((duration is not None) << 1),
+                        start,
+                        rec.utc_offset,
+                        exit_ or 0,
+                        duration or 0.0,
+                        0,
+                        len(command),
+                        len(cwd),
+                        len(session),
+                        len(host),
+                        len(user),
+                        len(shell),
+                    ),
+                    command,
+                    cwd,
+                    session,
+                    host,
+                    user,
+                    shell,
+                )
+            )
+            value = body + crc_pack(crc32(body))
+            # identity._digest, inlined
+            h = blake2b(sep((command, session, host, user)), digest_size=8)
+            h.update(start.to_bytes(8, "big", signed=True))
+            digest = h.digest()
+            rec.id = digest.hex()
+            key = key_pack(start if start > 0 else 0, digest)
+        keys.append(key)
+        values.append(value)
+    return keys, values
 
 
 def _decode_v1(data: bytes, key: bytes | None) -> Record:

@@ -35,16 +35,19 @@ class Columns:
     ids: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_records(cls, records: Sequence[Record]) -> Columns:
-        """Columns of records that already have their ids."""
+    def from_records(cls, records: Sequence[Record], days: list[int] | None = None) -> Columns:
+        """Columns of records that already have their ids (``days``: their day numbers,
+        when the caller has them)."""
+        sessions = [r.session for r in records]
         return cls(
             [r.command for r in records],
             [r.cwd for r in records],
             [r.start_ns for r in records],
             [r.exit for r in records],
-            [r.session for r in records],
-            [stream_of(r) for r in records],
-            [r.day_number for r in records],
+            sessions,
+            # stream_of, inlined
+            [s or f"h:{r.host}|{r.user}|{r.shell}" for s, r in zip(sessions, records, strict=True)],
+            [r.day_number for r in records] if days is None else days,
             [r.id for r in records],
         )
 
