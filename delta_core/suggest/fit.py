@@ -177,7 +177,11 @@ def fit_typed_weight(
     key by key (``delta eval``'s fixed protocol: one key accepts the first suggestion when
     it is the command); history's candidates and the model's answer at each prefix do not
     depend on the weight, so they are computed once and every weight in
-    :data:`TYPED_GRID` is judged on them. Ties go to the smaller weight.
+    :data:`TYPED_GRID` is judged on them. Ties go to the smaller weight; when every weight
+    ties (the model changed no held-out command's keys, common on a short history of
+    distinct commands such as fish's), nothing argues against the model and the default
+    :data:`~delta_core.suggest.engine.MODEL_WEIGHT` is kept (dev16 fish: the model then
+    saved keys on 10 commands of the replay and cost keys on none, against 7 and 0).
     """
     from delta_core.suggest.engine import CompletionMemo
 
@@ -212,6 +216,8 @@ def fit_typed_weight(
         turns.append(as_turn(rec))
         previous.append(cmd)
         cwd = rec.cwd
+    if len(set(keys.values())) == 1:
+        return MODEL_WEIGHT
     return min(TYPED_GRID, key=lambda w: (keys[w], w))
 
 

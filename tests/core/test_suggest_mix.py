@@ -11,7 +11,7 @@ import pytest
 from delta_core.learn.eval.protocol import evaluate
 from delta_core.plugin.protocols import Suggestion, SuggestQuery
 from delta_core.records.record import Record
-from delta_core.suggest.engine import combine
+from delta_core.suggest.engine import MODEL_WEIGHT, combine
 from delta_core.suggest.fit import (
     BLEND_FILE,
     load_model_weight,
@@ -162,5 +162,10 @@ def test_the_typed_weight_is_the_one_that_saves_most_keys():
         return state["cmd"]
 
     assert fit_typed_weight(_Scripted(oracle, 0.9), before, heldout) > 0.5
-    assert fit_typed_weight(_Scripted(lambda t: t + "zzz", 0.9), before, heldout) == 0.0
+    # a model always wrong, where history would be right: kept out once something is typed
+    known = _recs(["git commit -m wip", "ls"] * 4, 100)
+    assert fit_typed_weight(_Scripted(lambda t: t + "zzz", 0.9), before, known) == 0.0
+    # one that changes nothing either way (here it never answers): the default weight stays
+    silent = _Scripted(lambda t: None, 0.9)
+    assert fit_typed_weight(silent, before, heldout) == MODEL_WEIGHT
     assert load_typed_weight(SHARED_DATA / "no-such-model") is None
