@@ -94,7 +94,7 @@ def test_xonsh_on_a_full_disk_warns_once_and_records_again_when_space_returns(
     env = clean_env(base, delta_home=small_fs / "delta", DELTA_SERVE_AUTO_START="0")
     sh = Xonsh(write_rc(base / "rc.xsh"), env, base)
     assert "before-full" in sh.run("echo before-full")
-    sh.until_stored(small_fs / "delta")
+    sh.until_stored(env)
     filler = fill(small_fs)
     for i in range(3):
         assert f"while-full-{i}" in sh.run(f"echo while-full-{i}")

@@ -26,7 +26,7 @@ def test_a_day_damaged_under_a_running_shell_goes_on_in_a_fresh_shard(tmp_path: 
     sh, env = _shell(tmp_path)
     for i in range(5):
         sh.run(f"echo before-{i}")
-    sh.until_stored(Path(env["DELTA_HOME"]))
+    sh.until_stored(env, 5)
     shards = Path(env["DELTA_HOME"]) / "memory" / "shards"
     assert len(os.listdir(shards)) == 1  # today
     (day,) = shards.iterdir()
@@ -46,7 +46,7 @@ def test_a_home_removed_under_a_running_shell_is_made_again(tmp_path: Path) -> N
     sh, env = _shell(tmp_path)
     sh.run("echo first")
     home = Path(env["DELTA_HOME"])
-    sh.until_stored(home)
+    sh.until_stored(env)
     assert (home / "memory" / "shards").is_dir()
     shutil.rmtree(home)  # what `rm -rf $DELTA_HOME` does
     for word in ("second", "third"):

@@ -125,13 +125,16 @@ class Xonsh:
         self.child.expect_exact("warm-up-done\r\n")
         time.sleep(settle_s)
 
-    def until_stored(self, home: Path, timeout: float = 30) -> None:
-        """Wait until the memory under ``home`` holds a day: commands typed while Delta was
-        still starting are stored by the start, a moment after their prompt came back."""
+    def until_stored(self, env: dict[str, str], count: int = 1, timeout: float = 60) -> None:
+        """Wait until the memory holds ``count`` records: commands typed while Delta was still
+        starting are stored by the start, a moment after their prompt came back."""
         deadline = time.monotonic() + timeout
-        while not any((Path(home) / "memory" / "shards").glob("*/data.mdb")):
-            assert time.monotonic() < deadline, "nothing was stored"
-            time.sleep(0.05)
+        home = Path(env["DELTA_HOME"])
+        while True:
+            if any((home / "memory" / "shards").glob("*/data.mdb")) and len(export(env)) >= count:
+                return
+            assert time.monotonic() < deadline, f"fewer than {count} commands were stored"
+            time.sleep(0.1)
 
     def ghost(self, typed: str, rest: str, timeout: float, pause: float = 0.5) -> bool:
         """Type ``typed`` key by key (pausing, as a person does) and wait for ``rest`` drawn
