@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_import_parallel import SECRET, zsh_history
 
 from delta_core.context import DeltaContext
 from delta_core.imports import pipeline
@@ -23,29 +24,6 @@ from delta_core.imports.pipeline import ImportSummary, paused_gc, prepare_batche
 from delta_core.records import checks, codec
 from delta_core.records.checks import record_problem, text_problem
 from delta_core.records.record import Record
-
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "shell_commands_sample.txt"
-SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
-
-
-def zsh_history(path: Path, n: int) -> Path:
-    """``n`` commands over several days, with a secret, a spaced command, binary garbage
-    and two commands out of time order."""
-    cmds = [c for c in SAMPLE.read_text().splitlines() if c.strip() and "\n" not in c]
-    out = bytearray()
-    for i in range(n):
-        cmd = cmds[i % len(cmds)]
-        if i == 7:
-            cmd = f"git clone https://{SECRET}@github.com/o/r.git"
-        if i == 11:
-            cmd = " ls -la  # leading space: never recorded"
-        out += f": {1_700_000_000 + i * 97}:0;{cmd}\n".encode()
-        if i == 13:
-            out += b"\xff\xfe binary \x00 garbage\n"
-        if i in (17, 400):  # a command from earlier days (a merged history): out of order
-            out += f": {1_600_000_000 + i}:0;echo back in time {i}\n".encode()
-    path.write_bytes(bytes(out))
-    return path
 
 
 def fresh(tmp: Path, name: str) -> DeltaContext:
@@ -78,7 +56,7 @@ def batch_by_batch(ctx: DeltaContext, path: Path) -> ImportSummary:
 
 
 def test_an_import_stores_what_storing_batch_by_batch_stored(tmp_path, monkeypatch):
-    history = zsh_history(tmp_path / "zsh_history", 2_000)
+    history = zsh_history(tmp_path / "zsh_history", 2_000, back_in_time=(17, 400))
     monkeypatch.setattr(pipeline, "BATCH", 300)
     monkeypatch.setattr(pipeline, "FOLD_EVERY", 700)  # several folds, at batch boundaries
     old, new = fresh(tmp_path, "old"), fresh(tmp_path, "new")

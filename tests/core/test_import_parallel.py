@@ -18,8 +18,10 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "shell_commands_sample.t
 SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 
 
-def zsh_history(path: Path, n: int) -> Path:
-    """``n`` commands as a zsh extended history over several days, with a secret and garbage."""
+def zsh_history(path: Path, n: int, back_in_time: tuple[int, ...] = ()) -> Path:
+    """``n`` commands as a zsh extended history over several days, with a secret, a spaced
+    command and binary garbage; after each command numbered in ``back_in_time``, one from
+    earlier days (a merged history: out of time order)."""
     cmds = [c for c in SAMPLE.read_text().splitlines() if c.strip() and "\n" not in c]
     out = bytearray()
     for i in range(n):
@@ -31,6 +33,8 @@ def zsh_history(path: Path, n: int) -> Path:
         out += f": {1_700_000_000 + i * 97}:0;{cmd}\n".encode()
         if i == 13:
             out += b"\xff\xfe binary \x00 garbage\n"
+        if i in back_in_time:
+            out += f": {1_600_000_000 + i}:0;echo back in time {i}\n".encode()
     path.write_bytes(bytes(out))
     return path
 
