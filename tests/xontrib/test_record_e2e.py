@@ -94,12 +94,18 @@ def test_two_shells_at_once_both_record(tmp_path: Path) -> None:
 
 def test_each_command_is_stored_before_the_next_prompt(tmp_path: Path) -> None:
     # Read by another program while the shell is still open: no waiting for exit or a flush.
+    # The first command may be typed while Delta is still starting; the start stores it a
+    # moment after its prompt (test_start_without_waiting.py), so that one is waited for.
+    # Every command after it is stored before its next prompt draws.
     env = clean_env(tmp_path)
     sh = Xonsh(write_rc(tmp_path / "rc.xsh"), env, tmp_path)
     sh.run("echo one")
+    sh.until_stored(env, 1)
     assert [r["command"] for r in export(env)] == ["echo one"]
     sh.run("echo two")
     assert [r["command"] for r in export(env)] == ["echo one", "echo two"]
+    sh.run("echo three")
+    assert [r["command"] for r in export(env)] == ["echo one", "echo two", "echo three"]
     sh.exit()
 
 
