@@ -153,11 +153,28 @@ def _context_head(first: bytes, second: bytes) -> bytes:
     return hashlib.blake2b(_KLEN.pack(len(first)) + first + second, digest_size=8).digest()
 
 
-def _grams(seq: list[str], starts: list[int], new: int, n: int) -> tuple[list, list[int]]:
-    """Each run of ``n`` commands in ``seq`` that ends at one of its new commands (those from
-    index ``new`` on; ``starts`` are theirs), as a tuple, and the start of its last command."""
+_ID_BITS = 32  # a fold's commands are numbered; a pair packs two numbers, a triple three
+_ID_MASK = (1 << _ID_BITS) - 1
+
+
+def _grams(ids: list[int], starts: list[int], new: int, n: int) -> tuple[list[int], list[int]]:
+    """Each run of ``n`` commands in ``ids`` (a session's commands, numbered) that ends at one
+    of its new commands (those from index ``new`` on; ``starts`` are theirs), packed into one
+    int (:data:`_ID_BITS` per command, oldest first), and the start of its last command.
+
+    Ints, not tuples of strings: a fold counts hundreds of thousands of them, and hashing and
+    comparing one int is a fraction of a tuple's cost.
+    """
     first = max(new, n - 1)
-    grams = list(zip(*(islice(seq, first - n + 1 + k, None) for k in range(n)), strict=False))
+    last = islice(ids, first, None)
+    prev = islice(ids, first - 1, None)
+    if n == 2:
+        grams = [a << _ID_BITS | b for a, b in zip(prev, last, strict=False)]
+    else:
+        before = islice(ids, first - 2, None)
+        grams = [
+            (a << _ID_BITS | b) << _ID_BITS | c for a, b, c in zip(before, prev, last, strict=False)
+        ]
     return grams, starts[first - new :]
 
 
@@ -363,9 +380,11 @@ class Index:
             self._follow_one(txn, cols, keys)
             return
         tdb = self.db[b"session_ends"]
-        # (context..., next command) -> how often, and its newest start; pairs, then triples
+        # (context..., next command), packed by _grams -> how often, and its newest start;
+        # pairs, then triples
         counts: tuple[Counter, Counter] = (Counter(), Counter())
         newest: tuple[dict, dict] = ({}, {})
+        number: dict[str, int] = {}  # command -> its number in this fold
         for sid, part in _streams(cols):
             orders = list(zip(part.days, part.starts, part.ids, strict=True))
             if len(orders) > 1 and not all(map(le, orders, islice(orders, 1, None))):
@@ -383,9 +402,10 @@ class Index:
                 if not cmds:
                     continue
             seq = [*lead, *cmds]
+            ids = [number.setdefault(c, len(number)) for c in seq]
             in_order = all(map(le, starts, islice(starts, 1, None)))
             for n, found, newest_all in zip((2, 3), counts, newest, strict=True):
-                grams, ends = _grams(seq, starts, len(lead), n)
+                grams, ends = _grams(ids, starts, len(lead), n)
                 found.update(grams)
                 if in_order:  # the last start a dict keeps is the newest
                     seen = dict(zip(grams, ends, strict=True))
@@ -400,34 +420,37 @@ class Index:
                             seen[gram] = newest_all[gram]
                 newest_all.update(seen)
             txn.put(skey, _tail_value(orders[-1], seq[-2:]), db=tdb)
-        self._count_follows(txn, b"successors", counts[0], newest[0], keys)
-        self._count_follows(txn, b"successors2", counts[1], newest[1], keys)
+        names = list(number)  # number -> command
+        # a session's tail may be older than the batch: its commands have no key yet
+        ckeys = [keys[c] if c in keys else command_key(c) for c in names]
+        self._count_follows(txn, b"successors", counts[0], newest[0], names, ckeys)
+        self._count_follows(txn, b"successors2", counts[1], newest[1], names, ckeys)
 
     def _count_follows(
         self,
         txn: lmdb.Transaction,
         table: bytes,
-        follows: dict[tuple[str, ...], int],
-        newest: dict[tuple[str, ...], int],
-        keys: dict[str, bytes],
+        follows: dict[int, int],
+        newest: dict[int, int],
+        names: list[str],
+        ckeys: list[bytes],
     ) -> None:
-        """Add ``follows`` ((context..., next command) -> how often; when last in ``newest``)
-        to ``table``: ``successors`` for pairs, ``successors2`` for triples."""
+        """Add ``follows`` (packed (context..., next command) -> how often; when last in
+        ``newest``) to ``table``: ``successors`` for pairs, ``successors2`` for triples.
+        ``names`` and ``ckeys`` are the fold's commands and their index keys, by number."""
         db = self.db[table]
-        missing = {c for gram in follows for c in gram if c not in keys}
-        keys.update((c, command_key(c)) for c in missing)  # a session's tail may be older
-        heads = {  # one per distinct context: a pair's previous command, or a triple's two
-            c: _pair_head(c[0], keys[c[0]])
-            if len(c) == 1
-            else _context_head(keys[c[0]], keys[c[1]])
-            for c in {g[:-1] for g in follows}
-        }
         grams = list(follows)
-        halves = [keys[g[-1]] for g in grams]
-        long_cmds = {}  # gram -> its next command's bytes, where its half of the key is cut
+        contexts = {g >> _ID_BITS for g in grams}
+        if table == b"successors":  # the context is one command
+            heads = {c: _pair_head(names[c], ckeys[c]) for c in contexts}
+        else:  # two
+            heads = {c: _context_head(ckeys[c >> _ID_BITS], ckeys[c & _ID_MASK]) for c in contexts}
+        nexts = [g & _ID_MASK for g in grams]
+        halves = [ckeys[i] for i in nexts]
+        long_cmds = {}  # position -> its next command's bytes, where its half of the key is cut
         for i in [i for i, half in enumerate(halves) if len(half) > PAIR_LIMIT]:
-            halves[i], long_cmds[grams[i]] = _half(grams[i][-1], halves[i])
-        dbkeys = [heads[g[:-1]] + h for g, h in zip(grams, halves, strict=True)]
+            halves[i], long_cmds[i] = _half(names[nexts[i]], halves[i])
+        dbkeys = [heads[g >> _ID_BITS] + h for g, h in zip(grams, halves, strict=True)]
         get, pack = txn.get, _SUCC.pack
         olds = [get(k, None, db) for k in dbkeys]
         counts = [follows[g] for g in grams]
@@ -437,8 +460,8 @@ class Index:
             counts[i] += n0
             lasts[i] = max(lasts[i], l0)
         writes = [(k, pack(n, t)) for k, n, t in zip(dbkeys, counts, lasts, strict=True)]
-        for i in [i for i, g in enumerate(grams) if g in long_cmds] if long_cmds else ():
-            writes[i] = (writes[i][0], writes[i][1] + long_cmds[grams[i]])
+        for i, whole in long_cmds.items():
+            writes[i] = (writes[i][0], writes[i][1] + whole)
         put_all(txn, db, writes)
 
     def _merge(self, txn, by_cmd, sessions, days) -> None:
