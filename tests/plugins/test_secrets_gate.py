@@ -1,11 +1,14 @@
 """The keyword gate of the secrets filter: which rules a command's keywords let run.
 
-The gate finds every keyword occurrence with one ``findall`` over a lookahead; before, it
-searched again one character after each find. Both must pick the same rules for any text,
-so the filter decides the same on every command (and never skips one a rule would change).
+The gate finds every keyword occurrence with one Aho-Corasick walk; before, a regex trie of
+the keywords was searched again one character after each find. Both must pick the same
+rules for any text, so the filter decides the same on every command (and never skips one a
+rule would change).
 """
 
 from __future__ import annotations
+
+import re
 
 from delta_plugins.secrets import RULES, SecretScanner, _KeywordGate
 from hypothesis import example, given, settings
@@ -14,17 +17,23 @@ from hypothesis import strategies as st
 from tests.plugins.secret_examples import POSITIVES
 
 GATE = _KeywordGate(RULES)
-KEYWORDS = sorted(GATE.unlocks)
+KEYWORDS = sorted(GATE.rules_of)
+# one alternation of every keyword, longest first: at a position it matches the longest one
+TRIE = re.compile("|".join(map(re.escape, sorted(KEYWORDS, key=lambda w: (-len(w), w)))))
+# the rules of a keyword and of every keyword that is a prefix of it
+UNLOCKS = {
+    w: frozenset().union(*(GATE.rules_of.get(w[:n], ()) for n in range(1, len(w) + 1)))
+    for w in KEYWORDS
+}
 
 
 def searched_again(gate: _KeywordGate, lowered: str) -> set[int]:
     """The gate as it was: a search restarted one character after each find."""
     found = set(gate.always)
-    assert gate.pattern is not None
-    m = gate.pattern.search(lowered)
+    m = TRIE.search(lowered)
     while m is not None:
-        found |= gate.unlocks[m.group()]
-        m = gate.pattern.search(lowered, m.start() + 1)
+        found |= UNLOCKS[m.group()]
+        m = TRIE.search(lowered, m.start() + 1)
     return found
 
 
@@ -33,7 +42,7 @@ def by_substring(gate: _KeywordGate, lowered: str) -> set[int]:
     found = set(gate.always)
     for word in KEYWORDS:
         if word in lowered:
-            found |= gate.unlocks[word]
+            found |= gate.rules_of[word]
     return found
 
 
@@ -53,7 +62,7 @@ _texts = st.lists(_pieces, max_size=12).map("".join)
 @example("secretsecret")
 @example("github_pat_ghp_")
 @example("-----begin")
-def test_findall_finds_the_rules_a_search_from_every_find_found(text):
+def test_the_automaton_finds_the_rules_a_search_from_every_find_found(text):
     lowered = text.lower()
     assert GATE.wanted(lowered) == searched_again(GATE, lowered) == by_substring(GATE, lowered)
 

@@ -143,9 +143,8 @@ def test_xonsh_and_python_assignments_never_keep_the_value(name, value):
         assert value not in re.sub(r"<redacted:[a-z0-9-]+>", "<>", v.command), cmd
 
 
-def test_keyword_gate_pattern_is_one_regex():
+def test_keyword_gate_lets_every_rule_whose_keyword_occurs_run():
     scanner = SecretScanner()
-    assert isinstance(scanner._gate.pattern, re.Pattern)
     lowered = "curl -h 'x-api-key: abc' https://hooks.slack.com/services/x"
     wanted = scanner._gate.wanted(lowered)
     for i, rule in enumerate(scanner.rules):
