@@ -26,6 +26,8 @@ def apply_filters(filters: Iterable[PrivacyFilter], command: str, cwd: str = "")
             v = f.check(current, cwd)
         except Exception as exc:
             return Verdict("drop", "", (*findings, Finding(f.name, "error", detail=str(exc))))
+        if v.action == "keep" and not v.findings:  # most commands, at every filter
+            continue
         findings.extend(v.findings)
         if v.action == "drop":
             return Verdict("drop", "", tuple(findings))
