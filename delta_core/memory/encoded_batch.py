@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from delta_core.records import codec
-from delta_core.records.columns import Columns
+from delta_core.records.columns import Columns, positions_by_value
 from delta_core.records.record import Record
 
 
@@ -64,13 +64,7 @@ def encode_batch(
     if days.count(first) == len(days):  # all of one day: no grouping
         found = list(origins) if origins else None
         return {first: DayBatch(keys, values, Columns.from_records(records, days), found)}
-    rows: dict[int, list[int]] = {}
-    for i, day in enumerate(days):
-        got = rows.get(day)
-        if got is None:
-            rows[day] = [i]
-        else:
-            got.append(i)
+    rows = positions_by_value(days)
     return {
         day: DayBatch(
             [keys[i] for i in r],

@@ -47,7 +47,7 @@ from operator import itemgetter, le
 
 import lmdb
 
-from delta_core.records.columns import Columns
+from delta_core.records.columns import Columns, positions_by_value
 from delta_core.records.record import Record, day_name
 
 KEY_LIMIT = 480  # LMDB's default maximum key size is 511 bytes
@@ -197,14 +197,7 @@ def _streams(cols: Columns) -> list[tuple[str, Columns]]:
     streams = cols.streams
     if len(set(streams)) == 1:
         return [(streams[0], cols)]
-    rows: dict[str, list[int]] = {}
-    for i, sid in enumerate(streams):
-        got = rows.get(sid)
-        if got is None:
-            rows[sid] = [i]
-        else:
-            got.append(i)
-    return [(sid, cols.take(r)) for sid, r in rows.items()]
+    return [(sid, cols.take(r)) for sid, r in positions_by_value(streams).items()]
 
 
 def _tail_of(value: bytes) -> tuple[tuple[int, int, str], list[str]]:

@@ -7,10 +7,26 @@ parallel import sends columns from its parsing process, so they hold only plain 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from delta_core.records.record import Record
+
+K = TypeVar("K", bound=Hashable)
+
+
+def positions_by_value(values: Sequence[K]) -> dict[K, list[int]]:
+    """The positions of each distinct value, values in order of first appearance: how a
+    batch is split into its days (the shards) and its streams (the index's sessions)."""
+    rows: dict[K, list[int]] = {}
+    for i, value in enumerate(values):
+        got = rows.get(value)
+        if got is None:
+            rows[value] = [i]
+        else:
+            got.append(i)
+    return rows
 
 
 def stream_of(rec: Record) -> str:
