@@ -37,7 +37,7 @@ class Verdict(NamedTuple):
     ``keep`` leaves it alone; ``redact`` replaces only the secret parts and gives the new
     ``command``; ``drop`` means the command must not be stored at all. A named tuple, not a
     frozen dataclass: every filter returns one for every distinct command an import reads,
-    and it is made in a quarter of the time (0.25 against 1 us).
+    and it is made in a third of the time (0.33 against 0.98 us, `python3 -m timeit`).
     """
 
     action: Action
